@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+FLASK  := $(VENV)/bin/flask --app wsgi
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: run test install install-dev translations lint clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed translations
+install-dev: $(VENV)/.installed-dev translations
+
+# Compiled message catalogs are build output (ignored by git).
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -q -f -d translations
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) portal demo --if-empty
+	@echo ""
+	@echo "  Portal:  http://$(HOST):$(PORT)/"
+	@echo "  Demo log-ins (local demo data only):"
+	@echo "    事務局 secretariat@example.org / demo-secretariat"
+	@echo "    会員   member@example.org      / demo-member-2021"
+	@echo "    オブザーバー observer@example.org / demo-observer-2021"
+	@echo "  Mail: no MAIL_SERVER set, so messages are written to instance/mail/*.eml"
+	@echo "        (and listed in the back office under 事務局 → 送信メール)."
+	@echo ""
+	$(FLASK) mail deliver & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,157 @@
+"""The Smart City PPP Portal (官民連携プラットフォーム ポータル)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal import config as config_module
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Application factory: configuration, extensions, blueprints, CLI."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(root, "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(root, "templates"),
+        static_folder=os.path.join(root, "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config_module.load(app.instance_path, config))
+
+    from portal.extensions import babel, csrf, db, login_manager, mail, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
+    login_manager.init_app(app)
+    mail.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
+
+    _import_models()
+    _configure_login(login_manager)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_error_handlers(app)
+    _register_cli(app)
+    return app
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    lang = session.get("lang")
+    return lang if lang in current_app.config["LANGUAGES"] else "ja"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """Foreign keys on, and wait for a writer instead of failing at once."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _import_models() -> None:
+    # Every model must be imported before mappers configure and before Alembic compares.
+    from portal.accounts import models as _accounts  # noqa: F401
+    from portal.audit import models as _audit  # noqa: F401
+    from portal.mail import models as _mail  # noqa: F401
+    from portal.seminars import models as _seminars  # noqa: F401
+    from portal.subcommittees import models as _subcommittees  # noqa: F401
+
+
+def _configure_login(login_manager) -> None:
+    from portal.accounts.models import User
+    from portal.extensions import db
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "このページを表示するにはログインしてください。"
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        # A deactivated account loses its session at once.
+        return user if user is not None and user.is_active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.accounts.views import bp as accounts_bp
+    from portal.public.views import bp as public_bp
+    from portal.secretariat.views import bp as secretariat_bp
+    from portal.seminars.views import bp as seminars_bp
+    from portal.subcommittees.views import bp as subcommittees_bp
+
+    for bp in (public_bp, accounts_bp, seminars_bp, subcommittees_bp, secretariat_bp):
+        app.register_blueprint(bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from portal import access
+    from portal.dates import format_day, format_time
+    from portal.web import external_url
+
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        can=access.can,
+        format_day=format_day,
+        format_time=format_time,
+        external_url=external_url,
+    )
+
+    @app.template_filter("local")
+    def _local(value, fmt: str = "%Y-%m-%d %H:%M"):
+        from portal.dates import to_local
+
+        return "" if value is None else to_local(value).strftime(fmt)
+
+
+
+ERROR_TEXT = {
+    400: ("不正なリクエストです", "送信内容を確認できませんでした。ページを再読み込みしてからもう一度お試しください。"),
+    403: ("アクセスできません", "このページを表示する権限がありません。"),
+    404: ("ページが見つかりません", "お探しのページは移動または削除された可能性があります。"),
+    500: ("エラーが発生しました", "時間をおいてもう一度お試しください。"),
+}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from flask import jsonify, render_template
+    from werkzeug.exceptions import HTTPException
+
+    def render(code: int, description: str | None = None):
+        title, message = ERROR_TEXT.get(code, (str(code), description or ""))
+        if request.path.startswith("/api/"):
+            return jsonify({"error": title, "status": code}), code
+        return render_template("errors/error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        if exc.code in ERROR_TEXT:
+            return render(exc.code, exc.description)
+        return exc
+
+    @app.errorhandler(500)
+    def _server_error(exc):
+        return render(500)
+
+
+def _register_cli(app: Flask) -> None:
+    from portal.imports.cli import portal_cli
+    from portal.mail.cli import mail_cli
+
+    app.cli.add_command(portal_cli)
+    app.cli.add_command(mail_cli)

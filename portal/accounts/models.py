@@ -1,0 +1,126 @@
+"""Organizations (会員・オブザーバー団体) and their accounts."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models_common import enum_column
+from portal.types import UTCDateTime, utcnow
+
+
+class OrganizationKind(enum.StrEnum):
+    MUNICIPALITY = "municipality"  # 自治体
+    MINISTRY = "ministry"  # 府省庁
+    COMPANY = "company"  # 企業
+    UNIVERSITY = "university"  # 大学・研究機関
+    OTHER = "other"  # その他
+
+
+class Membership(enum.StrEnum):
+    MEMBER = "member"  # 会員
+    OBSERVER = "observer"  # オブザーバー
+
+
+class Role(enum.StrEnum):
+    SECRETARIAT = "secretariat"  # 事務局
+    MEMBER = "member"  # 会員
+    OBSERVER = "observer"  # オブザーバー
+
+
+class AccountState(enum.StrEnum):
+    PENDING = "pending"  # 承認待ち
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    DEACTIVATED = "deactivated"
+
+
+class Organization(db.Model):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[OrganizationKind] = mapped_column(enum_column(OrganizationKind))
+    membership: Mapped[Membership] = mapped_column(enum_column(Membership))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+
+
+def new_calendar_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(db.Model):
+    """An account. Flask-Login's user object."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    state: Mapped[AccountState] = mapped_column(enum_column(AccountState))
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
+    calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_calendar_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # approval or rejection
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 棚卸し
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organization: Mapped[Organization | None] = relationship(back_populates="users")
+
+    # Flask-Login protocol
+    @property
+    def is_active(self) -> bool:
+        return self.state is AccountState.ACTIVE
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_secretariat(self) -> bool:
+        return self.role is Role.SECRETARIAT
+
+
+class LoginThrottle(db.Model):
+    """Failed log-ins per e-mail address, also for addresses without an account."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordResetToken(db.Model):
+    """A mailed reset link: only its hash is stored; it expires and works once."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

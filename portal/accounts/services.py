@@ -1,0 +1,285 @@
+"""Account rules: sign-up and approval, log-in with lock-out, password reset.
+
+Functions take plain arguments and work inside the caller's transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.accounts.models import (
+    AccountState,
+    LoginThrottle,
+    Membership,
+    Organization,
+    OrganizationKind,
+    PasswordResetToken,
+    Role,
+    User,
+    new_calendar_token,
+)
+from portal.audit.services import record
+from portal.extensions import db
+from portal.mail.services import enqueue, secretariat_address
+from portal.types import utcnow
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class AccountError(Exception):
+    """A rule was broken; the message is shown to the person as is, next to ``field``."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def find_or_create_organization(
+    name: str,
+    kind: OrganizationKind = OrganizationKind.OTHER,
+    membership: Membership = Membership.MEMBER,
+) -> Organization:
+    name = name.strip()
+    org = db.session.scalar(select(Organization).where(Organization.name == name))
+    if org is None:
+        org = Organization(name=name, kind=kind, membership=membership)
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def check_password_policy(password: str, email: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", "password")
+    if password.strip().lower() == normalize_email(email):
+        raise AccountError("メールアドレスをパスワードにすることはできません。", "password")
+
+
+def create_user(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    role: Role,
+    organization: Organization | None = None,
+    state: AccountState = AccountState.ACTIVE,
+) -> User:
+    email = normalize_email(email)
+    if find_user(email) is not None:
+        raise AccountError("このメールアドレスは既に登録されています。", "email")
+    check_password_policy(password, email)
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=generate_password_hash(password),
+        role=role,
+        state=state,
+        organization=organization,
+        calendar_token=new_calendar_token(),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def sign_up(
+    *,
+    email: str,
+    name: str,
+    password: str,
+    organization_name: str,
+    organization_kind: OrganizationKind,
+    membership: Membership,
+    ip: str | None = None,
+) -> User:
+    """A new account waits for the secretariat's approval; the secretariat is told."""
+    org = find_or_create_organization(organization_name, organization_kind, membership)
+    role = Role.MEMBER if org.membership is Membership.MEMBER else Role.OBSERVER
+    user = create_user(
+        email=email, name=name, password=password, role=role, organization=org,
+        state=AccountState.PENDING,
+    )
+    record("account.signup", actor_id=user.id, subject=user.email, ip=ip)
+    enqueue(
+        user.email,
+        "【官民連携プラットフォーム】利用申請を受け付けました",
+        render_template("mail/signup_received.txt", user=user),
+        kind="account.signup_received",
+    )
+    enqueue(
+        secretariat_address(),
+        f"【官民連携プラットフォーム】利用申請: {user.name}（{org.name}）",
+        render_template("mail/signup_to_secretariat.txt", user=user),
+        kind="account.signup_secretariat",
+    )
+    return user
+
+
+def approve(user: User, by: User, role: Role | None = None, ip: str | None = None) -> None:
+    if user.state is not AccountState.PENDING:
+        raise AccountError("この申請は既に処理されています。")
+    user.state = AccountState.ACTIVE
+    if role is not None:
+        user.role = role
+    user.decided_at = utcnow()
+    user.decided_by_id = by.id
+    record("account.approved", actor_id=by.id, subject=user.email, ip=ip,
+           details={"role": user.role.value})
+    enqueue(
+        user.email,
+        "【官民連携プラットフォーム】利用申請が承認されました",
+        render_template("mail/account_approved.txt", user=user),
+        kind="account.approved",
+    )
+
+
+def reject(user: User, by: User, reason: str = "", ip: str | None = None) -> None:
+    if user.state is not AccountState.PENDING:
+        raise AccountError("この申請は既に処理されています。")
+    user.state = AccountState.REJECTED
+    user.decided_at = utcnow()
+    user.decided_by_id = by.id
+    record("account.rejected", actor_id=by.id, subject=user.email, ip=ip)
+    enqueue(
+        user.email,
+        "【官民連携プラットフォーム】利用申請について",
+        render_template("mail/account_rejected.txt", user=user, reason=reason.strip()),
+        kind="account.rejected",
+    )
+
+
+@dataclass
+class LoginResult:
+    user: User | None
+    error: str | None = None
+
+
+GENERIC_LOGIN_ERROR = "メールアドレスまたはパスワードが正しくありません。"
+
+
+def authenticate(email: str, password: str, ip: str | None = None,
+                 now: datetime | None = None) -> LoginResult:
+    """Check credentials. Failures per address are counted; too many lock it for a while.
+
+    The lock applies whether or not an account exists, so it reveals nothing about accounts.
+    """
+    now = now or utcnow()
+    cfg = current_app.config
+    email = normalize_email(email)
+    throttle = db.session.get(LoginThrottle, email, with_for_update=True)
+    if throttle and throttle.locked_until and throttle.locked_until > now:
+        record("login.locked", subject=email, ip=ip)
+        minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
+        return LoginResult(None, f"ログインの失敗が続いたため、このアドレスは一時的にロックされています。約{minutes}分後にもう一度お試しください。")
+
+    user = find_user(email)
+    if user is None or not check_password_hash(user.password_hash, password):
+        if throttle is None:
+            throttle = LoginThrottle(email=email, failures=0, first_failure_at=now)
+            db.session.add(throttle)
+        window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
+        if throttle.first_failure_at < now - window:
+            throttle.failures, throttle.first_failure_at = 0, now
+        throttle.failures += 1
+        record("login.failure", subject=email, ip=ip, details={"failures": throttle.failures})
+        if throttle.failures >= cfg["LOGIN_MAX_FAILURES"]:
+            throttle.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCK_SECONDS"])
+            throttle.failures = 0
+            record("login.lockout", subject=email, ip=ip)
+        return LoginResult(None, GENERIC_LOGIN_ERROR)
+
+    if user.state is AccountState.PENDING:
+        return LoginResult(None, "アカウントは事務局の承認待ちです。承認されるとメールでお知らせします。")
+    if user.state is not AccountState.ACTIVE:
+        record("login.refused", actor_id=user.id, subject=email, ip=ip,
+               details={"state": user.state.value})
+        return LoginResult(None, "このアカウントは利用できません。事務局にお問い合わせください。")
+    if throttle is not None:
+        db.session.delete(throttle)
+    user.last_login_at = now
+    record("login.success", actor_id=user.id, subject=email, ip=ip)
+    return LoginResult(user)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def request_password_reset(email: str, reset_url_for, ip: str | None = None) -> None:
+    """Mail a single-use, expiring link if the address belongs to an active account.
+
+    ``reset_url_for(token)`` builds the absolute link. The caller shows the same message
+    whether or not the address exists.
+    """
+    user = find_user(email)
+    record("password.reset_requested", subject=normalize_email(email), ip=ip,
+           actor_id=user.id if user else None)
+    if user is None or user.state is not AccountState.ACTIVE:
+        return
+    token = secrets.token_urlsafe(32)
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE_SECONDS"]
+    db.session.add(PasswordResetToken(
+        user_id=user.id, token_hash=_hash_token(token),
+        expires_at=utcnow() + timedelta(seconds=max_age),
+    ))
+    enqueue(
+        user.email,
+        "【官民連携プラットフォーム】パスワード再設定のご案内",
+        render_template("mail/password_reset.txt", user=user, url=reset_url_for(token),
+                        minutes=max_age // 60),
+        kind="account.password_reset",
+    )
+
+
+def valid_reset_token(token: str, now: datetime | None = None) -> PasswordResetToken | None:
+    now = now or utcnow()
+    row = db.session.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == _hash_token(token))
+    )
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+def reset_password(token: str, new_password: str, ip: str | None = None) -> User:
+    row = valid_reset_token(token)
+    if row is None:
+        raise AccountError("このリンクは無効か期限切れです。もう一度お手続きください。")
+    user = row.user
+    check_password_policy(new_password, user.email)
+    user.password_hash = generate_password_hash(new_password)
+    user.password_changed_at = utcnow()
+    row.used_at = utcnow()
+    # Any other outstanding links die with this one.
+    for other in db.session.scalars(
+        select(PasswordResetToken).where(
+            PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)
+        )
+    ):
+        other.used_at = row.used_at
+    db.session.execute(
+        LoginThrottle.__table__.delete().where(LoginThrottle.email == user.email)
+    )
+    record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
+    return user
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.state == AccountState.PENDING)
+    ) or 0

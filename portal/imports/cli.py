@@ -1,0 +1,91 @@
+"""``flask portal …``: import, demo data, accounts from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from portal.extensions import db
+from portal.imports.services import ImportFailed, import_data
+
+portal_cli = AppGroup("portal", help="Data management for the portal.")
+
+
+def _load_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{path}: not UTF-8 text ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+
+
+def run_import(data: object, source: str) -> None:
+    try:
+        report = import_data(data)
+        db.session.commit()
+    except ImportFailed as exc:
+        db.session.rollback()
+        lines = "\n".join(f"  - {e}" for e in exc.errors)
+        raise click.ClickException(f"{source}: nothing was imported; fix these and try again:\n{lines}") from exc
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"{source}: imported ({report})")
+
+
+@portal_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(file: Path) -> None:
+    """Create or update organizations, seminars and subcommittees from FILE.json."""
+    run_import(_load_json(file), str(file))
+
+
+@portal_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Only when the database holds no seminar yet.")
+def demo_command(if_empty: bool) -> None:
+    """Load the bundled demo data (the seed's FY2021 series, program, Net-Zero subcommittee)."""
+    from sqlalchemy import func, select
+
+    from portal.imports.demo import demo_data, ensure_demo_accounts
+    from portal.seminars.models import Seminar
+
+    if if_empty and db.session.scalar(select(func.count()).select_from(Seminar)):
+        click.echo("demo: the database already holds seminars; demo data not loaded")
+        return
+
+    run_import(demo_data(), "demo")
+    for line in ensure_demo_accounts():
+        click.echo(line)
+    db.session.commit()
+
+
+@portal_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["secretariat", "member", "observer"]))
+@click.option("--org", "org_name", default=None, help="Organization name (created if new).")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def create_user_command(email: str, name: str, role: str, org_name: str | None, password_stdin: bool) -> None:
+    """Create an active account."""
+    from portal.accounts.models import Membership, OrganizationKind, Role
+    from portal.accounts.services import AccountError, create_user, find_or_create_organization
+    from portal.audit.services import record
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    org = None
+    if org_name:
+        membership = Membership.OBSERVER if role == "observer" else Membership.MEMBER
+        org = find_or_create_organization(org_name, OrganizationKind.OTHER, membership)
+    try:
+        user = create_user(email=email, name=name, password=password, role=Role(role), organization=org)
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    record("account.created", subject=user.email, details={"role": role, "via": "cli"})
+    db.session.commit()
+    click.echo(f"created {role} account {user.email}")

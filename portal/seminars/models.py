@@ -1,0 +1,181 @@
+"""The seminar series (オンラインセミナー), its seminars, programs and registrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, time
+
+from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.dates import Precision, date_label, to_local, window
+from portal.extensions import db
+from portal.models_common import Timestamps, enum_column
+from portal.types import UTCDateTime, utcnow
+
+
+class SeminarStatus(enum.StrEnum):
+    DRAFT = "draft"  # invisible to everyone but the secretariat
+    PUBLISHED = "published"
+    CANCELLED = "cancelled"
+
+
+class RegistrationState(enum.StrEnum):
+    REGISTERED = "registered"
+    WAITING = "waiting"  # キャンセル待ち
+    CANCELLED = "cancelled"
+
+
+class SeminarSeries(db.Model):
+    """One fiscal year of a seminar series (年間スケジュール)."""
+
+    __tablename__ = "seminar_series"
+    __table_args__ = (UniqueConstraint("name", "fiscal_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fiscal_year: Mapped[int] = mapped_column(index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+    seminars: Mapped[list[Seminar]] = relationship(
+        back_populates="series", order_by="Seminar.number"
+    )
+
+
+class Seminar(Timestamps, db.Model):
+    __tablename__ = "seminars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # import key, e.g. fy2021-1
+    series_id: Mapped[int] = mapped_column(ForeignKey("seminar_series.id"), index=True)
+    number: Mapped[int | None]  # 回数
+    title: Mapped[str | None] = mapped_column(String(300))  # blank while the theme is 予定
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[SeminarStatus] = mapped_column(
+        enum_column(SeminarStatus), default=SeminarStatus.DRAFT
+    )
+    # The local (Asia/Tokyo) day, or the first day of the month when only 上旬/中旬/下旬/a month
+    # is known; None when undecided. Exact times are instants in UTC.
+    date_on: Mapped[date | None] = mapped_column(Date, index=True)
+    precision: Mapped[Precision] = mapped_column(
+        enum_column(Precision), default=Precision.UNDECIDED
+    )
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None]  # None: no limit
+    registration_open: Mapped[bool] = mapped_column(default=False)
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    join_url: Mapped[str | None] = mapped_column(String(500))  # only for registered accounts
+    qa_open: Mapped[bool] = mapped_column(default=False)
+    qa_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mailbox: Mapped[str | None] = mapped_column(String(254))  # overrides SECRETARIAT_EMAIL
+    # iCalendar SEQUENCE: grows with every change of time, status or link.
+    sequence: Mapped[int] = mapped_column(default=0)
+
+    series: Mapped[SeminarSeries] = relationship(back_populates="seminars")
+    program: Mapped[list[ProgramItem]] = relationship(
+        back_populates="seminar",
+        order_by="ProgramItem.position",
+        cascade="all, delete-orphan",
+    )
+    registrations: Mapped[list[Registration]] = relationship(
+        back_populates="seminar", cascade="all, delete-orphan"
+    )
+
+    @property
+    def fiscal_year(self) -> int:
+        return self.series.fiscal_year
+
+    @property
+    def start_time(self) -> time | None:
+        return to_local(self.starts_at).time() if self.starts_at else None
+
+    @property
+    def end_time(self) -> time | None:
+        return to_local(self.ends_at).time() if self.ends_at else None
+
+    @property
+    def is_tentative(self) -> bool:
+        return self.precision.is_tentative or not self.title
+
+    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
+        return date_label(
+            self.date_on,
+            self.precision,
+            self.start_time,
+            self.end_time if with_year else None,
+            with_year=with_year,
+            locale=locale,
+        )
+
+    @property
+    def window(self) -> tuple[date, date] | None:
+        return window(self.date_on, self.precision)
+
+
+class ProgramItem(db.Model):
+    """One timed part of a seminar's program (プログラム)."""
+
+    __tablename__ = "program_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seminar_id: Mapped[int] = mapped_column(
+        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    # Wall-clock time on the seminar's day in Asia/Tokyo (15:30, 15:35…), not an instant.
+    start_time: Mapped[time | None] = mapped_column(Time)
+    title: Mapped[str] = mapped_column(String(300))
+    points: Mapped[list[str]] = mapped_column(JSON, default=list)  # bullet points
+    notes: Mapped[list[str]] = mapped_column(JSON, default=list)  # ※ remarks
+
+    seminar: Mapped[Seminar] = relationship(back_populates="program")
+    presenters: Mapped[list[Presenter]] = relationship(
+        back_populates="program_item",
+        order_by="Presenter.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class Presenter(db.Model):
+    """A presenting organization (and department, person), shown with the honorific 様."""
+
+    __tablename__ = "presenters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_item_id: Mapped[int] = mapped_column(
+        ForeignKey("program_items.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    organization: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    person: Mapped[str | None] = mapped_column(String(200))
+    # The bullet point this presenter speaks to (index into ProgramItem.points), if any.
+    point_index: Mapped[int | None]
+
+    program_item: Mapped[ProgramItem] = relationship(back_populates="presenters")
+
+    @property
+    def display(self) -> str:
+        """総務省 サイバーセキュリティ統括官室 様"""
+        parts = [self.organization, self.department, self.person]
+        return " ".join(p for p in parts if p) + " 様"
+
+
+class Registration(db.Model):
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("seminar_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seminar_id: Mapped[int] = mapped_column(
+        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[RegistrationState] = mapped_column(enum_column(RegistrationState))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    seminar: Mapped[Seminar] = relationship(back_populates="registrations")
+    user = relationship("User")

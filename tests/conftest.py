@@ -1,0 +1,362 @@
+"""Fixtures: real databases (SQLite, and PostgreSQL when TEST_DATABASE_URL is set), a real SMTP
+server (aiosmtpd), factories for accounts, and a live server driven by Debian's chromium.
+
+Every test that takes ``app`` runs once per database: ids end in [sqlite] or [postgresql].
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from portal import create_app
+from portal.extensions import db as _db
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"databases: {', '.join(DATABASES)}"]
+    if not TEST_DATABASE_URL:
+        lines.append("PostgreSQL skipped: TEST_DATABASE_URL is not set")
+    if not os.path.exists("/usr/bin/chromium"):
+        lines.append("browser tests skipped: /usr/bin/chromium is not installed")
+    return lines
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    """A database of this test session's own on the PostgreSQL server, dropped at the end."""
+    if not TEST_DATABASE_URL:
+        yield None
+        return
+    server = make_url(TEST_DATABASE_URL)
+    name = f"portal_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path, postgres_url) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'portal.sqlite'}"
+    return postgres_url
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path):
+    """Build an app on this test's database; ``make_app(MAIL_SERVER=…)`` for other settings.
+
+    Flask-Mail reads its settings when the app is created, so a test that needs SMTP builds
+    its app after starting the server.
+    """
+    apps = []
+
+    def factory(**overrides: Any):
+        config = {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "MAIL_FILE_DIR": str(tmp_path / "mail"),
+            "UPLOAD_DIR": str(tmp_path / "uploads"),
+            "SECRETARIAT_EMAIL": "secretariat-box@example.org",
+            "PORTAL_BASE_URL": "http://portal.test",
+            "MAIL_SUPPRESS_SEND": False,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            **overrides,
+        }
+        app = create_app(config)
+        if not apps:
+            with app.app_context():
+                _reset_schema()
+        apps.append(app)
+        return app
+
+    yield factory
+    for built in apps:
+        with built.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def _reset_schema() -> None:
+    if _db.engine.dialect.name == "postgresql":
+        _db.drop_all()
+    _db.create_all()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app. No app context is held across requests (as in production): each request gets
+    its own session, so a view that forgets to commit fails its test. Use
+    ``with app.app_context():`` to look at the database."""
+    return make_app()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# ----------------------------------------------------------------------------- accounts
+
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def create_user(app):
+    """``create_user(role="member", state="active", email=None, org="テスト市")``"""
+    from portal.accounts.models import AccountState, Membership, OrganizationKind, Role
+    from portal.accounts.services import create_user as _create
+    from portal.accounts.services import find_or_create_organization
+
+    counter = iter(range(1, 10_000))
+
+    def factory(role: str = "member", *, state: str = "active", email: str | None = None,
+                name: str | None = None, org: str | None = "テスト市", password: str = DEFAULT_PASSWORD):
+        """Returns the committed User, detached, with its columns loaded."""
+        n = next(counter)
+        with app.app_context():
+            organization = None
+            if org:
+                membership = Membership.OBSERVER if role == "observer" else Membership.MEMBER
+                organization = find_or_create_organization(org, OrganizationKind.MUNICIPALITY, membership)
+            user = _create(
+                email=email or f"{role}{n}@example.org", name=name or f"テスト {role} {n}",
+                password=password, role=Role(role), organization=organization, state=AccountState(state),
+            )
+            _db.session.commit()
+            _db.session.refresh(user)
+            _db.session.expunge(user)
+            return user
+
+    return factory
+
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token of the client's session, read from a rendered form."""
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no csrf_token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, user_or_email, password: str = DEFAULT_PASSWORD, follow: bool = False):
+        email = getattr(user_or_email, "email", user_or_email)
+        return self.client.post(
+            "/login",
+            data={"email": email, "password": password, "csrf_token": csrf_token(self.client)},
+            follow_redirects=follow,
+        )
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
+
+    def post(self, path: str, data: dict | None = None, **kwargs):
+        """POST a form with this session's CSRF token."""
+        return self.client.post(path, data={**(data or {}), "csrf_token": csrf_token(self.client, "/")}, **kwargs)
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+# ----------------------------------------------------------------------------- mail
+
+
+@dataclass
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp_server, session, envelope):
+                msg = message_from_bytes(envelope.original_content, policy=policy.default)
+                msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+                server.messages.append(msg)
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def config(self) -> dict[str, Any]:
+        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_USE_TLS": False}
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer("127.0.0.1", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def outbox(app):
+    """The outbox rows, newest last: ``outbox()``."""
+    from sqlalchemy import select
+
+    from portal.mail.models import OutboxMessage
+
+    def rows(kind: str | None = None):
+        """Committed outbox rows (detached, columns loaded)."""
+        with app.app_context():
+            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            if kind:
+                query = query.where(OutboxMessage.kind == kind)
+            found = list(_db.session.scalars(query))
+            _db.session.expunge_all()
+            return found
+
+    return rows
+
+
+# ----------------------------------------------------------------------------- demo data
+
+
+@pytest.fixture
+def demo(app, runner):
+    result = runner.invoke(args=["portal", "demo"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+# ----------------------------------------------------------------------------- query counting
+
+
+class QueryCounter:
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, conn, cursor, statement, *args):
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    with app.app_context():
+        engine = _db.engine
+    return lambda: QueryCounter(engine)
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served by a real HTTP server on a free port, in a thread."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server, locale="ja-JP")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
