@@ -22,7 +22,7 @@ install-dev: $(VENV)/.installed-dev translations
 
 # Compiled message catalogs are build output (ignored by git).
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -f -d translations
+	$(VENV)/bin/pybabel compile -f -d translations >/dev/null
 
 run: install
 	$(FLASK) db upgrade

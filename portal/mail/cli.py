@@ -7,6 +7,7 @@ import time
 import click
 from flask.cli import AppGroup
 
+from portal.extensions import db
 from portal.mail.services import deliver_batch
 
 mail_cli = AppGroup("mail", help="Outbox delivery.")
@@ -17,12 +18,19 @@ mail_cli = AppGroup("mail", help="Outbox delivery.")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between passes.")
 def deliver_command(once: bool, interval: float) -> None:
     """Send pending outbox messages. Failures stay pending with their error and are retried."""
+    if once:
+        click.echo(f"mail deliver: {deliver_batch()}")
+        return
+    click.echo(f"mail deliver: running, checking the outbox every {interval:g} s")
     while True:
-        report = deliver_batch()
-        while report.claimed and not once:  # drain a backlog before sleeping
-            click.echo(f"mail deliver: {report}")
+        try:
             report = deliver_batch()
-        if once:
-            click.echo(f"mail deliver: {report}")
-            return
+            while report.claimed:  # drain a backlog before sleeping
+                click.echo(f"mail deliver: {report}")
+                report = deliver_batch()
+        except Exception as exc:  # noqa: BLE001 - a worker outlives a database hiccup
+            db.session.rollback()
+            click.echo(f"mail deliver: {type(exc).__name__}: {exc}; retrying", err=True)
+        finally:
+            db.session.remove()
         time.sleep(interval)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,11 @@ class DeliveryReport:
     claimed: int = 0
     sent: int = 0
     failed: int = 0  # attempts that failed this run (message kept for retry or marked failed)
+    files: list[str] = field(default_factory=list)  # .eml files written (no SMTP configured)
 
     def __str__(self) -> str:
-        return f"claimed {self.claimed}, sent {self.sent}, failed {self.failed}"
+        text = f"claimed {self.claimed}, sent {self.sent}, failed {self.failed}"
+        return text + "".join(f"\n  written: {path}" for path in self.files)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -149,6 +151,7 @@ def deliver_batch(worker: str | None = None, now: datetime | None = None) -> Del
             path = write_eml(message)
             _mark_sent(message, str(path))
             report.sent += 1
+            report.files.append(str(path))
         return report
     try:
         with mail.connect() as connection:  # one SMTP connection for the whole batch

@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.dates import Precision, date_label, to_local, window
+from portal.dates import Precision, date_label, to_local, today_local, window
 from portal.extensions import db
 from portal.models_common import Timestamps, enum_column
 from portal.types import UTCDateTime, utcnow
@@ -112,6 +112,13 @@ class Seminar(Timestamps, db.Model):
     @property
     def window(self) -> tuple[date, date] | None:
         return window(self.date_on, self.precision)
+
+    @property
+    def is_past(self) -> bool:
+        """Over: its end has passed (or, for an imprecise date, its whole window)."""
+        if self.ends_at is not None:
+            return self.ends_at <= utcnow()
+        return self.window is not None and self.window[1] <= today_local()
 
 
 class ProgramItem(db.Model):
