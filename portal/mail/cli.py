@@ -28,7 +28,7 @@ def deliver_command(once: bool, interval: float) -> None:
             while report.claimed:  # drain a backlog before sleeping
                 click.echo(f"mail deliver: {report}")
                 report = deliver_batch()
-        except Exception as exc:  # noqa: BLE001 - a worker outlives a database hiccup
+        except Exception as exc:
             db.session.rollback()
             click.echo(f"mail deliver: {type(exc).__name__}: {exc}; retrying", err=True)
         finally:
