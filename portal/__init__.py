@@ -102,7 +102,7 @@ def _register_template_helpers(app: Flask) -> None:
 
     from portal import access
     from portal.dates import format_day, format_time
-    from portal.web import external_url
+    from portal.web import external_url, external_url_for
 
     app.jinja_env.globals.update(
         get_locale=get_locale,
@@ -110,6 +110,7 @@ def _register_template_helpers(app: Flask) -> None:
         format_day=format_day,
         format_time=format_time,
         external_url=external_url,
+        external_url_for=external_url_for,
     )
 
     @app.template_filter("local")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, has_request_context, request
 
 FALLBACK_BASE = "http://127.0.0.1:5000"
@@ -18,3 +20,12 @@ def base_url() -> str:
 
 def external_url(path: str) -> str:
     return base_url() + (path if path.startswith("/") else "/" + path)
+
+
+def external_url_for(endpoint: str, **values: object) -> str:
+    """Like ``url_for(..., _external=True)``, but also outside a request (CLI, cron)."""
+    base = urlsplit(base_url())
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
+    )
+    return adapter.build(endpoint, values, force_external=True)

@@ -12,7 +12,7 @@ from portal.accounts.models import Membership, OrganizationKind
 from portal.audit.services import record
 from portal.extensions import db
 from portal.urls import safe_next
-from portal.web import external_url
+from portal.web import external_url_for
 
 bp = Blueprint("accounts", __name__)
 
@@ -79,7 +79,7 @@ def password_reset_request():
     if form.validate_on_submit():
         services.request_password_reset(
             form.email.data,
-            lambda token: external_url(url_for("accounts.password_reset", token=token)),
+            lambda token: external_url_for("accounts.password_reset", token=token),
             ip=client_ip(),
         )
         db.session.commit()

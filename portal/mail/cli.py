@@ -19,7 +19,14 @@ mail_cli = AppGroup("mail", help="Outbox delivery.")
 def deliver_command(once: bool, interval: float) -> None:
     """Send pending outbox messages. Failures stay pending with their error and are retried."""
     if once:
-        click.echo(f"mail deliver: {deliver_batch()}")
+        # One pass over everything due now, batch after batch; failures are rescheduled into
+        # the future, so the pass ends.
+        report = deliver_batch()
+        click.echo(f"mail deliver: {report}")
+        while report.claimed:
+            report = deliver_batch()
+            if report.claimed:
+                click.echo(f"mail deliver: {report}")
         return
     click.echo(f"mail deliver: running, checking the outbox every {interval:g} s")
     while True:

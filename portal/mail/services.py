@@ -125,8 +125,9 @@ def to_flask_message(message: OutboxMessage) -> Message:
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         reply_to=message.reply_to,
         charset="utf-8",
-        extra_headers={"Message-ID": f"<outbox-{message.id}@{_mail_domain()}>"},
     )
+    # One stable Message-ID per outbox row, so a resend is recognizable as the same message.
+    msg.msgId = f"<outbox-{message.id}@{_mail_domain()}>"
     for item in message.attachments or []:
         msg.attach(item["filename"], item["content_type"], item["data"].encode("utf-8"))
     return msg
