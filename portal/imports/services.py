@@ -127,13 +127,31 @@ class _Checker:
             return []
         return [v.strip() for v in value]
 
-    def integer(self, where: str, value: Any, *, minimum: int = 0, required: bool = False) -> int | None:
+    def integer(self, where: str, value: Any, *, minimum: int = 0, maximum: int = 2**31 - 1,
+                required: bool = False) -> int | None:
         if value is None:
             if required:
                 self.error(where, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.error(where, f"must be a whole number ≥ {minimum}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            self.error(where, f"must be a whole number from {minimum} to {maximum}, got {value!r}")
+            return None
+        return value
+
+    def items(self, where: str, value: Any) -> list[Any]:
+        """A nested list of records (program, sessions…); absent means empty."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.error(where, "must be a list")
+            return []
+        return value
+
+    def identifier(self, where: str, value: Any, pattern: re.Pattern[str], rule: str) -> str | None:
+        if value is None or value == "":
+            return None  # reported as required by keys()
+        if not isinstance(value, str) or not pattern.match(value):
+            self.error(where, f"{value!r} {rule}")
             return None
         return value
 
@@ -274,10 +292,8 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
         where = _label("seminars", i, rec, "key")
         if not c.keys(where, rec, SEMINAR_KEYS, {"key"}):
             continue
-        key = rec.get("key")
-        if isinstance(key, str) and not KEY_RE.match(key):
-            c.error(f"{where}.key", f"{key!r} may hold only letters, digits, '-', '_' and '.'")
-        if key in seen:
+        key = c.identifier(f"{where}.key", rec.get("key"), KEY_RE, "is not a key: text of letters, digits, '-', '_' and '.'")
+        if key is not None and key in seen:
             c.error(f"{where}.key", "appears twice in the file")
         seen.add(key)
         when = c.when(where, rec)
@@ -288,19 +304,15 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
                 fy = actual
             elif fy != actual:
                 c.error(f"{where}.fiscal_year", f"{fy} does not match the date {rec['date']} (fiscal year {actual})")
-        elif fy is None and "fiscal_year" not in rec:
+        elif fy is None and rec.get("fiscal_year") is None:
             c.error(f"{where}.fiscal_year", "is required when the date is undecided")
         program = []
-        items = rec.get("program") or []
-        if not isinstance(items, list):
-            c.error(f"{where}.program", "must be a list")
-            items = []
-        for j, item in enumerate(items):
+        for j, item in enumerate(c.items(f"{where}.program", rec.get("program"))):
             iw = f"{where}.program[{j}]"
             if not c.keys(iw, item, PROGRAM_KEYS, {"title"}):
                 continue
             presenters = []
-            for k, p in enumerate(item.get("presenters") or []):
+            for k, p in enumerate(c.items(f"{iw}.presenters", item.get("presenters"))):
                 pw = f"{iw}.presenters[{k}]"
                 if not c.keys(pw, p, PRESENTER_KEYS, {"organization"}):
                     continue
@@ -339,10 +351,8 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
         where = _label("subcommittees", i, rec, "slug")
         if not c.keys(where, rec, SUBCOMMITTEE_KEYS, {"slug", "name", "fiscal_year"}):
             continue
-        slug = rec.get("slug")
-        if isinstance(slug, str) and not SLUG_RE.match(slug):
-            c.error(f"{where}.slug", f"{slug!r} may hold only lower-case letters, digits and '-'")
-        if slug in seen:
+        slug = c.identifier(f"{where}.slug", rec.get("slug"), SLUG_RE, "is not a slug: text of lower-case letters, digits and '-'")
+        if slug is not None and slug in seen:
             c.error(f"{where}.slug", "appears twice in the file")
         seen.add(slug)
         fields = c.text_list(f"{where}.fields", rec.get("fields"))
@@ -350,7 +360,7 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
         if bad:
             c.error(f"{where}.fields", f"unknown field(s) {', '.join(bad)}; choose from {', '.join(TARGET_FIELDS)}")
         activities, sessions, milestones, contacts = [], [], [], []
-        for j, a in enumerate(rec.get("activities") or []):
+        for j, a in enumerate(c.items(f"{where}.activities", rec.get("activities"))):
             aw = f"{where}.activities[{j}]"
             if not c.keys(aw, a, ACTIVITY_KEYS, {"title"}):
                 continue
@@ -364,7 +374,7 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
                 "ends_on": _month_end(end) if end and a.get("end") and len(a["end"]) == 7 else end,
             })
         numbers: set[int] = set()
-        for j, s in enumerate(rec.get("sessions") or []):
+        for j, s in enumerate(c.items(f"{where}.sessions", rec.get("sessions"))):
             sw = f"{where}.sessions[{j}]"
             if not c.keys(sw, s, SESSION_KEYS, {"number", "title"}):
                 continue
@@ -379,16 +389,20 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
                 "join_url": _url(c, f"{sw}.join_url", s.get("join_url")),
                 "status": c.choice(f"{sw}.status", s.get("status"), {v.value: v for v in SessionStatus}, SessionStatus.SCHEDULED),
             })
-        for j, m in enumerate(rec.get("milestones") or []):
+        titles: set[str] = set()
+        for j, m in enumerate(c.items(f"{where}.milestones", rec.get("milestones"))):
             mw = f"{where}.milestones[{j}]"
             if not c.keys(mw, m, MILESTONE_KEYS, {"title", "due"}):
                 continue
+            if m.get("title") in titles:  # milestones are matched by title on re-import
+                c.error(f"{mw}.title", "appears twice")
+            titles.add(m.get("title"))
             milestones.append({
                 "title": c.text(f"{mw}.title", m.get("title")),
                 "due_on": c.day(f"{mw}.due", m.get("due"), required=True),
                 "done_on": c.day(f"{mw}.done", m.get("done")),
             })
-        for j, p in enumerate(rec.get("contacts") or []):
+        for j, p in enumerate(c.items(f"{where}.contacts", rec.get("contacts"))):
             pw = f"{where}.contacts[{j}]"
             if not c.keys(pw, p, CONTACT_KEYS, {"name"}):
                 continue
