@@ -67,6 +67,7 @@ def _import_models() -> None:
     from portal.accounts import models as _accounts  # noqa: F401
     from portal.audit import models as _audit  # noqa: F401
     from portal.mail import models as _mail  # noqa: F401
+    from portal.materials import models as _materials  # noqa: F401
     from portal.seminars import models as _seminars  # noqa: F401
     from portal.subcommittees import models as _subcommittees  # noqa: F401
 
@@ -151,8 +152,10 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from portal.imports.cli import portal_cli
+    from portal.cli import portal_cli
+    from portal.imports import cli as _imports_cli  # noqa: F401 - registers its commands
     from portal.mail.cli import mail_cli
+    from portal.seminars import cli as _seminars_cli  # noqa: F401
 
     app.cli.add_command(portal_cli)
     app.cli.add_command(mail_cli)

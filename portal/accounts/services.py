@@ -29,6 +29,7 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.mail.services import enqueue, secretariat_address
 from portal.types import utcnow
+from portal.web import external_url_for
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -220,11 +221,10 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def request_password_reset(email: str, reset_url_for, ip: str | None = None) -> None:
+def request_password_reset(email: str, ip: str | None = None) -> None:
     """Mail a single-use, expiring link if the address belongs to an active account.
 
-    ``reset_url_for(token)`` builds the absolute link. The caller shows the same message
-    whether or not the address exists.
+    The caller shows the same message whether or not the address exists.
     """
     user = find_user(email)
     record("password.reset_requested", subject=normalize_email(email), ip=ip,
@@ -240,7 +240,7 @@ def request_password_reset(email: str, reset_url_for, ip: str | None = None) -> 
     enqueue(
         user.email,
         "【官民連携プラットフォーム】パスワード再設定のご案内",
-        render_template("mail/password_reset.txt", user=user, url=reset_url_for(token),
+        render_template("mail/password_reset.txt", user=user, url=external_url_for("accounts.password_reset", token=token),
                         minutes=max_age // 60),
         kind="account.password_reset",
     )

@@ -12,7 +12,6 @@ from portal.accounts.models import Membership, OrganizationKind
 from portal.audit.services import record
 from portal.extensions import db
 from portal.urls import safe_next
-from portal.web import external_url_for
 
 bp = Blueprint("accounts", __name__)
 
@@ -77,11 +76,7 @@ def signup():
 def password_reset_request():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(
-            form.email.data,
-            lambda token: external_url_for("accounts.password_reset", token=token),
-            ip=client_ip(),
-        )
+        services.request_password_reset(form.email.data, ip=client_ip())
         db.session.commit()
         return render_template("accounts/password_reset_sent.html")
     return render_template("accounts/password_reset_request.html", form=form)

@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
+from portal.cli import portal_cli
 from portal.extensions import db
 from portal.imports.services import ImportFailed, import_data
-
-portal_cli = AppGroup("portal", help="Data management for the portal.")
 
 
 def _load_json(path: Path) -> object:

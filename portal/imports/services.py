@@ -19,7 +19,9 @@ from sqlalchemy import select
 from portal.accounts.models import Membership, Organization, OrganizationKind
 from portal.dates import Precision, fiscal_year, local_datetime
 from portal.extensions import db
+from portal.models_common import assign
 from portal.seminars.models import Presenter, ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.seminars.services import SEQUENCE_FIELDS, update_seminar
 from portal.subcommittees.models import (
     TARGET_FIELDS,
     Activity,
@@ -459,16 +461,6 @@ def _email(c: _Checker, where: str, value: Any) -> str | None:
 # --------------------------------------------------------------------------- applying
 
 
-def _assign(obj: Any, values: dict[str, Any]) -> set[str]:
-    """Set only what differs; return the names that changed."""
-    changed = set()
-    for name, value in values.items():
-        if getattr(obj, name) != value:
-            setattr(obj, name, value)
-            changed.add(name)
-    return changed
-
-
 def _series(name: str, fy: int) -> SeminarSeries:
     series = db.session.scalar(
         select(SeminarSeries).where(SeminarSeries.name == name, SeminarSeries.fiscal_year == fy)
@@ -478,10 +470,6 @@ def _series(name: str, fy: int) -> SeminarSeries:
         db.session.add(series)
         db.session.flush()
     return series
-
-
-# A change of these makes calendar apps re-read the event (iCalendar SEQUENCE).
-SEQUENCE_FIELDS = {"date_on", "precision", "starts_at", "ends_at", "status", "join_url"}
 
 
 def _sync_list(existing: list, wanted: list[dict[str, Any]], make, update) -> bool:
@@ -508,7 +496,7 @@ def _apply_program(seminar: Seminar, program: list[dict[str, Any]]) -> bool:
     def update(item: ProgramItem, index: int, values: dict[str, Any]) -> bool:
         values = dict(values)
         presenters = values.pop("presenters")
-        changed = bool(_assign(item, {"position": index, **values}))
+        changed = bool(assign(item, {"position": index, **values}))
         current = [(p.organization, p.department, p.person, p.point_index) for p in item.presenters]
         wanted = [(p["organization"], p["department"], p["person"], p["point_index"]) for p in presenters]
         if current != wanted:
@@ -533,16 +521,11 @@ def _apply_seminar(values: dict[str, Any], report: ImportReport) -> None:
         _apply_program(seminar, program)
         report.count("created", "seminar")
         return
-    changed = _assign(seminar, {"series": series, **values})
+    changed = update_seminar(seminar, {"series": series, **values})
     if _apply_program(seminar, program):
         changed.add("program")
-    if changed & SEQUENCE_FIELDS:
-        seminar.sequence += 1
-    if changed:
         seminar.updated_at = utcnow()
-        report.count("updated", "seminar")
-    else:
-        report.count("unchanged", "seminar")
+    report.count("updated" if changed else "unchanged", "seminar")
 
 
 def _apply_subcommittee(values: dict[str, Any], report: ImportReport) -> None:
@@ -559,14 +542,14 @@ def _apply_subcommittee(values: dict[str, Any], report: ImportReport) -> None:
         db.session.add(sub)
         changed = {"*"}
     else:
-        changed = _assign(sub, values)
+        changed = assign(sub, values)
 
     def positional(model):
         def make(index: int, v: dict[str, Any]):
             return model(position=index, **v)
 
         def update(obj, index: int, v: dict[str, Any]) -> bool:
-            return bool(_assign(obj, {"position": index, **v}))
+            return bool(assign(obj, {"position": index, **v}))
 
         return make, update
 
@@ -584,7 +567,7 @@ def _apply_subcommittee(values: dict[str, Any], report: ImportReport) -> None:
             sub.sessions.append(SubcommitteeSession(**v))
             changed.add("sessions")
             continue
-        diff = _assign(session, v)
+        diff = assign(session, v)
         if diff:
             if diff & SEQUENCE_FIELDS:
                 session.sequence += 1
@@ -601,7 +584,7 @@ def _apply_subcommittee(values: dict[str, Any], report: ImportReport) -> None:
             sub.milestones.append(Milestone(position=index, **v))
             changed.add("milestones")
             continue
-        diff = _assign(milestone, {"position": index, **v})
+        diff = assign(milestone, {"position": index, **v})
         if diff:
             if diff & {"due_on", "done_on"}:
                 milestone.sequence += 1
@@ -632,14 +615,14 @@ def import_data(data: Any) -> ImportReport:
             if org is None:
                 db.session.add(Organization(**values))
                 report.count("created", "organization")
-            elif _assign(org, values):
+            elif assign(org, values):
                 report.count("updated", "organization")
             else:
                 report.count("unchanged", "organization")
     db.session.flush()
     for values in records["series"]:
         series = _series(values["name"], values["fiscal_year"])
-        bucket = "updated" if _assign(series, {"description": values["description"]}) else "unchanged"
+        bucket = "updated" if assign(series, {"description": values["description"]}) else "unchanged"
         report.count(bucket, "series")
     for values in records["seminars"]:
         _apply_seminar(values, report)

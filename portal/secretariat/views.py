@@ -112,3 +112,7 @@ def outbox_retry(message_id: int):
         db.session.commit()
         flash("再送信を予約しました。", "success")
     return redirect(url_for(".outbox_message", message_id=message.id))
+
+
+# The seminar back office adds its routes to this blueprint.
+from portal.secretariat import seminars as _seminars  # noqa: E402, F401

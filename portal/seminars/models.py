@@ -182,6 +182,8 @@ class Registration(db.Model):
     state: Mapped[RegistrationState] = mapped_column(enum_column(RegistrationState))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When the account (re)joined the list: the waitlist is promoted first come, first served.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     seminar: Mapped[Seminar] = relationship(back_populates="registrations")

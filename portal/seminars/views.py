@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
-from flask_login import current_user
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from portal import access
+from portal.extensions import db
 from portal.seminars import services
+from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
 
 bp = Blueprint("seminars", __name__)
@@ -19,11 +21,17 @@ def schedule():
     return render_template("seminars/schedule.html", schedule=data)
 
 
-@bp.get("/seminars/<int:seminar_id>")
-def detail(seminar_id: int):
+def _visible_seminar(seminar_id: int):
+    """Load a seminar for this viewer: 404 when missing, or a draft for a non-secretariat."""
     seminar = services.get_for_page(seminar_id)
     if seminar is None or (seminar.status is SeminarStatus.DRAFT and not access.can("view_draft")):
         abort(404)
+    return seminar
+
+
+@bp.get("/seminars/<int:seminar_id>")
+def detail(seminar_id: int):
+    seminar = _visible_seminar(seminar_id)
     registration = services.registration_of(seminar, current_user)
     return render_template(
         "seminars/detail.html",
@@ -31,7 +39,48 @@ def detail(seminar_id: int):
         registration=registration,
         show_join_link=registration is not None and registration.state is RegistrationState.REGISTERED,
         counts=services.registration_counts(seminar),
+        closed_reason=services.registration_problem(seminar),
+        form=RegistrationForm(),
     )
+
+
+@bp.post("/seminars/<int:seminar_id>/registration")
+@login_required
+def register(seminar_id: int):
+    seminar = _visible_seminar(seminar_id)
+    access.require("register", seminar)
+    try:
+        registration = services.register(seminar.id, current_user)
+    except services.RegistrationRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        if registration.state is RegistrationState.REGISTERED:
+            flash("参加登録しました。確認メールをお送りします。", "success")
+        else:
+            flash("定員に達しているため、キャンセル待ちとして登録しました。", "info")
+    return redirect(url_for(".detail", seminar_id=seminar.id))
+
+
+@bp.post("/seminars/<int:seminar_id>/registration/cancel")
+@login_required
+def cancel(seminar_id: int):
+    seminar = _visible_seminar(seminar_id)
+    registration = services.cancel(seminar.id, current_user)
+    db.session.commit()
+    if registration is not None:
+        flash("参加登録を取り消しました。", "info")
+    return redirect(url_for(".detail", seminar_id=seminar.id))
+
+
+@bp.get("/account/seminars")
+@login_required
+def my_seminars():
+    registrations = services.my_registrations(current_user)
+    upcoming = [r for r in registrations if not r.seminar.is_past]
+    past = [r for r in registrations if r.seminar.is_past]
+    return render_template("seminars/mine.html", upcoming=upcoming[::-1], past=past)
 
 
 @bp.get("/api/v1/seminars")

@@ -1,0 +1,135 @@
+"""Seminar forms: registration buttons and the secretariat's editors."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
+
+from portal.dates import Precision, fiscal_year
+
+REQUIRED = "入力してください。"
+PRECISION_LABELS = {
+    Precision.DAY.value: "日付が確定（例: 8月3日）",
+    Precision.EARLY.value: "上旬",
+    Precision.MID.value: "中旬",
+    Precision.LATE.value: "下旬",
+    Precision.MONTH.value: "月のみ（例: 12月）",
+    Precision.UNDECIDED.value: "未定",
+}
+STATUS_LABELS = {"draft": "下書き（非公開）", "published": "公開", "cancelled": "中止"}
+
+
+class RegistrationForm(FlaskForm):
+    """Register / cancel buttons: only the CSRF token."""
+
+
+class SeriesForm(FlaskForm):
+    name = StringField("シリーズ名", validators=[DataRequired(REQUIRED), Length(max=200)],
+                       default="官民連携プラットフォーム オンラインセミナー")
+    fiscal_year = IntegerField("年度", validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, "2000〜2100 の年度を入力してください。")])
+    description = TextAreaField("説明（1行に1項目）", validators=[Optional(), Length(max=5000)])
+
+
+class SeminarForm(FlaskForm):
+    series_id = SelectField("シリーズ・年度", coerce=int)
+    number = IntegerField("回数", validators=[Optional(), NumberRange(1, 999, "1以上の数を入力してください。")])
+    title = StringField("テーマ（空欄なら「予定」）", validators=[Optional(), Length(max=300)])
+    description = TextAreaField("説明", validators=[Optional(), Length(max=5000)])
+    precision = SelectField("時期の精度", choices=PRECISION_LABELS, default=Precision.DAY.value)
+    date = StringField("日付（YYYY-MM-DD）または月（YYYY-MM）", validators=[Optional(), Length(max=10)])
+    start = TimeField("開始時刻", validators=[Optional()])
+    end = TimeField("終了時刻", validators=[Optional()])
+    status = SelectField("状態", choices=STATUS_LABELS, default="draft")
+    capacity = IntegerField("定員（空欄なら制限なし）", validators=[Optional(), NumberRange(1, 100000, "1以上の数を入力してください。")])
+    registration_open = BooleanField("参加申込を受け付ける")
+    registration_opens_at = DateTimeLocalField("受付開始（任意）", validators=[Optional()])
+    registration_closes_at = DateTimeLocalField("受付締切（任意）", validators=[Optional()])
+    join_url = StringField("参加用リンク（オンライン会議URL）", validators=[Optional(), URL(message="URLの形式が正しくありません。"), Length(max=500)])
+    mailbox = StringField("質問の送付先メール（空欄なら事務局アドレス）", validators=[Optional(), Email("メールアドレスの形式が正しくありません。", check_deliverability=False), Length(max=254)])
+
+    def __init__(self, *args, series_years: dict[int, int] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.series_years = series_years or {}
+        self.parsed_date: date | None = None
+
+    def validate_date(self, field: StringField) -> None:
+        precision = Precision(self.precision.data)
+        text = (field.data or "").strip()
+        if precision is Precision.UNDECIDED:
+            if text:
+                raise ValidationError("時期が未定のときは日付を空欄にしてください。")
+            return
+        if not text:
+            raise ValidationError("日付または月を入力してください。")
+        try:
+            if precision is Precision.DAY:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                    raise ValueError
+                self.parsed_date = date.fromisoformat(text)
+            else:
+                if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
+                    raise ValueError
+                year, month = int(text[:4]), int(text[5:7])
+                self.parsed_date = date(year, month, 1)
+        except ValueError:
+            example = "2021-08-03" if precision is Precision.DAY else "2021-10"
+            raise ValidationError(f"日付の形式が正しくありません（例: {example}）。") from None
+        expected = self.series_years.get(self.series_id.data)
+        if expected is not None and fiscal_year(self.parsed_date) != expected:
+            raise ValidationError(f"{expected}年度（{expected}年4月〜{expected + 1}年3月）の日付を入力してください。")
+
+    def validate_start(self, field: TimeField) -> None:
+        if field.data and self.precision.data != Precision.DAY.value:
+            raise ValidationError("時刻は日付が確定しているときだけ指定できます。")
+
+    def validate_end(self, field: TimeField) -> None:
+        if field.data and not self.start.data:
+            raise ValidationError("終了時刻には開始時刻が必要です。")
+        if field.data and self.start.data and field.data <= self.start.data:
+            raise ValidationError("終了時刻は開始時刻より後にしてください。")
+
+    def validate_registration_closes_at(self, field: DateTimeLocalField) -> None:
+        if field.data and self.registration_opens_at.data and field.data <= self.registration_opens_at.data:
+            raise ValidationError("受付締切は受付開始より後にしてください。")
+
+
+class GenerateForm(FlaskForm):
+    first_date = StringField("初回の日付（YYYY-MM-DD）", validators=[DataRequired(REQUIRED)])
+    count = IntegerField("回数", default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, "1〜12回で指定してください。")])
+    start = TimeField("開始時刻", validators=[Optional()])
+    end = TimeField("終了時刻", validators=[Optional()])
+
+    def validate_first_date(self, field: StringField) -> None:
+        try:
+            self.parsed = date.fromisoformat((field.data or "").strip())
+        except ValueError:
+            raise ValidationError("日付の形式が正しくありません（例: 2021-08-03）。") from None
+
+    def validate_end(self, field: TimeField) -> None:
+        if field.data and (not self.start.data or field.data <= self.start.data):
+            raise ValidationError("終了時刻は開始時刻より後にしてください。")
+
+
+class ProgramItemForm(FlaskForm):
+    start_time = TimeField("開始時刻", validators=[Optional()])
+    title = StringField("タイトル", validators=[DataRequired(REQUIRED), Length(max=300)])
+    points = TextAreaField("内容（1行に1項目）", validators=[Optional(), Length(max=5000)])
+    notes = TextAreaField("注記（※、1行に1項目）", validators=[Optional(), Length(max=2000)])
+    presenters = TextAreaField("発表者（1行に1件: 組織 / 部署 / 氏名）", validators=[Optional(), Length(max=5000)])
+
+
+class MailRegistrantsForm(FlaskForm):
+    subject = StringField("件名", validators=[DataRequired(REQUIRED), Length(max=200)])
+    body = TextAreaField("本文", validators=[DataRequired(REQUIRED), Length(max=20000)])
