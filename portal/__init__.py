@@ -89,12 +89,13 @@ def _configure_login(login_manager) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
     from portal.secretariat.views import bp as secretariat_bp
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, seminars_bp, subcommittees_bp, secretariat_bp):
+    for bp in (public_bp, accounts_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp):
         app.register_blueprint(bp)
 
 

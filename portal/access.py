@@ -35,6 +35,8 @@ RULES = {
     "manage_seminar": lambda user, seminar=None: is_secretariat(user),
     "view_draft": lambda user, obj=None: is_secretariat(user),
     "register": lambda user, seminar=None: is_participant(user),
+    # Members-only materials: any approved account (subcommittee materials will narrow this).
+    "download_material": lambda user, material=None: bool(material and material.public) or is_participant(user),
 }
 
 

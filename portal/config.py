@@ -49,13 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
     "LOGIN_LOCK_SECONDS": 15 * 60,
     "PASSWORD_RESET_MAX_AGE_SECONDS": 60 * 60,
+    "MATERIAL_MAX_BYTES": 20 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,  # larger requests get 413 before reaching a view
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
 _BOOL = {"MAIL_USE_TLS", "MAIL_USE_SSL"}
-_INT = {"MAIL_PORT"}
+_INT = {"MAIL_PORT", "MATERIAL_MAX_BYTES", "MAX_CONTENT_LENGTH"}
 
 
 def _coerce(name: str, value: str) -> Any:

@@ -8,11 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from portal import access
-from portal.dates import TOKYO, Precision, local_datetime
+from portal.audit.services import record
+from portal.dates import TOKYO, Precision, format_time, local_datetime
 from portal.extensions import db
+from portal.materials import services as material_services
+from portal.materials.forms import MaterialForm
+from portal.materials.models import Material
 from portal.secretariat.forms import ActionForm
 from portal.secretariat.views import bp
 from portal.seminars import services
@@ -181,6 +186,7 @@ def seminar_manage(seminar_id: int):
         "secretariat/seminar.html", seminar=seminar, registrations=registrations,
         by_kind=services.counts_by_organization_kind(registrations),
         item_form=ProgramItemForm(), mail_form=MailRegistrantsForm(), form=ActionForm(),
+        material_form=_material_form(seminar),
     )
 
 
@@ -204,6 +210,7 @@ def program_add(seminar_id: int):
             "secretariat/seminar.html", seminar=seminar, registrations=registrations,
             by_kind=services.counts_by_organization_kind(registrations),
             item_form=form, mail_form=MailRegistrantsForm(), form=ActionForm(),
+            material_form=_material_form(seminar),
         ), 422
     services.save_program_item(seminar, None, **_item_values(form))
     db.session.commit()
@@ -250,7 +257,6 @@ def registrants_csv(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     from flask_login import current_user
 
-    from portal.audit.services import record
 
     record("export.registrants", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
     db.session.commit()
@@ -272,6 +278,47 @@ def registrants_mail(seminar_id: int):
     else:
         flash("件名と本文を入力してください。", "error")
     return redirect(url_for(".seminar_manage", seminar_id=seminar.id))
+
+
+def _material_form(seminar: Seminar) -> MaterialForm:
+    form = MaterialForm()
+    form.program_item_id.choices = [(0, "（セミナー全体）")] + [
+        (item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
+    ]
+    return form
+
+
+@bp.post("/seminars/<int:seminar_id>/materials")
+def material_upload(seminar_id: int):
+    seminar = access.get_or_404(Seminar, seminar_id)
+    form = _material_form(seminar)
+    if form.validate_on_submit():
+        item_id = form.program_item_id.data if form.program_item_id.data in {i.id for i in seminar.program} else None
+        try:
+            material_services.save_material(
+                form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
+                public=form.public.data, uploaded_by_id=current_user.id, seminar_id=seminar.id,
+                program_item_id=item_id,
+            )
+        except material_services.MaterialRejected as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash("資料をアップロードしました。", "success")
+    else:
+        flash(" ".join(m for errors in form.errors.values() for m in errors), "error")
+    return redirect(url_for(".seminar_manage", seminar_id=seminar.id) + "#materials")
+
+
+@bp.post("/materials/<int:material_id>/delete")
+def material_delete(material_id: int):
+    material = access.get_or_404(Material, material_id)
+    seminar_id = material.seminar_id
+    material_services.delete_material(material)
+    db.session.commit()
+    flash("資料を削除しました。", "info")
+    return redirect(url_for(".seminar_manage", seminar_id=seminar_id) + "#materials")
 
 
 @bp.post("/seminars/<int:seminar_id>/qa/open")

@@ -82,6 +82,7 @@ class Seminar(Timestamps, db.Model):
     registrations: Mapped[list[Registration]] = relationship(
         back_populates="seminar", cascade="all, delete-orphan"
     )
+    materials = relationship("Material", order_by="Material.id", passive_deletes=True)
 
     @property
     def fiscal_year(self) -> int:

@@ -110,6 +110,7 @@ def get_for_page(seminar_id: int) -> Seminar | None:
         .options(
             selectinload(Seminar.series),
             selectinload(Seminar.program).selectinload(ProgramItem.presenters),
+            selectinload(Seminar.materials),
         )
     )
 
