@@ -89,13 +89,14 @@ def _configure_login(login_manager) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.calendar.views import bp as calendar_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
     from portal.secretariat.views import bp as secretariat_bp
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp):
         app.register_blueprint(bp)
 
 
@@ -103,11 +104,13 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from portal import access
+    from portal.calendar.services import google_calendar_url
     from portal.dates import format_day, format_time
     from portal.web import external_url, external_url_for
 
     app.jinja_env.globals.update(
         get_locale=get_locale,
+        google_calendar_url=google_calendar_url,
         can=access.can,
         format_day=format_day,
         format_time=format_time,

@@ -12,6 +12,7 @@ from portal.accounts.models import Membership, OrganizationKind
 from portal.audit.services import record
 from portal.extensions import db
 from portal.urls import safe_next
+from portal.web import external_url
 
 bp = Blueprint("accounts", __name__)
 
@@ -104,4 +105,5 @@ def password_reset(token: str):
 @bp.get("/account")
 @login_required
 def account():
-    return render_template("accounts/account.html")
+    feed = external_url(f"/calendar/{current_user.calendar_token}.ics")
+    return render_template("accounts/account.html", feed_url=feed, form=FlaskForm())

@@ -295,8 +295,15 @@ MAIL_SUBJECTS = {
 
 
 def _mail_registration(registration: Registration, user: User, event: str) -> None:
-    """One template for every registration mail; the join link only for registered people."""
+    """One template for every registration mail; the join link only for registered people.
+
+    A confirmation of a place carries the seminar as an .ics file (the feeds' own builder).
+    """
+    from portal.calendar.services import ics_attachment
+
     seminar = registration.seminar
+    join_url = seminar.join_url if registration.state is RegistrationState.REGISTERED else None
+    attachment = ics_attachment(seminar, join_url) if event in ("registered", "promoted") else None
     enqueue(
         user.email,
         f"{MAIL_SUBJECTS[event]}：{seminar_title(seminar)}",
@@ -305,10 +312,11 @@ def _mail_registration(registration: Registration, user: User, event: str) -> No
             event=event,
             user=user,
             seminar=seminar,
-            join_url=seminar.join_url if registration.state is RegistrationState.REGISTERED else None,
+            join_url=join_url,
             url=external_url(f"/seminars/{seminar.id}"),
         ),
         kind=f"registration.{event}",
+        attachments=[attachment] if attachment else None,
     )
 
 

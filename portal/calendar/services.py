@@ -1,0 +1,344 @@
+"""Calendar feeds: which events each feed holds, its version (for ETag and 304), and a cache.
+
+A feed's version is its newest change and its number of rows, found with one aggregate query,
+so a conditional request is answered without building anything, and a built feed is kept per
+version (an unchanged feed is never rebuilt). The cache is an optimization private to each
+process; any process can rebuild the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from portal.accounts.models import User
+from portal.calendar.ics import Event, calendar_bytes
+from portal.dates import Precision, format_time
+from portal.extensions import db
+from portal.seminars.models import ProgramItem, Registration, RegistrationState, Seminar, SeminarStatus
+from portal.subcommittees.models import (
+    MembershipState,
+    Milestone,
+    SessionStatus,
+    Subcommittee,
+    SubcommitteeMember,
+    SubcommitteeSession,
+    SubcommitteeStatus,
+)
+from portal.web import external_url
+
+UID_DOMAIN = "smartcity-ppp-portal"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _status(status_cancelled: bool, precision: Precision) -> str:
+    if status_cancelled:
+        return "CANCELLED"
+    return "TENTATIVE" if precision.is_tentative else "CONFIRMED"
+
+
+def _span(date_on: date | None, precision: Precision, starts_at: datetime | None,
+          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[object, object] | None:
+    if window is None:
+        return None  # undecided (未定): in no feed
+    if precision is Precision.DAY and starts_at is not None:
+        return starts_at, ends_at
+    return window  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
+
+
+def program_text(seminar: Seminar) -> str:
+    lines = []
+    for item in seminar.program:
+        time = f"{format_time(item.start_time)}～ " if item.start_time else ""
+        lines.append(f"{time}{item.title}")
+        lines += [f"・{point}" for point in item.points]
+        if item.presenters:
+            lines.append("（" + "、".join(p.display for p in item.presenters) + "）")
+    return "\n".join(lines)
+
+
+def seminar_event(seminar: Seminar, *, join_url: str | None = None) -> Event | None:
+    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at, seminar.window)
+    if span is None:
+        return None
+    url = external_url(f"/seminars/{seminar.id}")
+    title = seminar.title or "（テーマ未定）"
+    number = f"第{seminar.number}回 " if seminar.number else ""
+    parts = [f"{seminar.series.name} {number}".strip()]
+    if seminar.precision.is_tentative:
+        parts.append(f"時期: {seminar.label(with_year=True)}（予定・変更の可能性があります）")
+    if join_url:
+        parts.append(f"参加用リンク: {join_url}")
+    program = program_text(seminar)
+    if program:
+        parts += ["", "プログラム", program]
+    parts += ["", url]
+    return Event(
+        uid=f"seminar-{seminar.key}@{UID_DOMAIN}",
+        summary=f"{number}{title}",
+        start=span[0], end=span[1],
+        status=_status(seminar.status is SeminarStatus.CANCELLED, seminar.precision),
+        sequence=seminar.sequence, created=seminar.created_at, last_modified=seminar.updated_at,
+        description="\n".join(parts), url=url, location=join_url or "オンライン",
+        categories=[seminar.series.name],
+    )
+
+
+def session_event(session: SubcommitteeSession, *, join_url: str | None = None) -> Event | None:
+    span = _span(session.date_on, session.precision, session.starts_at, session.ends_at, session.window)
+    if span is None:
+        return None
+    sub = session.subcommittee
+    url = external_url(f"/subcommittees/{sub.slug}")
+    parts = [f"{sub.name} 分科会{session.circled_number}：{session.title}"]
+    if session.precision.is_tentative:
+        parts.append(f"時期: {session.label(with_year=True)}（予定）")
+    if join_url:
+        parts.append(f"参加用リンク: {join_url}")
+    parts += ["", url]
+    return Event(
+        uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
+        summary=f"{sub.name} 分科会{session.circled_number} {session.title}",
+        start=span[0], end=span[1],
+        status=_status(session.status is SessionStatus.CANCELLED, session.precision),
+        sequence=session.sequence, created=session.created_at, last_modified=session.updated_at,
+        description="\n".join(parts), url=url, location=join_url or "オンライン", categories=[sub.name],
+    )
+
+
+def milestone_event(milestone: Milestone) -> Event:
+    sub = milestone.subcommittee
+    url = external_url(f"/subcommittees/{sub.slug}")
+    day = milestone.done_on or milestone.due_on
+    # Only stored facts go in: "late" depends on today, and the feed must not change by itself.
+    done = f"\n完了: {milestone.done_on:%Y-%m-%d}" if milestone.done_on else ""
+    return Event(
+        uid=f"milestone-{milestone.id}@{UID_DOMAIN}",
+        summary=f"★ {milestone.title}（{sub.name}）",
+        start=day, end=day + timedelta(days=1), status="CONFIRMED",
+        sequence=milestone.sequence, created=milestone.created_at, last_modified=milestone.updated_at,
+        description=f"マイルストーン: {milestone.title}\n期日: {milestone.due_on:%Y-%m-%d}{done}\n\n{url}",
+        url=url, categories=[sub.name],
+    )
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+@dataclass
+class Feed:
+    """What a feed holds. ``version`` is cheap; ``build`` makes the bytes."""
+
+    key: str
+    name: str
+    version_queries: list[Select]
+    events: Callable[[], list[Event]]
+
+    def version(self) -> tuple:
+        parts = []
+        for query in self.version_queries:
+            newest, count = db.session.execute(query).one()
+            parts.append((newest or EPOCH, count))
+        return tuple(parts)
+
+
+def _seminar_query(*conditions) -> Select:
+    return (
+        select(Seminar)
+        .where(Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),
+               Seminar.precision != Precision.UNDECIDED, *conditions)
+        .options(selectinload(Seminar.series),
+                 selectinload(Seminar.program).selectinload(ProgramItem.presenters))
+        .order_by(Seminar.date_on, Seminar.starts_at, Seminar.id)
+    )
+
+
+def _version_of(model, *conditions, joins=()) -> Select:
+    query = select(func.max(model.updated_at), func.count(model.id))
+    for join in joins:
+        query = query.join(join)
+    return query.where(*conditions)
+
+
+PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
+ACTIVE_SUB = (Subcommittee.status == SubcommitteeStatus.ACTIVE,)
+
+
+def _sessions_query(*conditions) -> Select:
+    return (
+        select(SubcommitteeSession)
+        .join(Subcommittee)
+        .where(*ACTIVE_SUB, SubcommitteeSession.precision != Precision.UNDECIDED, *conditions)
+        .options(selectinload(SubcommitteeSession.subcommittee))
+        .order_by(SubcommitteeSession.date_on, SubcommitteeSession.id)
+    )
+
+
+def public_feed() -> Feed:
+    def events() -> list[Event]:
+        found = [seminar_event(s) for s in db.session.scalars(_seminar_query())]
+        found += [session_event(s) for s in db.session.scalars(_sessions_query())]
+        return [e for e in found if e]
+
+    return Feed(
+        key="public",
+        name="官民連携プラットフォーム セミナー・分科会",
+        version_queries=[
+            _version_of(Seminar, *PUBLIC_SEMINAR),
+            _version_of(SubcommitteeSession, *ACTIVE_SUB, joins=(Subcommittee,)),
+        ],
+        events=events,
+    )
+
+
+def seminar_feed(seminar: Seminar) -> Feed:
+    def events() -> list[Event]:
+        return [e for e in (seminar_event(s) for s in db.session.scalars(_seminar_query(Seminar.id == seminar.id))) if e]
+
+    return Feed(
+        key=f"seminar:{seminar.id}",
+        name=f"{seminar.series.name} 第{seminar.number}回" if seminar.number else seminar.series.name,
+        version_queries=[_version_of(Seminar, Seminar.id == seminar.id)],
+        events=events,
+    )
+
+
+def subcommittee_feed(sub: Subcommittee) -> Feed:
+    def events() -> list[Event]:
+        found = [session_event(s) for s in db.session.scalars(_sessions_query(Subcommittee.id == sub.id))]
+        milestones = db.session.scalars(
+            select(Milestone).where(Milestone.subcommittee_id == sub.id)
+            .options(selectinload(Milestone.subcommittee)).order_by(Milestone.due_on, Milestone.id)
+        )
+        found += [milestone_event(m) for m in milestones]
+        return [e for e in found if e]
+
+    return Feed(
+        key=f"subcommittee:{sub.id}",
+        name=sub.name,
+        version_queries=[
+            _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id == sub.id),
+            _version_of(Milestone, Milestone.subcommittee_id == sub.id),
+            _version_of(Subcommittee, Subcommittee.id == sub.id),
+        ],
+        events=events,
+    )
+
+
+def personal_feed(user: User) -> Feed:
+    """Registered seminars (with join links) and sessions of one's subcommittees."""
+    registered = select(Registration.seminar_id).where(
+        Registration.user_id == user.id, Registration.state == RegistrationState.REGISTERED)
+    memberships = select(SubcommitteeMember.subcommittee_id).where(
+        SubcommitteeMember.user_id == user.id, SubcommitteeMember.state == MembershipState.APPROVED)
+
+    def events() -> list[Event]:
+        found = [seminar_event(s, join_url=s.join_url)
+                 for s in db.session.scalars(_seminar_query(Seminar.id.in_(registered)))]
+        found += [session_event(s, join_url=s.join_url)
+                  for s in db.session.scalars(_sessions_query(SubcommitteeSession.subcommittee_id.in_(memberships)))]
+        return [e for e in found if e]
+
+    return Feed(
+        key=f"user:{user.id}:{user.calendar_token}",
+        name=f"官民連携プラットフォーム（{user.name}）",
+        version_queries=[
+            _version_of(Seminar, Seminar.id.in_(registered)),
+            _version_of(Registration, Registration.user_id == user.id),
+            _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id.in_(memberships)),
+            select(func.max(SubcommitteeMember.decided_at), func.count(SubcommitteeMember.id))
+            .where(SubcommitteeMember.user_id == user.id),
+        ],
+        events=events,
+    )
+
+
+# --------------------------------------------------------------------------- HTTP bits
+
+
+@dataclass
+class Built:
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+_cache: OrderedDict[tuple, Built] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 256
+
+
+def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
+    version = feed.version()
+    digest = hashlib.sha256(repr((feed.key, version)).encode()).hexdigest()[:32]
+    newest = max(v[0] for v in version)
+    return f'"{digest}"', newest.replace(microsecond=0), version
+
+
+def build(feed: Feed, version: tuple, etag: str, last_modified: datetime) -> Built:
+    """The feed's bytes for this version, from the cache or built once."""
+    key = (feed.key, version)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    built = Built(calendar_bytes(feed.name, feed.events()), etag, last_modified)
+    with _cache_lock:
+        _cache[key] = built
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return built
+
+
+def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:
+    """The seminar as an .ics mail attachment (same builder as the feeds)."""
+    event = seminar_event(seminar, join_url=join_url)
+    if event is None:
+        return None
+    name = f"seminar-{seminar.key}.ics"
+    return {"filename": name, "content_type": "text/calendar; charset=utf-8",
+            "data": calendar_bytes(seminar.series.name, [event]).decode("utf-8")}
+
+
+
+
+def regenerate_token(user: User) -> str:
+    """A new personal feed URL; the old one answers 404 from now on."""
+    from portal.accounts.models import new_calendar_token
+
+    user.calendar_token = new_calendar_token()
+    return user.calendar_token
+
+
+def user_for_token(token: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.calendar_token == token))
+    return user if user is not None and user.is_active else None
+
+
+def google_calendar_url(seminar: Seminar) -> str | None:
+    """"Add to Google Calendar" for one seminar (public data only: never the join link)."""
+    from urllib.parse import urlencode
+
+    event = seminar_event(seminar)
+    if event is None or event.status == "CANCELLED":
+        return None
+    if isinstance(event.start, datetime):
+        fmt = "%Y%m%dT%H%M%SZ"
+        end = event.end or event.start
+        dates = f"{event.start.astimezone(UTC):{fmt}}/{end.astimezone(UTC):{fmt}}"
+    else:
+        dates = f"{event.start:%Y%m%d}/{event.end:%Y%m%d}"
+    query = {"action": "TEMPLATE", "text": event.summary, "dates": dates,
+             "details": event.description, "location": event.location or "", "ctz": "Asia/Tokyo"}
+    return "https://calendar.google.com/calendar/render?" + urlencode(query)
