@@ -68,6 +68,7 @@ def _import_models() -> None:
     from portal.audit import models as _audit  # noqa: F401
     from portal.mail import models as _mail  # noqa: F401
     from portal.materials import models as _materials  # noqa: F401
+    from portal.qa import models as _qa  # noqa: F401
     from portal.seminars import models as _seminars  # noqa: F401
     from portal.subcommittees import models as _subcommittees  # noqa: F401
 
@@ -92,11 +93,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.calendar.views import bp as calendar_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
+    from portal.qa.views import bp as qa_bp
     from portal.secretariat.views import bp as secretariat_bp
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp):
         app.register_blueprint(bp)
 
 

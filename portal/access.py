@@ -35,9 +35,17 @@ RULES = {
     "manage_seminar": lambda user, seminar=None: is_secretariat(user),
     "view_draft": lambda user, obj=None: is_secretariat(user),
     "register": lambda user, seminar=None: is_participant(user),
+    # Q&A: the seminar's registered attendees and the secretariat.
+    "take_part_in_qa": lambda user, seminar=None: is_secretariat(user) or _is_attendee(seminar, user),
     # Members-only materials: any approved account (subcommittee materials will narrow this).
     "download_material": lambda user, material=None: bool(material and material.public) or is_participant(user),
 }
+
+
+def _is_attendee(seminar: Any, user: Any) -> bool:
+    from portal.qa.services import is_attendee
+
+    return seminar is not None and is_attendee(seminar, user)
 
 
 def can(action: str, obj: Any = None, user: Any = None) -> bool:

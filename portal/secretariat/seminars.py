@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
+from portal.qa import services as qa_services
 from portal.secretariat.forms import ActionForm
 from portal.secretariat.views import bp
 from portal.seminars import services
@@ -324,22 +325,27 @@ def material_delete(material_id: int):
 @bp.post("/seminars/<int:seminar_id>/qa/open")
 def qa_open(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
-    seminar.qa_open = True
+    qa_services.open_qa(seminar)
     db.session.commit()
     flash("Q&Aを開始しました。", "success")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for(".seminar_manage", seminar_id=seminar.id))
+    return _back_to(seminar)
 
 
 @bp.post("/seminars/<int:seminar_id>/qa/close")
 def qa_close(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
-    seminar.qa_open = False
+    routed = qa_services.close_qa(seminar, current_user)
     db.session.commit()
-    flash("Q&Aを終了しました。", "info")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for(".seminar_manage", seminar_id=seminar.id))
+    flash(f"Q&Aを終了しました。未回答の質問 {routed} 件を事務局宛てにまとめて送ります。" if routed
+          else "Q&Aを終了しました（事務局へ送る未回答の質問はありません）。", "info")
+    return _back_to(seminar)
 
 
-def _same_site(url: str | None) -> bool:
+def _back_to(seminar: Seminar):
+    """Back to the page the button was on (the Q&A list or the manage page)."""
     from urllib.parse import urlsplit
 
-    return bool(url) and urlsplit(url).netloc == request.host
+    referrer = request.referrer
+    if referrer and urlsplit(referrer).netloc == request.host:
+        return redirect(referrer)
+    return redirect(url_for(".seminar_manage", seminar_id=seminar.id))

@@ -115,4 +115,5 @@ def outbox_retry(message_id: int):
 
 
 # The seminar back office adds its routes to this blueprint.
+from portal.secretariat import questions as _questions  # noqa: E402, F401
 from portal.secretariat import seminars as _seminars  # noqa: E402, F401

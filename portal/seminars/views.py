@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from portal import access
 from portal.extensions import db
+from portal.qa import services as qa_services
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
@@ -41,6 +42,8 @@ def detail(seminar_id: int):
         counts=services.registration_counts(seminar),
         closed_reason=services.registration_problem(seminar),
         form=RegistrationForm(),
+        can_take_part_in_qa=access.can("take_part_in_qa", seminar),
+        faq=qa_services.faq(seminar),
     )
 
 

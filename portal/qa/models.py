@@ -1,0 +1,61 @@
+"""Q&A (質疑応答): questions asked during a seminar, their votes and their routing."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models_common import enum_column
+from portal.types import UTCDateTime, utcnow
+
+BODY_MAX = 1000  # characters a question may hold
+
+
+class QuestionState(enum.StrEnum):
+    OPEN = "open"  # asked, not yet answered
+    ANSWERED_LIVE = "answered_live"  # answered during the seminar
+    HIDDEN = "hidden"  # hidden by the secretariat (the asker is told)
+
+
+class Question(db.Model):
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seminar_id: Mapped[int] = mapped_column(ForeignKey("seminars.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    program_item_id: Mapped[int | None] = mapped_column(ForeignKey("program_items.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(default=False)  # hidden from attendees, never from the secretariat
+    followup: Mapped[bool] = mapped_column(default=False)  # sent after Q&A closed, routed on its own
+    state: Mapped[QuestionState] = mapped_column(enum_column(QuestionState), default=QuestionState.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set in the same transaction as the outbox message that carries the question to the
+    # secretariat mailbox: a question is routed at most once, and never lost.
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    routed_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    faq_published: Mapped[bool] = mapped_column(default=False)
+
+    seminar = relationship("Seminar")
+    author = relationship("User", foreign_keys=[author_id])
+    program_item = relationship("ProgramItem")
+
+
+class QuestionVote(db.Model):
+    """One up-vote per account and question (the unique constraint makes it so)."""
+
+    __tablename__ = "question_votes"
+    __table_args__ = (UniqueConstraint("question_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
