@@ -25,11 +25,10 @@ from portal.dates import fiscal_year, local_datetime, today_local
 from portal.extensions import db
 from portal.imports.services import import_data
 from portal.seminars import services
-from portal.seminars.models import Registration, RegistrationState, Seminar
+from portal.seminars.models import Registration, RegistrationState, Seminar, SeminarStatus
 from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
-MAIL_KINDS = ("registered", "waiting", "promoted", "cancelled", "reminder")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -331,7 +330,7 @@ def _not_yet_open(app, sid):
 
 
 def _cancelled(app, sid):
-    update_seminar(app, sid, status=services.SeminarStatus.CANCELLED)
+    update_seminar(app, sid, status=SeminarStatus.CANCELLED)
 
 
 REFUSALS = {
@@ -396,6 +395,9 @@ def test_draft_seminar_cannot_be_registered_for(app, outbox, create_user):
 @pytest.mark.parametrize("action", ["registration", "registration/cancel"])
 def test_visitor_posting_is_sent_to_login(app, client, outbox, action):
     sid = make_seminar(app, f"visitor-{action.replace('/', '-')}", capacity=10)
+    html = get_html(client, f"/seminars/{sid}")
+    assert "ログインして参加を申し込む" in page_text(html)
+    assert not has_register_form(html, sid) and not has_cancel_form(html, sid)
     token = csrf_token(client, f"/seminars/{sid}")
     response = client.post(f"/seminars/{sid}/{action}", data={"csrf_token": token})
     assert response.status_code == 302
@@ -528,7 +530,7 @@ def test_reminder_the_day_before_reaches_each_registered_account_once(app, outbo
     cancel(left_auth, sid)  # ``promoted`` moves up; ``waiting`` stays on the list
     register(off_auth, called_off)
     register(first_auth, other_day)
-    update_seminar(app, called_off, status=services.SeminarStatus.CANCELLED)
+    update_seminar(app, called_off, status=SeminarStatus.CANCELLED)
     assert states(app, sid) == {
         first.id: RegistrationState.REGISTERED, promoted.id: RegistrationState.REGISTERED,
         waiting.id: RegistrationState.WAITING, left.id: RegistrationState.CANCELLED,
@@ -637,40 +639,30 @@ def test_fifty_registering_at_once_never_exceed_twenty_places(app, outbox, creat
 
 
 def test_cancelling_and_registering_at_once_keep_the_capacity_and_the_queue(app, outbox, create_user):
-    sid = make_seminar(app, "swap", capacity=8)
-    holders = [logged_in(app, create_user("member")) for _ in range(8)]
-    queued = [logged_in(app, create_user("observer")) for _ in range(4)]
-    newcomers = [logged_in(app, create_user("member")) for _ in range(12)]
-    for auth in holders + queued:
-        register(auth, sid)
-    ids = {
-        id(auth): db_id
-        for auth, db_id in zip(holders + queued + newcomers, _user_ids(app, holders + queued + newcomers), strict=True)
-    }
-    leaving = holders[:4]
+    sid = make_seminar(app, "swap", capacity=10)
+    holders = [create_user("member") for _ in range(10)]
+    queued = [create_user("observer") for _ in range(6)]
+    newcomers = [create_user("member") for _ in range(14)]
+    clients = {u.id: logged_in(app, u) for u in holders + queued + newcomers}
+    for user in holders + queued:
+        register(clients[user.id], sid)
+    leaving, staying = holders[:6], holders[6:]
 
-    jobs = [(auth, f"/seminars/{sid}/registration/cancel") for auth in leaving]
-    jobs += [(auth, f"/seminars/{sid}/registration") for auth in newcomers]
+    jobs = [(clients[u.id], f"/seminars/{sid}/registration/cancel") for u in leaving]
+    jobs += [(clients[u.id], f"/seminars/{sid}/registration") for u in newcomers]
     codes = post_together(jobs)
 
     assert codes == [302] * len(jobs)
     by_user = states(app, sid)
-    assert sum(1 for s in by_user.values() if s is RegistrationState.REGISTERED) == 8
+    assert sum(1 for s in by_user.values() if s is RegistrationState.REGISTERED) == 10
     # Each freed place went at once to someone already waiting, never to a newcomer.
-    for auth in holders[4:] + queued:
-        assert by_user[ids[id(auth)]] is RegistrationState.REGISTERED
-    for auth in leaving:
-        assert by_user[ids[id(auth)]] is RegistrationState.CANCELLED
-    for auth in newcomers:
-        assert by_user[ids[id(auth)]] is RegistrationState.WAITING
-    assert len(registration_mails(outbox, event="promoted")) == 4
-    assert len(registration_mails(outbox, event="cancelled")) == 4
-
-
-def _user_ids(app, clients: list[AuthActions]) -> list[int]:
-    """The account id behind each logged-in client (read from its session)."""
-    found = []
-    for auth in clients:
-        with auth.client.session_transaction() as session:
-            found.append(int(session["_user_id"]))
-    return found
+    assert {u.id: by_user[u.id] for u in staying + queued} == dict.fromkeys(
+        (u.id for u in staying + queued), RegistrationState.REGISTERED
+    )
+    assert {by_user[u.id] for u in leaving} == {RegistrationState.CANCELLED}
+    assert {by_user[u.id] for u in newcomers} == {RegistrationState.WAITING}
+    assert sorted(m.recipients[0] for m in registration_mails(outbox, event="promoted")) == sorted(
+        u.email for u in queued
+    )
+    assert len(registration_mails(outbox, event="cancelled")) == 6
+    assert len(registration_mails(outbox, event="waiting")) == 6 + 14

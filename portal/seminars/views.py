@@ -52,6 +52,11 @@ def detail(seminar_id: int):
 def register(seminar_id: int):
     seminar = _visible_seminar(seminar_id)
     access.require("register", seminar)
+    before = services.registration_of(seminar, current_user)
+    if before is not None and before.state is not RegistrationState.CANCELLED:
+        flash("既に参加登録済みです。" if before.state is RegistrationState.REGISTERED
+              else "既にキャンセル待ちに登録されています。", "info")
+        return redirect(url_for(".detail", seminar_id=seminar.id))
     try:
         registration = services.register(seminar.id, current_user)
     except services.RegistrationRefused as exc:

@@ -1,0 +1,70 @@
+"""Registering for a seminar and cancelling, in a real browser (Debian's chromium)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from portal.dates import fiscal_year, today_local
+from portal.extensions import db
+from portal.imports.services import import_data
+from portal.seminars.models import Registration, RegistrationState, Seminar
+
+pytestmark = pytest.mark.browser
+
+JOIN_URL = "https://example.org/webinar/browser-registration"
+TITLE = "ブラウザ登録テストのセミナー"
+
+
+def make_seminar(app) -> int:
+    day = today_local() + timedelta(days=21)
+    with app.app_context():
+        import_data({"seminars": [{
+            "key": "browser-reg", "fiscal_year": fiscal_year(day), "number": 5, "title": TITLE,
+            "date": day.isoformat(), "start": "15:30", "end": "17:00", "status": "published",
+            "capacity": 50, "registration": "open", "join_url": JOIN_URL,
+        }]})
+        db.session.commit()
+        return db.session.scalar(select(Seminar.id).where(Seminar.key == "browser-reg"))
+
+
+def test_member_registers_sees_the_join_link_and_cancels(app, page, live_server, outbox, create_user):
+    sid = make_seminar(app)
+    user = create_user("member", name="登録 太郎", password="a-long-password-2")
+    join_link = page.locator(f'a[href="{JOIN_URL}"]')
+
+    page.goto("/login")
+    page.get_by_label("メールアドレス").fill(user.email)
+    page.get_by_label("パスワード").fill("a-long-password-2")
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(f"{live_server}/")
+
+    page.goto(f"/seminars/{sid}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)
+    expect(join_link).to_have_count(0)
+
+    page.get_by_role("button", name="参加を申し込む", exact=True).click()
+    page.wait_for_url(f"{live_server}/seminars/{sid}")
+    expect(page.get_by_text("参加登録しました。確認メールをお送りします。")).to_be_visible()
+    expect(page.get_by_text("参加登録済みです。")).to_be_visible()
+    expect(join_link).to_be_visible()
+    expect(join_link).to_have_text(JOIN_URL)
+
+    page.get_by_role("button", name="参加を取り消す", exact=True).click()
+    expect(page.get_by_text("参加登録を取り消しました。")).to_be_visible()
+    expect(join_link).to_have_count(0)
+    expect(page.get_by_role("button", name="参加を申し込む", exact=True)).to_be_visible()
+
+    # After a reload too, the link stays gone.
+    page.reload()
+    expect(join_link).to_have_count(0)
+
+    with app.app_context():
+        states = list(db.session.scalars(select(Registration.state).where(Registration.seminar_id == sid)))
+    assert states == [RegistrationState.CANCELLED]
+    assert [m.kind for m in outbox() if user.email in m.recipients] == [
+        "registration.registered", "registration.cancelled",
+    ]
