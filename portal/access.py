@@ -37,9 +37,14 @@ RULES = {
     "register": lambda user, seminar=None: is_participant(user),
     # Q&A: the seminar's registered attendees and the secretariat.
     "take_part_in_qa": lambda user, seminar=None: is_secretariat(user) or _is_attendee(seminar, user),
-    # Members-only materials: any approved account (subcommittee materials will narrow this).
-    "download_material": lambda user, material=None: bool(material and material.public) or is_participant(user),
+    "download_material": lambda user, material=None: _may_download(material, user),
 }
+
+
+def _may_download(material: Any, user: Any) -> bool:
+    """Public files for everyone, members-only files for approved accounts (a draft seminar's
+    files are not found at all for others: see materials.views)."""
+    return material is not None and (bool(material.public) or is_participant(user))
 
 
 def _is_attendee(seminar: Any, user: Any) -> bool:

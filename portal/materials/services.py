@@ -68,7 +68,8 @@ def save_material(stream: IO[bytes], filename: str, *, title: str, public: bool,
     if not data:
         raise MaterialRejected("ファイルが空です。")
     if len(data) > limit:
-        raise MaterialRejected(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。")
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} バイト"
+        raise MaterialRejected(f"ファイルが大きすぎます（上限 {size}）。")
     kind = detect_kind(data)
     if kind is None:
         raise MaterialRejected("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。")

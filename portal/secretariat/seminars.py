@@ -94,6 +94,13 @@ def _seminar_values(form: SeminarForm) -> dict:
     }
 
 
+def _series_exists(name: str, fiscal_year: int, besides: int | None = None) -> bool:
+    query = select(SeminarSeries.id).where(SeminarSeries.name == name, SeminarSeries.fiscal_year == fiscal_year)
+    if besides is not None:
+        query = query.where(SeminarSeries.id != besides)
+    return db.session.scalar(query) is not None
+
+
 @bp.get("/seminars")
 def seminars():
     fy = request.args.get("fy", type=int)
@@ -106,9 +113,7 @@ def seminars():
 def series_new():
     form = SeriesForm()
     if form.validate_on_submit():
-        exists = db.session.scalar(select(SeminarSeries).where(
-            SeminarSeries.name == form.name.data.strip(), SeminarSeries.fiscal_year == form.fiscal_year.data))
-        if exists:
+        if _series_exists(form.name.data.strip(), form.fiscal_year.data):
             form.fiscal_year.errors = [*form.fiscal_year.errors, "この年度のシリーズは既にあります。"]
         else:
             series = SeminarSeries(name=form.name.data.strip(), fiscal_year=form.fiscal_year.data,
@@ -124,7 +129,9 @@ def series_new():
 def series_edit(series_id: int):
     series = access.get_or_404(SeminarSeries, series_id)
     form = SeriesForm(obj=series)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _series_exists(form.name.data.strip(), form.fiscal_year.data, besides=series.id):
+        form.fiscal_year.errors = [*form.fiscal_year.errors, "この年度のシリーズは既にあります。"]
+    elif form.validate_on_submit():
         series.name, series.fiscal_year = form.name.data.strip(), form.fiscal_year.data
         series.description = (form.description.data or "").strip() or None
         db.session.commit()
@@ -136,7 +143,7 @@ def series_edit(series_id: int):
 @bp.post("/series/<int:series_id>/generate")
 def series_generate(series_id: int):
     series = access.get_or_404(SeminarSeries, series_id)
-    form = GenerateForm()
+    form = GenerateForm(fiscal_year=series.fiscal_year)
     if form.validate_on_submit():
         created = services.generate_bimonthly(series, form.parsed, form.count.data, form.start.data, form.end.data)
         db.session.commit()

@@ -48,7 +48,7 @@ class SeminarForm(FlaskForm):
     title = StringField("テーマ（空欄なら「予定」）", validators=[Optional(), Length(max=300)])
     description = TextAreaField("説明", validators=[Optional(), Length(max=5000)])
     precision = SelectField("時期の精度", choices=PRECISION_LABELS, default=Precision.DAY.value)
-    date = StringField("日付（YYYY-MM-DD）または月（YYYY-MM）", validators=[Optional(), Length(max=10)])
+    date = StringField("日付（YYYY-MM-DD）または月（YYYY-MM）", validators=[Length(max=10)])
     start = TimeField("開始時刻", validators=[Optional()])
     end = TimeField("終了時刻", validators=[Optional()])
     status = SelectField("状態", choices=STATUS_LABELS, default="draft")
@@ -111,11 +111,26 @@ class GenerateForm(FlaskForm):
     start = TimeField("開始時刻", validators=[Optional()])
     end = TimeField("終了時刻", validators=[Optional()])
 
+    def __init__(self, *args, fiscal_year: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fiscal_year = fiscal_year
+
     def validate_first_date(self, field: StringField) -> None:
         try:
             self.parsed = date.fromisoformat((field.data or "").strip())
         except ValueError:
             raise ValidationError("日付の形式が正しくありません（例: 2021-08-03）。") from None
+        if self.fiscal_year is not None and fiscal_year(self.parsed) != self.fiscal_year:
+            raise ValidationError(f"初回の日付は{self.fiscal_year}年度（{self.fiscal_year}年4月〜{self.fiscal_year + 1}年3月）の日付にしてください。")
+
+    def validate_count(self, field: IntegerField) -> None:
+        # Every draft stays inside the series' fiscal year (the last one by 31 March).
+        if self.fiscal_year is None or field.data is None or not hasattr(self, "parsed"):
+            return
+        months_left = (self.fiscal_year + 1 - self.parsed.year) * 12 + 3 - self.parsed.month
+        fits = months_left // 2 + 1
+        if field.data > fits:
+            raise ValidationError(f"年度内に収まるのは{fits}回までです。")
 
     def validate_end(self, field: TimeField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):

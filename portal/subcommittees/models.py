@@ -97,6 +97,8 @@ class Subcommittee(Timestamps, db.Model):
     members: Mapped[list[SubcommitteeMember]] = relationship(
         back_populates="subcommittee", cascade="all, delete-orphan"
     )
+    materials = relationship("Material", order_by="Material.id", passive_deletes=True)
+    proposed_by = relationship("User", foreign_keys=[proposed_by_id])
 
 
 class SubcommitteeMember(db.Model):
@@ -190,6 +192,8 @@ class Milestone(Timestamps, db.Model):
     due_on: Mapped[date] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
     sequence: Mapped[int] = mapped_column(default=0)
+    # The due date the week-before reminder went out for (a moved milestone is reminded again).
+    reminded_for: Mapped[date | None] = mapped_column(Date)
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="milestones")
 

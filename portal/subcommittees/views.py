@@ -26,4 +26,5 @@ def detail(slug: str):
         sub=sub,
         quarter_of=services.quarter_of,
         quarters=services.QUARTER_LABELS,
+        tl=services.timeline(sub),
     )
