@@ -200,8 +200,9 @@ class AuthActions:
         return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/")})
 
     def post(self, path: str, data: dict | None = None, **kwargs):
-        """POST a form with this session's CSRF token."""
-        return self.client.post(path, data={**(data or {}), "csrf_token": csrf_token(self.client, "/")}, **kwargs)
+        """POST a form with this session's CSRF token (read from the log-in form, which every
+        visitor and account gets; public pages carry no token for visitors)."""
+        return self.client.post(path, data={**(data or {}), "csrf_token": csrf_token(self.client, "/login")}, **kwargs)
 
 
 @pytest.fixture

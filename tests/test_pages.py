@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions, csrf_token
+from conftest import AuthActions
 from sqlalchemy import select
 
 from portal.dates import fiscal_year, today_local
@@ -436,24 +436,36 @@ def test_healthz_when_the_database_does_not_answer(app, make_app, tmp_path, kind
 
 def test_language_switch(client):
     assert '<html lang="ja">' in get_html(client, "/")
-    response = client.post("/language", data={"lang": "en", "next": "/seminars", "csrf_token": csrf_token(client, "/")})
+    response = client.get("/language/en?next=/seminars")
     assert response.status_code in (302, 303)
+    assert response.headers["Location"].endswith("/seminars")
     assert '<html lang="en">' in get_html(client, "/")
     assert '<html lang="en">' in get_html(client, "/seminars")
 
-    response = client.post("/language", data={"lang": "ja", "next": "/", "csrf_token": csrf_token(client, "/")})
+    response = client.get("/language/ja?next=/")
     assert response.status_code in (302, 303)
     assert '<html lang="ja">' in get_html(client, "/")
 
 
-def test_language_switch_needs_the_csrf_token(client):
-    assert client.post("/language", data={"lang": "en", "next": "/"}).status_code == 400
-    assert '<html lang="ja">' in get_html(client, "/")
+def test_language_switch_does_not_follow_an_offsite_next(client):
+    response = client.get("/language/en?next=https://evil.example/")
+    assert response.headers["Location"] in ("/", "http://localhost/")
 
 
 def test_unknown_language_keeps_japanese(client):
-    client.post("/language", data={"lang": "xx", "next": "/", "csrf_token": csrf_token(client, "/")})
+    assert client.get("/language/xx?next=/").status_code == 404
     assert '<html lang="ja">' in get_html(client, "/")
+
+
+def test_anonymous_pages_set_no_cookie(app, client, demo):
+    # Public pages carry no per-visitor state, so they stay cheap and cacheable.
+    with app.app_context():
+        seminar_id = db.session.scalar(select(Seminar.id).where(Seminar.key == "fy2021-1"))
+    for path in ("/", "/seminars", "/seminars?fy=2021", f"/seminars/{seminar_id}", "/subcommittees",
+                 "/subcommittees/net-zero", "/calendar.ics", "/api/v1/seminars"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, path
 
 
 # ----------------------------------------------------------------------------- query counts

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
-from flask_wtf import FlaskForm
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
 from sqlalchemy import text
 
 from portal.extensions import db
@@ -31,9 +30,11 @@ def healthz():
     return jsonify({"status": "ok", "database": "ok"})
 
 
-@bp.post("/language")
-def language():
-    form = FlaskForm()
-    if form.validate_on_submit() and request.form.get("lang") in current_app.config["LANGUAGES"]:
-        session["lang"] = request.form["lang"]
-    return redirect(safe_next(request.form.get("next")) or "/")
+@bp.get("/language/<lang>")
+def language(lang: str):
+    """A plain link, not a form: it only sets a display preference, so anonymous pages need
+    no session (and no CSRF token) at all."""
+    if lang not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = lang
+    return redirect(safe_next(request.args.get("next")) or "/")

@@ -41,7 +41,8 @@ def detail(seminar_id: int):
         show_join_link=registration is not None and registration.state is RegistrationState.REGISTERED,
         counts=services.registration_counts(seminar),
         closed_reason=services.registration_problem(seminar),
-        form=RegistrationForm(),
+        # Only a logged-in account gets forms: an anonymous view then needs no session at all.
+        form=RegistrationForm() if current_user.is_authenticated else None,
         can_take_part_in_qa=access.can("take_part_in_qa", seminar),
         faq=qa_services.faq(seminar),
     )
