@@ -117,3 +117,4 @@ def outbox_retry(message_id: int):
 # The seminar back office adds its routes to this blueprint.
 from portal.secretariat import questions as _questions  # noqa: E402, F401
 from portal.secretariat import seminars as _seminars  # noqa: E402, F401
+from portal.secretariat import subcommittees as _subcommittees  # noqa: E402, F401

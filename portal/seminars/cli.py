@@ -1,4 +1,4 @@
-"""``flask portal send-reminders``: the day-before reminder, safe to run from cron."""
+"""``flask portal send-reminders``: reminders, safe to run from cron every few minutes."""
 
 from __future__ import annotations
 
@@ -10,5 +10,8 @@ from portal.seminars.services import send_reminders
 
 @portal_cli.command("send-reminders")
 def send_reminders_command() -> None:
-    """Mail registered people the day before their seminar (each registration once)."""
-    click.echo(f"send-reminders: {send_reminders()} reminder(s) queued")
+    """Day-before seminar reminders and week-before milestone reminders (each once)."""
+    from portal.subcommittees.services import send_milestone_reminders
+
+    click.echo(f"send-reminders: {send_reminders()} seminar reminder(s) queued")
+    click.echo(f"send-reminders: {send_milestone_reminders()} milestone reminder(s) queued")

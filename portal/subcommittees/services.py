@@ -91,7 +91,10 @@ def is_lead(sub: Subcommittee, user: Any) -> bool:
 
 
 def _mail(to: str | list[str], subject: str, template: str, kind: str, **context: Any) -> None:
-    enqueue(to, f"【官民連携プラットフォーム】{subject}", render_template(f"mail/{template}", **context), kind=kind)
+    """One message per recipient, so members' addresses are not shown to each other."""
+    body = render_template(f"mail/{template}", **context)
+    for address in [to] if isinstance(to, str) else to:
+        enqueue(address, f"【官民連携プラットフォーム】{subject}", body, kind=kind)
 
 
 def lead_addresses(sub: Subcommittee) -> list[str]:
