@@ -66,6 +66,7 @@ def _import_models() -> None:
     # Every model must be imported before mappers configure and before Alembic compares.
     from portal.accounts import models as _accounts  # noqa: F401
     from portal.audit import models as _audit  # noqa: F401
+    from portal.calendar import models as _calendar  # noqa: F401
     from portal.mail import models as _mail  # noqa: F401
     from portal.materials import models as _materials  # noqa: F401
     from portal.qa import models as _qa  # noqa: F401

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
 from portal.calendar.ics import Event, calendar_bytes
+from portal.calendar.models import CalendarTombstone
 from portal.dates import Precision, format_time
 from portal.extensions import db
 from portal.seminars.models import ProgramItem, Registration, RegistrationState, Seminar, SeminarStatus
@@ -146,7 +147,8 @@ class Feed:
 
     def version(self) -> tuple:
         parts = []
-        for query in self.version_queries:
+        # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
+        for query in [*self.version_queries, _TOMBSTONES]:
             newest, count = db.session.execute(query).one()
             parts.append((newest or EPOCH, count))
         return tuple(parts)
@@ -168,6 +170,9 @@ def _version_of(model, *conditions, joins=()) -> Select:
     for join in joins:
         query = query.join(join)
     return query.where(*conditions)
+
+
+_TOMBSTONES = select(func.max(CalendarTombstone.deleted_at), func.count(CalendarTombstone.id))
 
 
 PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
@@ -195,7 +200,11 @@ def public_feed() -> Feed:
         name="官民連携プラットフォーム セミナー・分科会",
         version_queries=[
             _version_of(Seminar, *PUBLIC_SEMINAR),
+            # Any seminar's change, so one leaving the feed (back to draft) moves Last-Modified.
+            _version_of(Seminar),
             _version_of(SubcommitteeSession, *ACTIVE_SUB, joins=(Subcommittee,)),
+            # Subcommittee names appear in session titles; a subcommittee may also close.
+            _version_of(Subcommittee),
         ],
         events=events,
     )
@@ -256,6 +265,7 @@ def personal_feed(user: User) -> Feed:
             _version_of(Seminar, Seminar.id.in_(registered)),
             _version_of(Registration, Registration.user_id == user.id),
             _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id.in_(memberships)),
+            _version_of(Subcommittee, Subcommittee.id.in_(memberships)),
             select(func.max(SubcommitteeMember.decided_at), func.count(SubcommitteeMember.id))
             .where(SubcommitteeMember.user_id == user.id),
         ],
