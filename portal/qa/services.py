@@ -61,6 +61,9 @@ def ask(seminar: Seminar, user: User, body: str, *, anonymous: bool = False,
     A follow-up goes to the mailbox at once, as its own message.
     """
     body = check_body(body)
+    # Take turns with close_qa: a question is either in the closing digest or a follow-up.
+    lock_seminar(seminar.id)
+    db.session.refresh(seminar)
     item = None
     if program_item_id:
         item = db.session.get(ProgramItem, program_item_id)
