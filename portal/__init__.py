@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_error_handlers(app)
+    _register_security(app)
     _register_cli(app)
     return app
 
@@ -83,15 +84,19 @@ def _configure_login(login_manager) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        # A deactivated account loses its session at once.
-        return user if user is not None and user.is_active else None
+    def load_user(session_id: str) -> User | None:
+        ident, _, version = session_id.partition(":")
+        user = db.session.get(User, int(ident)) if ident.isdigit() else None
+        # A deactivated account, or one logged out everywhere, loses its sessions at once.
+        if user is None or not user.is_active or version != str(user.session_version):
+            return None
+        return user
 
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.calendar.views import bp as calendar_bp
+    from portal.governance.views import bp as governance_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
     from portal.qa.views import bp as qa_bp
@@ -99,7 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp, governance_bp):
         app.register_blueprint(bp)
 
 
@@ -135,6 +140,36 @@ ERROR_TEXT = {
     404: ("ページが見つかりません", "お探しのページは移動または削除された可能性があります。"),
     500: ("エラーが発生しました", "時間をおいてもう一度お試しください。"),
 }
+
+
+SECURITY_HEADERS = {
+    # No inline script or style anywhere: templates load static files only.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def _register_security(app: Flask) -> None:
+    from datetime import timedelta
+
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        # Secure cookies whenever the portal is served over https (production).
+        app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
 
 def _register_error_handlers(app: Flask) -> None:

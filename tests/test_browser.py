@@ -21,7 +21,7 @@ def test_member_logs_in_through_the_form_and_out_again(page, live_server, create
     page.get_by_role("link", name="山田 花子").click()
     assert page.locator("dd", has_text=user.email).is_visible()
 
-    page.get_by_role("button", name="ログアウト").click()
+    page.get_by_role("button", name="ログアウト", exact=True).click()
     assert page.get_by_text("ログアウトしました。").is_visible()
     assert page.get_by_role("link", name="ログイン").is_visible()
 

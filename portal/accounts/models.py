@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -76,6 +76,12 @@ class User(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 棚卸し
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped by "log out everywhere" and deactivation: every older session stops working.
+    session_version: Mapped[int] = mapped_column(default=0)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once enrolment is confirmed
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)  # hashes of unused codes
+    deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization | None] = relationship(back_populates="users")
 
@@ -93,7 +99,8 @@ class User(db.Model):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        # The session remembers the version; bumping it ends every session at once.
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_secretariat(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -29,6 +29,7 @@ def login():
         result = services.authenticate(form.email.data, form.password.data, ip=client_ip())
         db.session.commit()  # failures and lock-outs are recorded even when refused
         if result.user is not None:
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
             login_user(result.user)
             flash(f"ようこそ、{result.user.name} さん。", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("public.home"))

@@ -1,0 +1,162 @@
+"""Governance screens: the account inventory and audit log (secretariat), and an account's own
+data, deletion request and log-out everywhere."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from portal import access
+from portal.accounts.models import AccountState, Role, User
+from portal.audit.services import record
+from portal.extensions import db
+from portal.governance import services
+from portal.secretariat.views import bp as secretariat_bp
+
+bp = Blueprint("governance", __name__)
+
+
+def _ip() -> str | None:
+    return request.remote_addr
+
+
+def _csv(body: bytes, name: str) -> Response:
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}-{date.today():%Y%m%d}.csv"})
+
+
+# Secretariat (the blueprint's own check covers these) -------------------------------------
+
+@secretariat_bp.get("/inventory")
+def inventory():
+    name = request.args.get("filter") if request.args.get("filter") in services.FILTERS else None
+    return render_template("governance/inventory.html", users=services.inventory(name), filter_name=name,
+                           filters=services.FILTERS, leads=services.leads_by_user(), form=FlaskForm())
+
+
+@secretariat_bp.get("/inventory.csv")
+def inventory_csv():
+    name = request.args.get("filter") if request.args.get("filter") in services.FILTERS else None
+    users = services.inventory(name)
+    record("export.inventory", actor_id=current_user.id, ip=_ip(), details={"filter": name, "rows": len(users)})
+    db.session.commit()
+    return _csv(services.inventory_csv(users), "accounts")
+
+
+@secretariat_bp.post("/inventory/review")
+def inventory_review():
+    ids = [int(i) for i in request.form.getlist("user_id") if i.isdigit()]
+    users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+    if not users:
+        flash("確認済みにするアカウントを選んでください。", "error")
+    else:
+        services.mark_reviewed(users, current_user, _ip())
+        db.session.commit()
+        flash(f"{len(users)}件のアカウントを確認済みにしました。", "success")
+    return redirect(url_for("secretariat.inventory", filter=request.form.get("filter") or None))
+
+
+@secretariat_bp.post("/accounts/<int:user_id>/state")
+def account_state(user_id: int):
+    user = access.get_or_404(User, user_id)
+    state = request.form.get("state")
+    if state not in (AccountState.ACTIVE.value, AccountState.DEACTIVATED.value):
+        abort(400)
+    try:
+        services.set_state(user, AccountState(state), current_user, _ip())
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"{user.name} さんのアカウントを{'停止' if state == 'deactivated' else '再開'}しました。", "success")
+    return redirect(request.referrer if _same_site(request.referrer) else url_for("secretariat.inventory"))
+
+
+@secretariat_bp.post("/accounts/<int:user_id>/role")
+def account_role(user_id: int):
+    user = access.get_or_404(User, user_id)
+    role = request.form.get("role")
+    if role not in {r.value for r in Role}:
+        abort(400)
+    try:
+        services.set_role(user, Role(role), current_user, _ip())
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"{user.name} さんのロールを変更しました。", "success")
+    return redirect(url_for("secretariat.inventory"))
+
+
+@secretariat_bp.post("/accounts/<int:user_id>/anonymize")
+def account_anonymize(user_id: int):
+    user = access.get_or_404(User, user_id)
+    try:
+        services.anonymize(user, current_user, _ip())
+    except ValueError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("アカウントを停止し、個人情報を匿名化しました（質問と統計は残ります）。", "success")
+    return redirect(url_for("secretariat.inventory"))
+
+
+@secretariat_bp.get("/audit")
+def audit():
+    events = services.audit_events(request.args.get("q"), request.args.get("action"))
+    actors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({e.actor_id for e in events if e.actor_id})))}
+    return render_template("governance/audit.html", events=events, actors=actors,
+                           q=request.args.get("q", ""), action=request.args.get("action", ""))
+
+
+@secretariat_bp.get("/audit.csv")
+def audit_csv():
+    events = services.audit_events(request.args.get("q"), request.args.get("action"), limit=100_000)
+    record("export.audit", actor_id=current_user.id, ip=_ip(), details={"rows": len(events)})
+    db.session.commit()
+    return _csv(services.audit_csv(events), "audit")
+
+
+def _same_site(url: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    return bool(url) and urlsplit(url).netloc == request.host
+
+
+# The account's own -------------------------------------------------------------------------
+
+@bp.get("/account/data.json")
+@login_required
+def own_data():
+    record("account.data_exported", actor_id=current_user.id, subject=current_user.email, ip=_ip())
+    db.session.commit()
+    return Response(services.own_data_json(current_user), mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=my-portal-data.json",
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/account/deletion-request")
+@login_required
+def deletion_request():
+    services.request_deletion(current_user, _ip())
+    db.session.commit()
+    flash("アカウント削除の依頼を事務局に送りました。", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere():
+    services.end_sessions(current_user)
+    record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=_ip())
+    db.session.commit()
+    logout_user()
+    flash("すべての端末からログアウトしました。", "info")
+    return redirect(url_for("accounts.login"))
