@@ -25,13 +25,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(config_module.load(app.instance_path, config))
 
-    from portal.extensions import babel, csrf, db, login_manager, mail, migrate
+    from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
 
     _import_models()
@@ -159,9 +160,12 @@ def _register_security(app: Flask) -> None:
     from datetime import timedelta
 
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    production = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
+    # Secure cookies and the secretariat's second factor whenever served over https.
     if app.config.get("SESSION_COOKIE_SECURE") is None:
-        # Secure cookies whenever the portal is served over https (production).
-        app.config["SESSION_COOKIE_SECURE"] = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
+        app.config["SESSION_COOKIE_SECURE"] = production
+    if app.config.get("TOTP_REQUIRED_FOR_SECRETARIAT") is None:
+        app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] = production
 
     @app.after_request
     def _headers(response):

@@ -46,6 +46,15 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
     "BABEL_TRANSLATION_DIRECTORIES": "../translations",
     "LANGUAGES": ["ja", "en"],
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_LOGIN": "20 per minute; 200 per hour",
+    "RATELIMIT_SIGNUP": "5 per minute; 30 per hour",
+    "RATELIMIT_PASSWORD_RESET": "5 per minute; 30 per hour",
+    "RATELIMIT_QUESTIONS": "10 per minute",
+    # None: required when the portal is served over https (production), not on a local http demo.
+    "TOTP_REQUIRED_FOR_SECRETARIAT": None,
     "LOGIN_MAX_FAILURES": 5,  # failures within the window before an address is locked
     "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
     "LOGIN_LOCK_SECONDS": 15 * 60,
@@ -57,7 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
-_BOOL = {"MAIL_USE_TLS", "MAIL_USE_SSL"}
+_BOOL = {"MAIL_USE_TLS", "MAIL_USE_SSL", "RATELIMIT_ENABLED", "TOTP_REQUIRED_FOR_SECRETARIAT", "SESSION_COOKIE_SECURE"}
 _INT = {"MAIL_PORT", "MATERIAL_MAX_BYTES", "MAX_CONTENT_LENGTH"}
 
 

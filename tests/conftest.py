@@ -92,6 +92,10 @@ def make_app(database_url: str, tmp_path):
             "PORTAL_BASE_URL": "http://portal.test",
             "MAIL_SUPPRESS_SEND": False,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            # Many tests log in dozens of accounts from 127.0.0.1; rate limits and the
+            # secretariat's second factor have their own tests, which switch them on.
+            "RATELIMIT_ENABLED": False,
+            "TOTP_REQUIRED_FOR_SECRETARIAT": False,
             **overrides,
         }
         app = create_app(config)

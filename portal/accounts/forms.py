@@ -57,3 +57,8 @@ class PasswordResetForm(FlaskForm):
         "新しいパスワード（確認）",
         validators=[DataRequired(REQUIRED), EqualTo("password", "パスワードが一致しません。")],
     )
+
+
+class CodeForm(FlaskForm):
+    code = StringField("確認コード（認証アプリの6桁、またはリカバリーコード）",
+                       validators=[DataRequired(REQUIRED), Length(max=20)])

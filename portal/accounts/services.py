@@ -9,6 +9,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from flask import current_app, render_template
 from sqlalchemy import func, select
@@ -64,11 +66,23 @@ def find_or_create_organization(
     return org
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    path = Path(__file__).with_name("common_passwords.txt")
+    return frozenset(line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
 def check_password_policy(password: str, email: str) -> None:
+    """Length, not the e-mail address (or its name part), not a common password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", "password")
-    if password.strip().lower() == normalize_email(email):
+    lowered = password.strip().lower()
+    email = normalize_email(email)
+    if lowered == email or lowered == email.split("@")[0]:
         raise AccountError("メールアドレスをパスワードにすることはできません。", "password")
+    if lowered in common_passwords() or len(set(lowered)) <= 2:
+        raise AccountError("よく使われる推測されやすいパスワードです。別のパスワードにしてください。", "password")
 
 
 def create_user(
@@ -168,6 +182,7 @@ def reject(user: User, by: User, reason: str = "", ip: str | None = None) -> Non
 class LoginResult:
     user: User | None
     error: str | None = None
+    needs_second_factor: bool = False
 
 
 GENERIC_LOGIN_ERROR = "メールアドレスまたはパスワードが正しくありません。"
@@ -212,9 +227,80 @@ def authenticate(email: str, password: str, ip: str | None = None,
         return LoginResult(None, "このアカウントは利用できません。事務局にお問い合わせください。")
     if throttle is not None:
         db.session.delete(throttle)
-    user.last_login_at = now
-    record("login.success", actor_id=user.id, subject=email, ip=ip)
+    if user.totp_secret:
+        record("login.password_ok", actor_id=user.id, subject=email, ip=ip)
+        return LoginResult(user, needs_second_factor=True)
+    complete_login(user, ip, now)
     return LoginResult(user)
+
+
+def complete_login(user: User, ip: str | None = None, now: datetime | None = None) -> None:
+    user.last_login_at = now or utcnow()
+    record("login.success", actor_id=user.id, subject=user.email, ip=ip)
+
+
+# Two-factor authentication (TOTP, RFC 6238) ------------------------------------------------
+
+RECOVERY_CODES = 10
+
+
+def new_totp_secret() -> str:
+    import pyotp
+
+    return pyotp.random_base32()
+
+
+def totp_uri(user: User, secret: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="官民連携プラットフォーム")
+
+
+def totp_qr_data_uri(uri: str) -> str:
+    import segno
+
+    return segno.make(uri, error="m").svg_data_uri(scale=5)
+
+
+def _code_ok(secret: str, code: str) -> bool:
+    import pyotp
+
+    code = (code or "").replace(" ", "").strip()
+    return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+
+
+def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> list[str]:
+    """Confirm enrolment with a first code; returns recovery codes to show once."""
+    if not _code_ok(secret, code):
+        raise AccountError("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。", "code")
+    codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
+    user.totp_secret = secret
+    user.recovery_codes = [_hash_token(c) for c in codes]
+    record("2fa.enabled", actor_id=user.id, subject=user.email, ip=ip)
+    return codes
+
+
+def disable_totp(user: User, code: str, ip: str | None = None) -> None:
+    if user.is_secretariat and current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"]:
+        raise AccountError("事務局のアカウントは二要素認証を無効にできません。", "code")
+    if not verify_second_factor(user, code):
+        raise AccountError("確認コードが正しくありません。", "code")
+    user.totp_secret, user.recovery_codes = None, None
+    record("2fa.disabled", actor_id=user.id, subject=user.email, ip=ip)
+
+
+def verify_second_factor(user: User, code: str, ip: str | None = None) -> bool:
+    """A current TOTP code, or an unused recovery code (which is then spent)."""
+    if user.totp_secret and _code_ok(user.totp_secret, code):
+        return True
+    hashed = _hash_token((code or "").strip().lower())
+    if user.recovery_codes and hashed in user.recovery_codes:
+        user.recovery_codes = [c for c in user.recovery_codes if c != hashed]
+        record("2fa.recovery_code_used", actor_id=user.id, subject=user.email, ip=ip,
+               details={"left": len(user.recovery_codes)})
+        return True
+    record("2fa.failure", actor_id=user.id, subject=user.email, ip=ip)
+    return False
 
 
 def _hash_token(token: str) -> str:

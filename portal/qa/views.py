@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal import access
 from portal.dates import format_time
-from portal.extensions import db
+from portal.extensions import db, limiter
 from portal.qa import services
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
@@ -54,6 +54,8 @@ def questions(seminar_id: int):
 
 @bp.post("/seminars/<int:seminar_id>/questions")
 @login_required
+@limiter.limit(lambda: current_app.config["RATELIMIT_QUESTIONS"],
+               key_func=lambda: f"user:{current_user.get_id()}")
 def ask(seminar_id: int):
     seminar = _seminar_for_qa(seminar_id)
     form = _form(seminar)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal import access
@@ -19,8 +19,13 @@ bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
 
 
 @bp.before_request
-def only_secretariat() -> None:
+def only_secretariat():
     access.require("secretariat")
+    # 都市OS①-3: the secretariat's accounts hold everyone's data, so they need a second factor.
+    if current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] and not current_user.totp_secret:
+        flash("事務局のアカウントは二要素認証の設定が必要です。認証アプリで設定してください。", "info")
+        return redirect(url_for("accounts.two_factor"))
+    return None
 
 
 def _ip() -> str | None:
