@@ -23,3 +23,11 @@ def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
     for row in rows:
         writer.writerow([neutralize(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def csv_response(body: bytes, name: str):
+    """A CSV download; ``name`` without the extension (ASCII, it goes in the header as is)."""
+    from flask import Response
+
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename={name}.csv", "Cache-Control": "private, no-store"})

@@ -15,3 +15,13 @@ def safe_next(target: str | None) -> str | None:
     if "\\" in target:
         return None
     return target
+
+
+def back_or(default: str):
+    """Redirect to the page the form was on when it is on this site, else to ``default``."""
+    from flask import redirect, request
+
+    referrer = request.referrer
+    if referrer and urlsplit(referrer).netloc == request.host:
+        return redirect(referrer)
+    return redirect(default)

@@ -13,20 +13,17 @@ from sqlalchemy import select
 from portal import access
 from portal.accounts.models import AccountState, Role, User
 from portal.audit.services import record
+from portal.csvutil import csv_response
 from portal.extensions import db
 from portal.governance import services
 from portal.secretariat.views import bp as secretariat_bp
+from portal.urls import back_or
 
 bp = Blueprint("governance", __name__)
 
 
 def _ip() -> str | None:
     return request.remote_addr
-
-
-def _csv(body: bytes, name: str) -> Response:
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}-{date.today():%Y%m%d}.csv"})
 
 
 # Secretariat (the blueprint's own check covers these) -------------------------------------
@@ -44,7 +41,7 @@ def inventory_csv():
     users = services.inventory(name)
     record("export.inventory", actor_id=current_user.id, ip=_ip(), details={"filter": name, "rows": len(users)})
     db.session.commit()
-    return _csv(services.inventory_csv(users), "accounts")
+    return csv_response(services.inventory_csv(users), f"accounts-{date.today():%Y%m%d}")
 
 
 @secretariat_bp.post("/inventory/review")
@@ -74,7 +71,7 @@ def account_state(user_id: int):
     else:
         db.session.commit()
         flash(f"{user.name} さんのアカウントを{'停止' if state == 'deactivated' else '再開'}しました。", "success")
-    return redirect(request.referrer if _same_site(request.referrer) else url_for("secretariat.inventory"))
+    return back_or(url_for("secretariat.inventory"))
 
 
 @secretariat_bp.post("/accounts/<int:user_id>/role")
@@ -121,13 +118,7 @@ def audit_csv():
     events = services.audit_events(request.args.get("q"), request.args.get("action"), limit=100_000)
     record("export.audit", actor_id=current_user.id, ip=_ip(), details={"rows": len(events)})
     db.session.commit()
-    return _csv(services.audit_csv(events), "audit")
-
-
-def _same_site(url: str | None) -> bool:
-    from urllib.parse import urlsplit
-
-    return bool(url) and urlsplit(url).netloc == request.host
+    return csv_response(services.audit_csv(events), f"audit-{date.today():%Y%m%d}")
 
 
 # The account's own -------------------------------------------------------------------------

@@ -33,3 +33,25 @@ def download(material_id: int):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store" if not material.public else "public, max-age=300"
     return response
+
+
+def upload_from_form(form, **owner) -> None:
+    """The one upload flow for every owner (seminar, program item, subcommittee): check, store,
+    commit, and tell the uploader what happened."""
+    from flask import flash
+    from flask_login import current_user
+
+    from portal.extensions import db
+
+    if not form.validate_on_submit():
+        flash(" ".join(m for errors in form.errors.values() for m in errors), "error")
+        return
+    try:
+        services.save_material(form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
+                               public=form.public.data, uploaded_by_id=current_user.id, **owner)
+    except services.MaterialRejected as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("資料をアップロードしました。", "success")

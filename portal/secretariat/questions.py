@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from portal import access
 from portal.accounts.models import User
 from portal.audit.services import record
+from portal.csvutil import csv_response
 from portal.extensions import db
 from portal.qa import services
 from portal.qa.forms import AnswerForm
@@ -79,5 +80,4 @@ def questions_csv(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     record("export.questions", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
     db.session.commit()
-    return Response(services.questions_csv(seminar), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=questions-{seminar.key}.csv"})
+    return csv_response(services.questions_csv(seminar), f"questions-{seminar.key}")

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal import access
 from portal.audit.services import record
+from portal.csvutil import csv_response
 from portal.dates import TOKYO, Precision, format_time, local_datetime
 from portal.extensions import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
+from portal.materials.views import upload_from_form
 from portal.qa import services as qa_services
 from portal.secretariat.forms import ActionForm
 from portal.secretariat.views import bp
@@ -30,6 +32,7 @@ from portal.seminars.forms import (
     SeriesForm,
 )
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.urls import back_or
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -268,11 +271,7 @@ def registrants_csv(seminar_id: int):
 
     record("export.registrants", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
     db.session.commit()
-    return Response(
-        services.registrants_csv(seminar),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=registrants-{seminar.key}.csv"},
-    )
+    return csv_response(services.registrants_csv(seminar), f"registrants-{seminar.key}")
 
 
 @bp.post("/seminars/<int:seminar_id>/mail")
@@ -300,22 +299,8 @@ def _material_form(seminar: Seminar) -> MaterialForm:
 def material_upload(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     form = _material_form(seminar)
-    if form.validate_on_submit():
-        item_id = form.program_item_id.data if form.program_item_id.data in {i.id for i in seminar.program} else None
-        try:
-            material_services.save_material(
-                form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
-                public=form.public.data, uploaded_by_id=current_user.id, seminar_id=seminar.id,
-                program_item_id=item_id,
-            )
-        except material_services.MaterialRejected as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash("資料をアップロードしました。", "success")
-    else:
-        flash(" ".join(m for errors in form.errors.values() for m in errors), "error")
+    item_id = form.program_item_id.data if form.program_item_id.data in {i.id for i in seminar.program} else None
+    upload_from_form(form, seminar_id=seminar.id, program_item_id=item_id)
     return redirect(url_for(".seminar_manage", seminar_id=seminar.id) + "#materials")
 
 
@@ -335,7 +320,7 @@ def qa_open(seminar_id: int):
     qa_services.open_qa(seminar)
     db.session.commit()
     flash("Q&Aを開始しました。", "success")
-    return _back_to(seminar)
+    return back_or(url_for(".seminar_manage", seminar_id=seminar.id))
 
 
 @bp.post("/seminars/<int:seminar_id>/qa/close")
@@ -345,14 +330,4 @@ def qa_close(seminar_id: int):
     db.session.commit()
     flash(f"Q&Aを終了しました。未回答の質問 {routed} 件を事務局宛てにまとめて送ります。" if routed
           else "Q&Aを終了しました（事務局へ送る未回答の質問はありません）。", "info")
-    return _back_to(seminar)
-
-
-def _back_to(seminar: Seminar):
-    """Back to the page the button was on (the Q&A list or the manage page)."""
-    from urllib.parse import urlsplit
-
-    referrer = request.referrer
-    if referrer and urlsplit(referrer).netloc == request.host:
-        return redirect(referrer)
-    return redirect(url_for(".seminar_manage", seminar_id=seminar.id))
+    return back_or(url_for(".seminar_manage", seminar_id=seminar.id))

@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
+from portal.materials.views import upload_from_form
 from portal.subcommittees import services
 from portal.subcommittees.forms import DoneForm, MilestoneForm, ProposalForm, SessionForm
 from portal.subcommittees.models import (
@@ -238,19 +239,7 @@ def material_upload(slug: str):
     access.require("lead_subcommittee", sub)
     form = MaterialForm()
     form.program_item_id.choices = [(0, "")]
-    if form.validate_on_submit():
-        try:
-            material_services.save_material(form.file.data.stream, form.file.data.filename or "",
-                                            title=form.title.data or "", public=form.public.data,
-                                            uploaded_by_id=current_user.id, subcommittee_id=sub.id)
-        except material_services.MaterialRejected as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash("資料をアップロードしました。", "success")
-    else:
-        _form_errors(form)
+    upload_from_form(form, subcommittee_id=sub.id)
     return _back(sub, "#materials")
 
 
