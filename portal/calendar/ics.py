@@ -57,16 +57,15 @@ def fold(line: str) -> str:
     encoded = line.encode("utf-8")
     if len(encoded) <= 75:
         return line
-    parts, current, size, limit = [], [], 0, 75
-    for ch in line:
-        width = len(ch.encode("utf-8"))
-        if size + width > limit:
-            parts.append("".join(current))
-            current, size, limit = [], 0, 74  # continuation lines start with a space
-        current.append(ch)
-        size += width
-    parts.append("".join(current))
-    return "\r\n ".join(parts)
+    parts, start, limit = [], 0, 75
+    while len(encoded) - start > limit:
+        end = start + limit
+        while encoded[end] & 0xC0 == 0x80:  # a continuation byte: cut before its character
+            end -= 1
+        parts.append(encoded[start:end])
+        start, limit = end, 74  # continuation lines start with a space
+    parts.append(encoded[start:])
+    return b"\r\n ".join(parts).decode("utf-8")
 
 
 def _utc(value: datetime) -> str:

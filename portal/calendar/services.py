@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -146,12 +146,21 @@ class Feed:
     events: Callable[[], list[Event]]
 
     def version(self) -> tuple:
-        parts = []
+        """Newest change and row count of each part, in one round trip (a UNION ALL)."""
         # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
-        for query in [*self.version_queries, _TOMBSTONES]:
-            newest, count = db.session.execute(query).one()
-            parts.append((newest or EPOCH, count))
-        return tuple(parts)
+        parts = [*self.version_queries, _TOMBSTONES]
+        union = union_all(*(q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)))
+        rows = {row[2]: row for row in db.session.execute(union)}
+        return tuple(
+            (_aware(rows[i][0]) if rows[i][0] is not None else EPOCH, rows[i][1]) for i in range(len(parts))
+        )
+
+
+def _aware(value: datetime | str) -> datetime:
+    """Aggregates over a UNION lose the column type on SQLite: normalize to aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _seminar_query(*conditions) -> Select:
