@@ -139,6 +139,7 @@ ERROR_TEXT = {
     400: ("不正なリクエストです", "送信内容を確認できませんでした。ページを再読み込みしてからもう一度お試しください。"),
     403: ("アクセスできません", "このページを表示する権限がありません。"),
     404: ("ページが見つかりません", "お探しのページは移動または削除された可能性があります。"),
+    429: ("しばらくお待ちください", "短時間に多くの操作がありました。少し時間をおいてからもう一度お試しください。"),
     500: ("エラーが発生しました", "時間をおいてもう一度お試しください。"),
 }
 
@@ -157,9 +158,6 @@ SECURITY_HEADERS = {
 
 
 def _register_security(app: Flask) -> None:
-    from datetime import timedelta
-
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
     production = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
     # Secure cookies and the secretariat's second factor whenever served over https.
     if app.config.get("SESSION_COOKIE_SECURE") is None:

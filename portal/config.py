@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "MATERIAL_MAX_BYTES": 20 * 1024 * 1024,
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,  # larger requests get 413 before reaching a view
     "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": None,  # None: Secure whenever PORTAL_BASE_URL is https (production)
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),  # a log-in lasts a working day
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
