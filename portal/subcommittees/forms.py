@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
@@ -28,11 +28,12 @@ class ProposalForm(FlaskForm):
     purpose = TextAreaField("分科会の目的", validators=[DataRequired(REQUIRED), Length(max=5000)])
     main_theme = TextAreaField("活動のメインテーマ", validators=[Optional(), Length(max=5000)])
     issues = TextAreaField("解決したい課題（1行に1項目）", validators=[DataRequired(REQUIRED), Length(max=5000)])
-    activities = TextAreaField("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）", validators=[Optional(), Length(max=5000)])
+    # No Optional() on fields with validate_* methods: it would stop the chain before them.
+    activities = TextAreaField("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）", validators=[Length(max=5000)])
     outcomes = TextAreaField("期待される成果（1行に1項目）", validators=[DataRequired(REQUIRED), Length(max=5000)])
-    fields = MultiCheckboxField("対象分野", choices=[(f, f) for f in TARGET_FIELDS])
-    fields_other = StringField("その他の分野", validators=[Optional(), Length(max=200)])
-    contacts = TextAreaField("連絡窓口（1行に1名: 氏名 / 所属 / 部署 / メール）", validators=[Optional(), Length(max=3000)])
+    fields = MultiCheckboxField("対象分野", choices=list(TARGET_FIELDS))
+    fields_other = StringField("その他の分野", validators=[Length(max=200)])
+    contacts = TextAreaField("連絡窓口（1行に1名: 氏名 / 所属 / 部署 / メール）", validators=[Length(max=3000)])
 
     def validate_fields(self, field: MultiCheckboxField) -> None:
         if not field.data:
@@ -52,6 +53,9 @@ class ProposalForm(FlaskForm):
                 if not re.fullmatch(r"\d{4}-\d{2}", month or ""):
                     raise ValidationError(f"{n + 1}行目: 開始月・終了月は YYYY-MM で入力してください。")
                 months.append(date(int(month[:4]), int(month[5:7]), 1))
+            if len(months) > 1:  # an activity runs to the end of its last month
+                last = months[1]
+                months[1] = date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1)
             if not title:
                 raise ValidationError(f"{n + 1}行目: 活動の内容を入力してください。")
             self.parsed_activities.append({"label": label or f"活動{n + 1}", "title": title,
@@ -112,7 +116,7 @@ class SessionForm(FlaskForm):
 
 class MilestoneForm(FlaskForm):
     title = StringField("マイルストーン", validators=[DataRequired(REQUIRED), Length(max=300)])
-    due = StringField("期日（YYYY-MM-DD）", validators=[Optional(), Length(max=10)])
+    due = StringField("期日（YYYY-MM-DD）", validators=[Length(max=10)])
     quarter = SelectField("または四半期の末日", choices={"0": "（期日で指定）", "1": "4-6月", "2": "7-9月", "3": "10-12月", "4": "1-3月"}, default="0")
 
     def validate_due(self, field: StringField) -> None:

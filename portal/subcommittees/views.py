@@ -187,10 +187,13 @@ def session_edit(slug: str, session_id: int):
         form.end.data = to_local(session.ends_at).time() if session.ends_at else None
         form.join_url.data, form.status.data = session.join_url, session.status.value
     elif form.validate_on_submit():
-        services.save_session(sub, session, _session_values(form))
-        db.session.commit()
-        flash("会合を更新しました。", "success")
-        return _back(sub, "#plan")
+        if any(s.number == form.number.data and s.id != session.id for s in sub.sessions):
+            form.number.errors = [*form.number.errors, f"第{form.number.data}回の会合は既にあります。"]
+        else:
+            services.save_session(sub, session, _session_values(form))
+            db.session.commit()
+            flash("会合を更新しました。", "success")
+            return _back(sub, "#plan")
     return render_template("subcommittees/session_form.html", sub=sub, session=session, form=form), 422 if form.errors else 200
 
 
