@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import selectinload
@@ -145,14 +146,17 @@ class Feed:
     version_queries: list[Select]
     events: Callable[[], list[Event]]
 
-    def version(self) -> tuple:
-        """Newest change and row count of each part, in one round trip (a UNION ALL)."""
+    def __post_init__(self) -> None:
         # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
         parts = [*self.version_queries, _TOMBSTONES]
-        union = union_all(*(q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)))
-        rows = {row[2]: row for row in db.session.execute(union)}
+        self._parts = len(parts)
+        self._union = union_all(*(q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)))
+
+    def version(self) -> tuple:
+        """Newest change and row count of each part, in one round trip (a UNION ALL)."""
+        rows = {row[2]: row for row in db.session.execute(self._union)}
         return tuple(
-            (_aware(rows[i][0]) if rows[i][0] is not None else EPOCH, rows[i][1]) for i in range(len(parts))
+            (_aware(rows[i][0]) if rows[i][0] is not None else EPOCH, rows[i][1]) for i in range(self._parts)
         )
 
 
@@ -198,7 +202,9 @@ def _sessions_query(*conditions) -> Select:
     )
 
 
+@cache
 def public_feed() -> Feed:
+    """The same for every request, so built once per process (calendar apps poll it most)."""
     def events() -> list[Event]:
         found = [seminar_event(s) for s in db.session.scalars(_seminar_query())]
         found += [session_event(s) for s in db.session.scalars(_sessions_query())]
