@@ -144,6 +144,8 @@ ERROR_TEXT = {
 }
 
 
+UPLOAD_ENDPOINTS = {"secretariat.material_upload", "subcommittees.material_upload"}
+
 SECURITY_HEADERS = {
     # No inline script or style anywhere: templates load static files only.
     "Content-Security-Policy": (
@@ -164,6 +166,22 @@ def _register_security(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = production
     if app.config.get("TOTP_REQUIRED_FOR_SECRETARIAT") is None:
         app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] = production
+
+    @app.before_request
+    def _refuse_malformed_input() -> None:
+        """NUL bytes (no database column takes them) and file parts sent to anything but an
+        upload form are refused before any view sees them."""
+        from flask import abort
+
+        if "\x00" in request.path:
+            abort(404)  # no such page or feed (a wrong feed token answers 404, as any other)
+        values = list(request.args.values())
+        if request.method == "POST":
+            values += list(request.form.values())
+            if request.files and request.endpoint not in UPLOAD_ENDPOINTS:
+                abort(400)
+        if any("\x00" in v for v in values):
+            abort(400)
 
     @app.after_request
     def _headers(response):

@@ -21,8 +21,8 @@ REQUIRED = "入力してください。"
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("メールアドレス", validators=[DataRequired(REQUIRED)])
-    password = PasswordField("パスワード", validators=[DataRequired(REQUIRED)])
+    email = EmailField("メールアドレス", validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField("パスワード", validators=[DataRequired(REQUIRED), Length(max=200)])
 
 
 class SignupForm(FlaskForm):

@@ -152,7 +152,7 @@ def password_reset_request():
         services.request_password_reset(form.email.data, ip=client_ip())
         db.session.commit()
         return render_template("accounts/password_reset_sent.html")
-    return render_template("accounts/password_reset_request.html", form=form)
+    return render_template("accounts/password_reset_request.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/password-reset/<token>", methods=["GET", "POST"])

@@ -20,12 +20,17 @@ def _load_json(path: Path) -> object:
         raise click.ClickException(f"{path}: not UTF-8 text ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise click.ClickException(f"{path}: nested too deeply to be an import file") from exc
 
 
 def run_import(data: object, source: str) -> None:
     try:
         report = import_data(data)
         db.session.commit()
+    except RecursionError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{source}: nested too deeply to be an import file; nothing was imported") from exc
     except ImportFailed as exc:
         db.session.rollback()
         lines = "\n".join(f"  - {e}" for e in exc.errors)

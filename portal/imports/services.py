@@ -19,6 +19,7 @@ from sqlalchemy import select
 from portal.accounts.models import Membership, Organization, OrganizationKind
 from portal.dates import Precision, fiscal_year, local_datetime
 from portal.extensions import db
+from portal.forms import MAX_YEAR, MIN_YEAR, year_ok
 from portal.models_common import assign
 from portal.seminars.models import Presenter, ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.services import SEQUENCE_FIELDS, update_seminar
@@ -116,6 +117,9 @@ class _Checker:
         if not isinstance(value, str):
             self.error(where, f"must be text, got {value!r}")
             return None
+        if "\x00" in value:
+            self.error(where, "contains a NUL character")
+            return None
         if len(value) > max_len:
             self.error(where, f"is longer than {max_len} characters")
             return None
@@ -160,7 +164,7 @@ class _Checker:
     def choice(self, where: str, value: Any, options: dict[Any, Any], default: Any = None) -> Any:
         if value is None:
             return default
-        if value not in options:
+        if not isinstance(value, str) or value not in options:
             allowed = ", ".join(str(k) for k in options if k is not None)
             self.error(where, f"{value!r} is not one of {allowed}")
             return default
@@ -173,9 +177,14 @@ class _Checker:
             return None
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             try:
-                return date.fromisoformat(value)
+                day = date.fromisoformat(value)
             except ValueError:
                 pass
+            else:
+                if year_ok(day.year):
+                    return day
+                self.error(where, f"{value!r} is outside the years {MIN_YEAR}–{MAX_YEAR}")
+                return None
         self.error(where, f"{value!r} is not a date (YYYY-MM-DD)")
         return None
 
@@ -183,7 +192,7 @@ class _Checker:
         """YYYY-MM (or a full date) → the first day of that month."""
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}", value):
             year, month = map(int, value.split("-"))
-            if 1 <= month <= 12:
+            if 1 <= month <= 12 and year_ok(year):
                 return date(year, month, 1)
         elif isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return self.day(where, value)
@@ -396,9 +405,11 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
             mw = f"{where}.milestones[{j}]"
             if not c.keys(mw, m, MILESTONE_KEYS, {"title", "due"}):
                 continue
-            if m.get("title") in titles:  # milestones are matched by title on re-import
-                c.error(f"{mw}.title", "appears twice")
-            titles.add(m.get("title"))
+            title = m.get("title")
+            if isinstance(title, str):  # milestones are matched by title on re-import
+                if title in titles:
+                    c.error(f"{mw}.title", "appears twice")
+                titles.add(title)
             milestones.append({
                 "title": c.text(f"{mw}.title", m.get("title")),
                 "due_on": c.day(f"{mw}.due", m.get("due"), required=True),

@@ -21,7 +21,7 @@ from portal.audit.services import record
 from portal.extensions import db
 from portal.mail.services import enqueue
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
-from portal.seminars.models import ProgramItem, Registration, RegistrationState, Seminar
+from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.seminars.services import lock_seminar, seminar_title
 from portal.types import utcnow
 from portal.web import external_url
@@ -66,8 +66,8 @@ def ask(seminar: Seminar, user: User, body: str, *, anonymous: bool = False,
     db.session.refresh(seminar)
     item = None
     if program_item_id:
-        item = db.session.get(ProgramItem, program_item_id)
-        if item is None or item.seminar_id != seminar.id:
+        item = next((i for i in seminar.program if i.id == program_item_id), None)
+        if item is None:
             raise QuestionRefused("対象のプログラム項目が見つかりません。")
     followup = not seminar.qa_open
     if followup and seminar.qa_closed_at is None:

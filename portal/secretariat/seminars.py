@@ -32,6 +32,7 @@ from portal.seminars.forms import (
     SeriesForm,
 )
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.seminars.views import requested_fiscal_year
 from portal.urls import back_or
 
 
@@ -106,8 +107,7 @@ def _series_exists(name: str, fiscal_year: int, besides: int | None = None) -> b
 
 @bp.get("/seminars")
 def seminars():
-    fy = request.args.get("fy", type=int)
-    schedule = services.schedule(fy, include_drafts=True)
+    schedule = services.schedule(requested_fiscal_year(), include_drafts=True)
     return render_template("secretariat/seminars.html", schedule=schedule, series=_all_series(),
                            generate_form=GenerateForm(), form=ActionForm())
 

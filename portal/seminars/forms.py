@@ -9,7 +9,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -18,6 +17,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from portal.dates import Precision, fiscal_year
+from portal.forms import MAX_YEAR, MIN_YEAR, BoundedIntegerField, year_ok
 
 REQUIRED = "入力してください。"
 PRECISION_LABELS = {
@@ -38,13 +38,13 @@ class RegistrationForm(FlaskForm):
 class SeriesForm(FlaskForm):
     name = StringField("シリーズ名", validators=[DataRequired(REQUIRED), Length(max=200)],
                        default="官民連携プラットフォーム オンラインセミナー")
-    fiscal_year = IntegerField("年度", validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, "2000〜2100 の年度を入力してください。")])
+    fiscal_year = BoundedIntegerField("年度", validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, "2000〜2100 の年度を入力してください。")])
     description = TextAreaField("説明（1行に1項目）", validators=[Optional(), Length(max=5000)])
 
 
 class SeminarForm(FlaskForm):
     series_id = SelectField("シリーズ・年度", coerce=int)
-    number = IntegerField("回数", validators=[Optional(), NumberRange(1, 999, "1以上の数を入力してください。")])
+    number = BoundedIntegerField("回数", validators=[Optional(), NumberRange(1, 999, "1以上の数を入力してください。")])
     title = StringField("テーマ（空欄なら「予定」）", validators=[Optional(), Length(max=300)])
     description = TextAreaField("説明", validators=[Optional(), Length(max=5000)])
     precision = SelectField("時期の精度", choices=PRECISION_LABELS, default=Precision.DAY.value)
@@ -52,7 +52,7 @@ class SeminarForm(FlaskForm):
     start = TimeField("開始時刻", validators=[Optional()])
     end = TimeField("終了時刻", validators=[Optional()])
     status = SelectField("状態", choices=STATUS_LABELS, default="draft")
-    capacity = IntegerField("定員（空欄なら制限なし）", validators=[Optional(), NumberRange(1, 100000, "1以上の数を入力してください。")])
+    capacity = BoundedIntegerField("定員（空欄なら制限なし）", validators=[Optional(), NumberRange(1, 100000, "1以上の数を入力してください。")])
     registration_open = BooleanField("参加申込を受け付ける")
     registration_opens_at = DateTimeLocalField("受付開始（任意）", validators=[Optional()])
     registration_closes_at = DateTimeLocalField("受付締切（任意）", validators=[Optional()])
@@ -65,6 +65,8 @@ class SeminarForm(FlaskForm):
         self.parsed_date: date | None = None
 
     def validate_date(self, field: StringField) -> None:
+        if self.precision.data not in {p.value for p in Precision}:
+            return  # the precision field reports its own error
         precision = Precision(self.precision.data)
         text = (field.data or "").strip()
         if precision is Precision.UNDECIDED:
@@ -86,6 +88,8 @@ class SeminarForm(FlaskForm):
         except ValueError:
             example = "2021-08-03" if precision is Precision.DAY else "2021-10"
             raise ValidationError(f"日付の形式が正しくありません（例: {example}）。") from None
+        if not year_ok(self.parsed_date.year):
+            raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日付を入力してください。")
         expected = self.series_years.get(self.series_id.data)
         if expected is not None and fiscal_year(self.parsed_date) != expected:
             raise ValidationError(f"{expected}年度（{expected}年4月〜{expected + 1}年3月）の日付を入力してください。")
@@ -100,14 +104,20 @@ class SeminarForm(FlaskForm):
         if field.data and self.start.data and field.data <= self.start.data:
             raise ValidationError("終了時刻は開始時刻より後にしてください。")
 
+    def validate_registration_opens_at(self, field: DateTimeLocalField) -> None:
+        if field.data and not year_ok(field.data.year):
+            raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日時を入力してください。")
+
     def validate_registration_closes_at(self, field: DateTimeLocalField) -> None:
+        if field.data and not year_ok(field.data.year):
+            raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日時を入力してください。")
         if field.data and self.registration_opens_at.data and field.data <= self.registration_opens_at.data:
             raise ValidationError("受付締切は受付開始より後にしてください。")
 
 
 class GenerateForm(FlaskForm):
     first_date = StringField("初回の日付（YYYY-MM-DD）", validators=[DataRequired(REQUIRED)])
-    count = IntegerField("回数", default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, "1〜12回で指定してください。")])
+    count = BoundedIntegerField("回数", default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, "1〜12回で指定してください。")])
     start = TimeField("開始時刻", validators=[Optional()])
     end = TimeField("終了時刻", validators=[Optional()])
 
@@ -118,12 +128,14 @@ class GenerateForm(FlaskForm):
     def validate_first_date(self, field: StringField) -> None:
         try:
             self.parsed = date.fromisoformat((field.data or "").strip())
+            if not year_ok(self.parsed.year):
+                raise ValueError
         except ValueError:
             raise ValidationError("日付の形式が正しくありません（例: 2021-08-03）。") from None
         if self.fiscal_year is not None and fiscal_year(self.parsed) != self.fiscal_year:
             raise ValidationError(f"初回の日付は{self.fiscal_year}年度（{self.fiscal_year}年4月〜{self.fiscal_year + 1}年3月）の日付にしてください。")
 
-    def validate_count(self, field: IntegerField) -> None:
+    def validate_count(self, field: BoundedIntegerField) -> None:
         # Every draft stays inside the series' fiscal year (the last one by 31 March).
         if self.fiscal_year is None or field.data is None or not hasattr(self, "parsed"):
             return
@@ -143,6 +155,11 @@ class ProgramItemForm(FlaskForm):
     points = TextAreaField("内容（1行に1項目）", validators=[Optional(), Length(max=5000)])
     notes = TextAreaField("注記（※、1行に1項目）", validators=[Optional(), Length(max=2000)])
     presenters = TextAreaField("発表者（1行に1件: 組織 / 部署 / 氏名）", validators=[Optional(), Length(max=5000)])
+
+    def validate_presenters(self, field: TextAreaField) -> None:
+        for n, line in enumerate((field.data or "").splitlines()):
+            if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
+                raise ValidationError(f"{n + 1}行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。")
 
 
 class MailRegistrantsForm(FlaskForm):

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from portal import access
 from portal.extensions import db
+from portal.forms import year_ok
 from portal.qa import services as qa_services
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
@@ -17,9 +18,14 @@ bp = Blueprint("seminars", __name__)
 
 @bp.get("/seminars")
 def schedule():
-    fy = request.args.get("fy", type=int)
-    data = services.schedule(fy, include_drafts=access.can("view_draft"))
+    data = services.schedule(requested_fiscal_year(), include_drafts=access.can("view_draft"))
     return render_template("seminars/schedule.html", schedule=data)
+
+
+def requested_fiscal_year() -> int | None:
+    """?fy=2021, or None (the default year) for anything that is not a plausible year."""
+    fy = request.args.get("fy", type=int)
+    return fy if fy is not None and year_ok(fy) else None
 
 
 def _visible_seminar(seminar_id: int):

@@ -6,11 +6,12 @@ import re
 from datetime import date, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.dates import Precision, fiscal_year
+from portal.forms import BoundedIntegerField, year_ok
 from portal.seminars.forms import PRECISION_LABELS
 from portal.subcommittees.models import TARGET_FIELDS
 
@@ -24,7 +25,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 class ProposalForm(FlaskForm):
     name = StringField("分科会名", validators=[DataRequired(REQUIRED), Length(max=200)])
-    fiscal_year = IntegerField("年度", validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, "年度を入力してください。")])
+    fiscal_year = BoundedIntegerField("年度", validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, "年度を入力してください。")])
     purpose = TextAreaField("分科会の目的", validators=[DataRequired(REQUIRED), Length(max=5000)])
     main_theme = TextAreaField("活動のメインテーマ", validators=[Optional(), Length(max=5000)])
     issues = TextAreaField("解決したい課題（1行に1項目）", validators=[DataRequired(REQUIRED), Length(max=5000)])
@@ -50,7 +51,8 @@ class ProposalForm(FlaskForm):
             label, title = [*parts, "", ""][:2]
             months = []
             for month in parts[2:4]:
-                if not re.fullmatch(r"\d{4}-\d{2}", month or ""):
+                if not re.fullmatch(r"\d{4}-\d{2}", month or "") or not year_ok(int(month[:4])) \
+                        or not 1 <= int(month[5:7]) <= 12:
                     raise ValidationError(f"{n + 1}行目: 開始月・終了月は YYYY-MM で入力してください。")
                 months.append(date(int(month[:4]), int(month[5:7]), 1))
             if len(months) > 1:  # an activity runs to the end of its last month
@@ -58,6 +60,8 @@ class ProposalForm(FlaskForm):
                 months[1] = date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1)
             if not title:
                 raise ValidationError(f"{n + 1}行目: 活動の内容を入力してください。")
+            if len(label) > 50 or len(title) > 300:
+                raise ValidationError(f"{n + 1}行目: 見出しは50文字、内容は300文字以内で入力してください。")
             self.parsed_activities.append({"label": label or f"活動{n + 1}", "title": title,
                                            "starts_on": months[0] if months else None,
                                            "ends_on": months[1] if len(months) > 1 else None})
@@ -69,6 +73,8 @@ class ProposalForm(FlaskForm):
             name, org, dept, email = parts[:4]
             if not name:
                 raise ValidationError(f"{n + 1}行目: 氏名を入力してください。")
+            if any(part and len(part) > 200 for part in (name, org, dept)) or (email and len(email) > 254):
+                raise ValidationError(f"{n + 1}行目: 長すぎる項目があります（各200文字、メールは254文字まで）。")
             if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
                 raise ValidationError(f"{n + 1}行目: メールアドレスの形式が正しくありません。")
             self.parsed_contacts.append({"name": name, "organization": org, "department": dept, "email": email})
@@ -80,7 +86,7 @@ class ReviewForm(FlaskForm):
 
 
 class SessionForm(FlaskForm):
-    number = IntegerField("回", validators=[DataRequired(REQUIRED), NumberRange(1, 99, "1以上の数を入力してください。")])
+    number = BoundedIntegerField("回", validators=[DataRequired(REQUIRED), NumberRange(1, 99, "1以上の数を入力してください。")])
     title = StringField("テーマ", validators=[DataRequired(REQUIRED), Length(max=300)])
     precision = SelectField("時期の精度", choices=PRECISION_LABELS, default=Precision.MONTH.value)
     date = StringField("日付（YYYY-MM-DD）または月（YYYY-MM）", validators=[Length(max=10)])
@@ -95,6 +101,8 @@ class SessionForm(FlaskForm):
         self.parsed_date: date | None = None
 
     def validate_date(self, field: StringField) -> None:
+        if self.precision.data not in {p.value for p in Precision}:
+            return  # the precision field reports its own error
         precision = Precision(self.precision.data)
         text = (field.data or "").strip()
         if precision is Precision.UNDECIDED:
@@ -104,6 +112,8 @@ class SessionForm(FlaskForm):
             if not re.fullmatch(pattern, text):
                 raise ValueError
             self.parsed_date = date.fromisoformat(text) if precision is Precision.DAY else date(int(text[:4]), int(text[5:7]), 1)
+            if not year_ok(self.parsed_date.year):
+                raise ValueError
         except ValueError:
             raise ValidationError("日付は YYYY-MM-DD、月は YYYY-MM で入力してください。") from None
         if self.fy is not None and fiscal_year(self.parsed_date) != self.fy:
@@ -126,6 +136,8 @@ class MilestoneForm(FlaskForm):
         if text:
             try:
                 self.parsed_due = date.fromisoformat(text)
+                if not year_ok(self.parsed_due.year):
+                    raise ValueError
             except ValueError:
                 raise ValidationError("期日は YYYY-MM-DD で入力してください。") from None
 

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from portal import access
 from portal.dates import Precision
 from portal.extensions import db
+from portal.forms import year_ok
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
@@ -223,9 +224,15 @@ def milestone_done(slug: str, milestone_id: int):
         abort(404)
     form = DoneForm()
     done_on = None
-    if form.validate_on_submit() and (form.done_on.data or "").strip():
+    text = (form.done_on.data or "").strip()
+    if not form.validate_on_submit():
+        flash("完了日は YYYY-MM-DD で入力してください。", "error")
+        return _back(sub, "#plan")
+    if text:
         try:
-            done_on = date.fromisoformat(form.done_on.data.strip())
+            done_on = date.fromisoformat(text)
+            if not year_ok(done_on.year):
+                raise ValueError
         except ValueError:
             flash("完了日は YYYY-MM-DD で入力してください。", "error")
             return _back(sub, "#plan")
