@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from wtforms import IntegerField
+from wtforms.validators import ValidationError
+
+from portal.dates import Precision, fiscal_year
 
 # Dates the portal accepts anywhere (forms and imports): keeps calendars and labels sane.
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -21,3 +27,34 @@ class BoundedIntegerField(IntegerField):
 
 def year_ok(year: int) -> bool:
     return MIN_YEAR <= year <= MAX_YEAR
+
+
+def parse_dated(precision_value: str, text: str | None, expected_fy: int | None = None) -> date | None:
+    """The date of a "when" field pair (precision + YYYY-MM-DD or YYYY-MM), for every form.
+
+    Returns None when undecided (or when the precision itself is invalid: that field reports
+    its own error); raises ValidationError with the message to show next to the date.
+    """
+    if precision_value not in {p.value for p in Precision}:
+        return None
+    precision = Precision(precision_value)
+    text = (text or "").strip()
+    if precision is Precision.UNDECIDED:
+        if text:
+            raise ValidationError("時期が未定のときは日付を空欄にしてください。")
+        return None
+    if not text:
+        raise ValidationError("日付または月を入力してください。")
+    example = "2021-08-03" if precision is Precision.DAY else "2021-10"
+    pattern = r"\d{4}-\d{2}-\d{2}" if precision is Precision.DAY else r"\d{4}-\d{2}(-\d{2})?"
+    try:
+        if not re.fullmatch(pattern, text):
+            raise ValueError
+        day = date.fromisoformat(text) if precision is Precision.DAY else date(int(text[:4]), int(text[5:7]), 1)
+    except ValueError:
+        raise ValidationError(f"日付の形式が正しくありません（例: {example}）。") from None
+    if not year_ok(day.year):
+        raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日付を入力してください。")
+    if expected_fy is not None and fiscal_year(day) != expected_fy:
+        raise ValidationError(f"{expected_fy}年度（{expected_fy}年4月〜{expected_fy + 1}年3月）の日付を入力してください。")
+    return day

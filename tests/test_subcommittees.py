@@ -658,7 +658,7 @@ def test_imprecise_and_undecided_sessions(app, team, outbox):
 
 BAD_SESSIONS = [
     ({"date": "2022-04-05"}, "2021年度"),  # outside the subcommittee's fiscal year
-    ({"date": "2021-10"}, "YYYY-MM-DD"),  # an exact date needs a day
+    ({"date": "2021-10"}, "日付の形式"),  # an exact date needs a day
     ({"title": ""}, "入力してください"),
     ({"join_url": "not a url"}, "URL"),
     ({"end": "13:00"}, "終了時刻"),

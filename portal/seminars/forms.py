@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask_wtf import FlaskForm
@@ -17,7 +16,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
 from portal.dates import Precision, fiscal_year
-from portal.forms import MAX_YEAR, MIN_YEAR, BoundedIntegerField, year_ok
+from portal.forms import MAX_YEAR, MIN_YEAR, BoundedIntegerField, parse_dated, year_ok
 
 REQUIRED = "入力してください。"
 PRECISION_LABELS = {
@@ -65,34 +64,7 @@ class SeminarForm(FlaskForm):
         self.parsed_date: date | None = None
 
     def validate_date(self, field: StringField) -> None:
-        if self.precision.data not in {p.value for p in Precision}:
-            return  # the precision field reports its own error
-        precision = Precision(self.precision.data)
-        text = (field.data or "").strip()
-        if precision is Precision.UNDECIDED:
-            if text:
-                raise ValidationError("時期が未定のときは日付を空欄にしてください。")
-            return
-        if not text:
-            raise ValidationError("日付または月を入力してください。")
-        try:
-            if precision is Precision.DAY:
-                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                    raise ValueError
-                self.parsed_date = date.fromisoformat(text)
-            else:
-                if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
-                    raise ValueError
-                year, month = int(text[:4]), int(text[5:7])
-                self.parsed_date = date(year, month, 1)
-        except ValueError:
-            example = "2021-08-03" if precision is Precision.DAY else "2021-10"
-            raise ValidationError(f"日付の形式が正しくありません（例: {example}）。") from None
-        if not year_ok(self.parsed_date.year):
-            raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日付を入力してください。")
-        expected = self.series_years.get(self.series_id.data)
-        if expected is not None and fiscal_year(self.parsed_date) != expected:
-            raise ValidationError(f"{expected}年度（{expected}年4月〜{expected + 1}年3月）の日付を入力してください。")
+        self.parsed_date = parse_dated(self.precision.data, field.data, self.series_years.get(self.series_id.data))
 
     def validate_start(self, field: TimeField) -> None:
         if field.data and self.precision.data != Precision.DAY.value:

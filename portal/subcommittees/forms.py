@@ -10,8 +10,8 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.dates import Precision, fiscal_year
-from portal.forms import BoundedIntegerField, year_ok
+from portal.dates import Precision
+from portal.forms import BoundedIntegerField, parse_dated, year_ok
 from portal.seminars.forms import PRECISION_LABELS
 from portal.subcommittees.models import TARGET_FIELDS
 
@@ -101,23 +101,7 @@ class SessionForm(FlaskForm):
         self.parsed_date: date | None = None
 
     def validate_date(self, field: StringField) -> None:
-        if self.precision.data not in {p.value for p in Precision}:
-            return  # the precision field reports its own error
-        precision = Precision(self.precision.data)
-        text = (field.data or "").strip()
-        if precision is Precision.UNDECIDED:
-            return
-        pattern = r"\d{4}-\d{2}-\d{2}" if precision is Precision.DAY else r"\d{4}-\d{2}(-\d{2})?"
-        try:
-            if not re.fullmatch(pattern, text):
-                raise ValueError
-            self.parsed_date = date.fromisoformat(text) if precision is Precision.DAY else date(int(text[:4]), int(text[5:7]), 1)
-            if not year_ok(self.parsed_date.year):
-                raise ValueError
-        except ValueError:
-            raise ValidationError("日付は YYYY-MM-DD、月は YYYY-MM で入力してください。") from None
-        if self.fy is not None and fiscal_year(self.parsed_date) != self.fy:
-            raise ValidationError(f"{self.fy}年度（{self.fy}年4月〜{self.fy + 1}年3月）の日付にしてください。")
+        self.parsed_date = parse_dated(self.precision.data, field.data, self.fy)
 
     def validate_end(self, field: TimeField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):
