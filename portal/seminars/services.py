@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import render_template
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
 from portal.dates import Precision, fiscal_year, format_day, format_time, local_datetime, to_local, today_local
@@ -108,7 +108,7 @@ def get_for_page(seminar_id: int) -> Seminar | None:
         select(Seminar)
         .where(Seminar.id == seminar_id)
         .options(
-            selectinload(Seminar.series),
+            joinedload(Seminar.series),  # one row each: same query
             selectinload(Seminar.program).selectinload(ProgramItem.presenters),
             selectinload(Seminar.materials),
         )

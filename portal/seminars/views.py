@@ -45,12 +45,14 @@ def detail(seminar_id: int):
         seminar=seminar,
         registration=registration,
         show_join_link=registration is not None and registration.state is RegistrationState.REGISTERED,
-        counts=services.registration_counts(seminar),
+        # Seats are shown only for a published seminar still ahead; FAQ only after a Q&A.
+        counts=services.registration_counts(seminar)
+        if seminar.capacity and seminar.status is SeminarStatus.PUBLISHED and not seminar.is_past else {},
         closed_reason=services.registration_problem(seminar),
         # Only a logged-in account gets forms: an anonymous view then needs no session at all.
         form=RegistrationForm() if current_user.is_authenticated else None,
         can_take_part_in_qa=access.can("take_part_in_qa", seminar),
-        faq=qa_services.faq(seminar),
+        faq=qa_services.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],
     )
 
 
