@@ -35,94 +35,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SECRET_KEY = "bench"
+from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, app_env, flask
+
 PASSWORD = "bench-password-2026"  # every bench account has it; local throwaway data only
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 # ----------------------------------------------------------------------------- databases
-
-
-class Databases:
-    """Private databases: created on a PostgreSQL server and dropped at the end, or SQLite
-    files in the scratch directory when the server does not answer (or --sqlite)."""
-
-    def __init__(self, server_url: str, scratch: Path, prefix: str, force_sqlite: bool = False):
-        from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
-
-        self.scratch = scratch
-        self.prefix = prefix
-        self.created: list[str] = []
-        self.server = None
-        if force_sqlite:
-            print("databases: SQLite in a temporary directory (--sqlite)")
-            return
-        try:
-            engine = create_engine(
-                server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool,
-                connect_args={"connect_timeout": 3},
-            )
-            with engine.connect():
-                pass
-        except Exception as exc:
-            print(f"databases: PostgreSQL at {server_url} does not answer ({type(exc).__name__}); "
-                  "using SQLite in a temporary directory (the figures are then not PostgreSQL's)")
-            return
-        self.server = engine
-        print(f"databases: private PostgreSQL databases on {engine.url.render_as_string(hide_password=True)}")
-
-    @property
-    def kind(self) -> str:
-        return "postgresql" if self.server is not None else "sqlite"
-
-    def create(self, label: str) -> str:
-        if self.server is None:
-            return f"sqlite:///{self.scratch / (label + '.sqlite')}"
-        from sqlalchemy import text
-
-        name = f"{self.prefix}_{label}_{uuid.uuid4().hex[:8]}"
-        with self.server.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return self.server.url.set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        if self.server is None:
-            return
-        from sqlalchemy import text
-
-        for name in self.created:
-            try:
-                with self.server.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            except Exception as exc:  # report and go on: the others still get dropped
-                print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
-        self.created.clear()
-        self.server.dispose()
-
-
-def app_env(database_url: str, scratch: Path) -> dict[str, str]:
-    """Environment for the flask CLI and gunicorn: the database, a fixed key, scratch dirs."""
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        SECRET_KEY=SECRET_KEY,
-        PORTAL_MAIL_FILE_DIR=str(scratch / "mail"),
-        PORTAL_UPLOAD_DIR=str(scratch / "uploads"),
-    )
-    return env
-
-
-def flask(args: list[str], env: dict[str, str]) -> str:
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        raise SystemExit(f"`flask --app wsgi {' '.join(args)}` failed ({result.returncode}):\n"
-                         f"{result.stdout}{result.stderr}")
-    return result.stdout
 
 
 # ----------------------------------------------------------------------------- gunicorn
