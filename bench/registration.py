@@ -22,9 +22,7 @@ import os
 import queue
 import re
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, app_env, flask
+from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, Gunicorn, app_env, flask
 
 PASSWORD = "bench-password-2026"  # every bench account has it; local throwaway data only
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -45,91 +43,6 @@ CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 # ----------------------------------------------------------------------------- gunicorn
-
-
-class Gunicorn:
-    """``gunicorn APP`` with sync workers on a socket this process binds to a free 127.0.0.1
-    port and hands over as ``fd://N`` (no port race). Stopped, with its workers, on exit."""
-
-    def __init__(self, app: str, chdir: Path, env: dict[str, str], workers: int, log: Path,
-                 ready_path: str = "/"):
-        self.app, self.chdir, self.env, self.workers = app, chdir, env, workers
-        self.log_path, self.ready_path = log, ready_path
-        self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    def __enter__(self) -> Gunicorn:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(512)
-            self.port = sock.getsockname()[1]
-            fd = sock.fileno()
-            os.set_inheritable(fd, True)
-            command = [
-                sys.executable, "-m", "gunicorn",
-                "--workers", str(self.workers), "--worker-class", "sync",
-                "--no-control-socket", "--bind", f"fd://{fd}",
-                "--chdir", str(self.chdir), "--log-level", "warning",
-                self.app,
-            ]
-            with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(
-                    command, cwd=self.chdir, env=self.env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-        finally:
-            sock.close()  # gunicorn holds its own copy
-        deadline = time.monotonic() + 60
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                raise SystemExit(f"gunicorn {self.app} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                try:
-                    conn.request("GET", self.ready_path)
-                    status = conn.getresponse().status
-                finally:
-                    conn.close()
-                if status < 500:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        raise SystemExit(f"gunicorn {self.app} did not answer within 60 s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        # Master and workers share a process group of the master's id (start_new_session).
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            proc.wait(timeout=10)
 
 
 # ----------------------------------------------------------------------------- HTTP client
