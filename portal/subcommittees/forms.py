@@ -127,4 +127,16 @@ class MilestoneForm(FlaskForm):
 
 
 class DoneForm(FlaskForm):
-    done_on = StringField("完了日（空欄なら今日）", validators=[Optional(), Length(max=10)])
+    done_on = StringField("完了日（空欄なら今日）", validators=[Length(max=10, message="完了日は YYYY-MM-DD で入力してください。")])
+
+    def validate_done_on(self, field: StringField) -> None:
+        self.parsed_done_on: date | None = None
+        text = (field.data or "").strip()
+        if not text:
+            return
+        try:
+            self.parsed_done_on = date.fromisoformat(text)
+            if not year_ok(self.parsed_done_on.year):
+                raise ValueError
+        except ValueError:
+            raise ValidationError("完了日は YYYY-MM-DD で入力してください。") from None

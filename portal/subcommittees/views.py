@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -11,7 +11,6 @@ from flask_wtf import FlaskForm
 from portal import access
 from portal.dates import Precision
 from portal.extensions import db
-from portal.forms import year_ok
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
@@ -102,19 +101,21 @@ def leave(slug: str):
     return _back(sub)
 
 
-def _membership(sub: Subcommittee, member_id: int) -> SubcommitteeMember:
-    membership = access.get_or_404(SubcommitteeMember, member_id)
-    if membership.subcommittee_id != sub.id:
+def _lead_and(slug: str, model: type, ident: int) -> tuple[Subcommittee, Any]:
+    """For a lead's action on one of the subcommittee's own records: the subcommittee (404),
+    the lead's right (403), then the record, 404 unless it belongs to this subcommittee."""
+    sub = _load(slug)
+    access.require("lead_subcommittee", sub)
+    obj = access.get_or_404(model, ident)
+    if obj.subcommittee_id != sub.id:
         abort(404)
-    return membership
+    return sub, obj
 
 
 @bp.post("/subcommittees/<slug>/members/<int:member_id>/<action>")
 @login_required
 def member_action(slug: str, member_id: int, action: str):
-    sub = _load(slug)
-    access.require("lead_subcommittee", sub)
-    membership = _membership(sub, member_id)
+    sub, membership = _lead_and(slug, SubcommitteeMember, member_id)
     try:
         if action == "approve":
             services.decide(membership, current_user, True)
@@ -171,11 +172,7 @@ def session_add(slug: str):
 @bp.route("/subcommittees/<slug>/sessions/<int:session_id>", methods=["GET", "POST"])
 @login_required
 def session_edit(slug: str, session_id: int):
-    sub = _load(slug)
-    access.require("lead_subcommittee", sub)
-    session = access.get_or_404(SubcommitteeSession, session_id)
-    if session.subcommittee_id != sub.id:
-        abort(404)
+    sub, session = _lead_and(slug, SubcommitteeSession, session_id)
     form = SessionForm(fiscal_year=sub.fiscal_year)
     if request.method == "GET":
         form.number.data, form.title.data = session.number, session.title
@@ -217,26 +214,12 @@ def milestone_add(slug: str):
 @bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/done")
 @login_required
 def milestone_done(slug: str, milestone_id: int):
-    sub = _load(slug)
-    access.require("lead_subcommittee", sub)
-    milestone = access.get_or_404(Milestone, milestone_id)
-    if milestone.subcommittee_id != sub.id:
-        abort(404)
+    sub, milestone = _lead_and(slug, Milestone, milestone_id)
     form = DoneForm()
-    done_on = None
-    text = (form.done_on.data or "").strip()
     if not form.validate_on_submit():
-        flash("完了日は YYYY-MM-DD で入力してください。", "error")
+        _form_errors(form)
         return _back(sub, "#plan")
-    if text:
-        try:
-            done_on = date.fromisoformat(text)
-            if not year_ok(done_on.year):
-                raise ValueError
-        except ValueError:
-            flash("完了日は YYYY-MM-DD で入力してください。", "error")
-            return _back(sub, "#plan")
-    services.mark_done(milestone, done_on)
+    services.mark_done(milestone, form.parsed_done_on)
     db.session.commit()
     flash(f"「{milestone.title}」を完了にしました。", "success")
     return _back(sub, "#plan")
@@ -256,11 +239,7 @@ def material_upload(slug: str):
 @bp.post("/subcommittees/<slug>/materials/<int:material_id>/delete")
 @login_required
 def material_delete(slug: str, material_id: int):
-    sub = _load(slug)
-    access.require("lead_subcommittee", sub)
-    material = access.get_or_404(Material, material_id)
-    if material.subcommittee_id != sub.id:
-        abort(404)
+    sub, material = _lead_and(slug, Material, material_id)
     material_services.delete_material(material)
     db.session.commit()
     return _back(sub, "#materials")
