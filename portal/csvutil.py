@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
+from flask import Response
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -27,7 +29,5 @@ def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
 
 def csv_response(body: bytes, name: str):
     """A CSV download; ``name`` without the extension (ASCII, it goes in the header as is)."""
-    from flask import Response
-
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={name}.csv", "Cache-Control": "private, no-store"})

@@ -11,6 +11,8 @@ import enum
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from portal.types import utcnow
+
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS_JA = "月火水木金土日"
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -115,6 +117,4 @@ def to_local(value: datetime) -> datetime:
 
 
 def today_local() -> date:
-    from portal.types import utcnow
-
     return utcnow().astimezone(TOKYO).date()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, send_file
+from flask import Blueprint, abort, flash, send_file
+from flask_login import current_user
 
 from portal import access
+from portal.extensions import db
 from portal.materials import services
 from portal.materials.models import Material
+from portal.seminars.models import Seminar, SeminarStatus
 
 bp = Blueprint("materials", __name__)
 
 
 def _hidden_seminar(material: Material) -> bool:
-    from portal.extensions import db
-    from portal.seminars.models import Seminar, SeminarStatus
-
     seminar = db.session.get(Seminar, material.seminar_id) if material.seminar_id else None
     return seminar is not None and seminar.status is SeminarStatus.DRAFT
 
@@ -38,11 +38,6 @@ def download(material_id: int):
 def upload_from_form(form, **owner) -> None:
     """The one upload flow for every owner (seminar, program item, subcommittee): check, store,
     commit, and tell the uploader what happened."""
-    from flask import flash
-    from flask_login import current_user
-
-    from portal.extensions import db
-
     if not form.validate_on_submit():
         flash(" ".join(m for errors in form.errors.values() for m in errors), "error")
         return

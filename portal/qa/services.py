@@ -18,6 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
 from portal.audit.services import record
+from portal.csvutil import to_csv
+from portal.dates import to_local
 from portal.extensions import db
 from portal.mail.services import enqueue
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
@@ -238,9 +240,6 @@ def faq(seminar: Seminar) -> list[Question]:
 
 
 def questions_csv(seminar: Seminar) -> bytes:
-    from portal.csvutil import to_csv
-    from portal.dates import to_local
-
     states = {"open": "未回答", "answered_live": "当日回答済み", "hidden": "非表示"}
     votes = votes_by_question(seminar.id)
     rows = []

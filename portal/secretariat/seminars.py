@@ -266,9 +266,6 @@ def program_delete(item_id: int):
 @bp.get("/seminars/<int:seminar_id>/registrants.csv")
 def registrants_csv(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
-    from flask_login import current_user
-
-
     record("export.registrants", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
     db.session.commit()
     return csv_response(services.registrants_csv(seminar), f"registrants-{seminar.key}")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal.accounts.models import User
+from portal.csvutil import to_csv
 from portal.dates import Precision, fiscal_year, format_day, format_time, local_datetime, to_local, today_local
 from portal.extensions import db
 from portal.mail.services import enqueue
@@ -562,8 +563,6 @@ def counts_by_organization_kind(registrations: list[Registration]) -> dict[str, 
 
 
 def registrants_csv(seminar: Seminar) -> bytes:
-    from portal.csvutil import to_csv
-
     kinds = {"municipality": "自治体", "ministry": "府省庁", "company": "企業", "university": "大学・研究機関", "other": "その他"}
     states = {"registered": "参加登録", "waiting": "キャンセル待ち"}
     rows = []

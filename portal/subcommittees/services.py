@@ -19,6 +19,7 @@ from portal.mail.services import enqueue, secretariat_address
 from portal.models_common import assign
 from portal.subcommittees.models import (
     TARGET_FIELDS,
+    Activity,
     MembershipState,
     Milestone,
     MilestoneState,
@@ -294,8 +295,6 @@ def mark_done(milestone: Milestone, done_on: date | None = None) -> None:
 
 
 def save_activity(sub: Subcommittee, activity: Any, values: dict[str, Any]) -> Any:
-    from portal.subcommittees.models import Activity
-
     if activity is None:
         activity = Activity(subcommittee=sub, position=len(sub.activities), **values)
         db.session.add(activity)

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal import access
-from portal.dates import Precision
+from portal.dates import Precision, fiscal_year, to_local, today_local
 from portal.extensions import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
@@ -18,6 +18,8 @@ from portal.materials.views import upload_from_form
 from portal.subcommittees import services
 from portal.subcommittees.forms import DoneForm, MilestoneForm, ProposalForm, SessionForm
 from portal.subcommittees.models import (
+    Activity,
+    ContactPerson,
     MembershipState,
     Milestone,
     SessionStatus,
@@ -179,8 +181,6 @@ def session_edit(slug: str, session_id: int):
         form.precision.data = session.precision.value
         form.date.data = (session.date_on.isoformat() if session.precision is Precision.DAY
                           else session.date_on.strftime("%Y-%m") if session.date_on else "")
-        from portal.dates import to_local
-
         form.start.data = to_local(session.starts_at).time() if session.starts_at else None
         form.end.data = to_local(session.ends_at).time() if session.ends_at else None
         form.join_url.data, form.status.data = session.join_url, session.status.value
@@ -248,8 +248,6 @@ def material_delete(slug: str, material_id: int):
 # Proposals and the dashboard ------------------------------------------------------------------
 
 def _proposal_values(form: ProposalForm) -> dict:
-    from portal.subcommittees.models import Activity, ContactPerson
-
     return {
         "name": form.name.data.strip(), "fiscal_year": form.fiscal_year.data,
         "purpose": form.purpose.data.strip(), "main_theme": (form.main_theme.data or "").strip() or None,
@@ -267,8 +265,6 @@ def propose():
     access.require("propose_subcommittee")
     form = ProposalForm()
     if request.method == "GET":
-        from portal.dates import fiscal_year, today_local
-
         form.fiscal_year.data = fiscal_year(today_local())
     if form.validate_on_submit():
         try:
