@@ -385,22 +385,22 @@ def profile_requests(app, path: str, headers: dict[str, str], expect: int, calls
 
 
 def profile_build(app, top: int) -> None:
-    """The cold build split into the ORM load (seminars with series, program and presenters),
-    the Event objects and the bytes, with the garbage collector's share; then cProfile."""
+    """The cold build split into the load (seminars with series, program and presenters, as
+    plain rows), the Event objects and the bytes, with the garbage collector's share; then
+    cProfile."""
     from portal.calendar import services
     from portal.calendar.ics import calendar_bytes
-    from portal.extensions import db
 
     with app.app_context(), GcClock() as collector:
         began = time.perf_counter()
-        seminars = list(db.session.scalars(services._seminar_query()))
+        seminars = services.seminar_facts()
         loaded = time.perf_counter()
         load_gc = collector.seconds
         events = [e for e in (services.seminar_event(s) for s in seminars) if e]
         made = time.perf_counter()
         calendar_bytes("bench", events)
         ended = time.perf_counter()
-    print(f"  cold build, {len(seminars)} seminars: ORM load (query + selectinload of series, program, presenters) "
+    print(f"  cold build, {len(seminars)} seminars: load (seminar_facts: seminars with series, program items, presenters) "
           f"{(loaded - began) * 1000:.1f} ms, of which garbage collection {load_gc * 1000:.1f} ms; "
           f"seminar_event {(made - loaded) * 1000:.1f} ms; calendar_bytes {(ended - made) * 1000:.1f} ms; "
           f"garbage collection in all {collector.seconds * 1000:.1f} ms in {collector.collections} collections")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 from sqlalchemy import Select, func, literal, select, union_all
@@ -22,9 +22,18 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import User
 from portal.calendar.ics import Event, calendar_bytes
 from portal.calendar.models import CalendarTombstone
-from portal.dates import Precision, format_time
+from portal.dates import Precision, date_label, format_time, window
 from portal.extensions import db
-from portal.seminars.models import ProgramItem, Registration, RegistrationState, Seminar, SeminarStatus
+from portal.seminars.models import (
+    Presenter,
+    ProgramItem,
+    Registration,
+    RegistrationState,
+    Seminar,
+    SeminarSeries,
+    SeminarStatus,
+    presenter_display,
+)
 from portal.subcommittees.models import (
     MembershipState,
     Milestone,
@@ -58,30 +67,113 @@ def _span(date_on: date | None, precision: Precision, starts_at: datetime | None
     return window  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
 
 
-def program_text(seminar: Seminar) -> str:
+@dataclass(frozen=True, slots=True)
+class ProgramLine:
+    """One program item as an event's DESCRIPTION shows it."""
+
+    start_time: time | None
+    title: str
+    points: tuple[str, ...]
+    presenters: tuple[str, ...]  # as displayed: 横浜市 スマートシティ推進課 様
+
+
+# Seminar columns an event is made of, in SeminarFacts' field order.
+_FACT_COLUMNS = ("id", "key", "title", "number", "status", "date_on", "precision", "starts_at",
+                 "ends_at", "sequence", "created_at", "updated_at", "join_url")
+
+
+@dataclass(frozen=True, slots=True)
+class SeminarFacts:
+    """What a seminar's calendar event is made of.
+
+    Feeds read these as plain rows (``seminar_facts``): a feed holds hundreds of seminars, and
+    building ORM objects for them and their programs cost more than the rest of the feed. One
+    seminar already loaded (a mail attachment, the Google link) converts with ``of``.
+    """
+
+    id: int
+    key: str
+    title: str | None
+    number: int | None
+    status: SeminarStatus
+    date_on: date | None
+    precision: Precision
+    starts_at: datetime | None
+    ends_at: datetime | None
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    join_url: str | None
+    series_name: str
+    program: tuple[ProgramLine, ...] = ()
+
+    @classmethod
+    def of(cls, seminar: Seminar) -> SeminarFacts:
+        return cls(
+            *(getattr(seminar, name) for name in _FACT_COLUMNS),
+            series_name=seminar.series.name,
+            program=tuple(
+                ProgramLine(item.start_time, item.title, tuple(item.points or ()),
+                            tuple(p.display for p in item.presenters))
+                for item in seminar.program
+            ),
+        )
+
+
+def seminar_facts(*conditions) -> list[SeminarFacts]:
+    """Seminars a feed may show (published or cancelled, with a date) in date order: three
+    queries whatever their number (seminars, program items, presenters)."""
+    where = (*PUBLIC_SEMINAR, Seminar.precision != Precision.UNDECIDED, *conditions)
+    rows = db.session.execute(
+        select(*(getattr(Seminar, name) for name in _FACT_COLUMNS), SeminarSeries.name)
+        .join(SeminarSeries).where(*where)
+        .order_by(Seminar.date_on, Seminar.starts_at, Seminar.id)
+    ).all()
+    if not rows:
+        return []
+    chosen = select(Seminar.id).where(*where).scalar_subquery()
+    presenters: dict[int, list[str]] = defaultdict(list)
+    for item_id, organization, department, person in db.session.execute(
+        select(Presenter.program_item_id, Presenter.organization, Presenter.department, Presenter.person)
+        .join(ProgramItem).where(ProgramItem.seminar_id.in_(chosen))
+        .order_by(Presenter.program_item_id, Presenter.position)
+    ):
+        presenters[item_id].append(presenter_display(organization, department, person))
+    program: dict[int, list[ProgramLine]] = defaultdict(list)
+    for item_id, seminar_id, start, title, points in db.session.execute(
+        select(ProgramItem.id, ProgramItem.seminar_id, ProgramItem.start_time, ProgramItem.title, ProgramItem.points)
+        .where(ProgramItem.seminar_id.in_(chosen))
+        .order_by(ProgramItem.seminar_id, ProgramItem.position)
+    ):
+        program[seminar_id].append(ProgramLine(start, title, tuple(points or ()), tuple(presenters.get(item_id, ()))))
+    return [SeminarFacts(*row, program=tuple(program.get(row[0], ()))) for row in rows]
+
+
+def program_text(program: tuple[ProgramLine, ...]) -> str:
     lines = []
-    for item in seminar.program:
+    for item in program:
         time = f"{format_time(item.start_time)}～ " if item.start_time else ""
         lines.append(f"{time}{item.title}")
         lines += [f"・{point}" for point in item.points]
         if item.presenters:
-            lines.append("（" + "、".join(p.display for p in item.presenters) + "）")
+            lines.append("（" + "、".join(item.presenters) + "）")
     return "\n".join(lines)
 
 
-def seminar_event(seminar: Seminar, *, join_url: str | None = None) -> Event | None:
-    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at, seminar.window)
+def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Event | None:
+    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at,
+                 window(seminar.date_on, seminar.precision))
     if span is None:
         return None
     url = external_url(f"/seminars/{seminar.id}")
     title = seminar.title or "（テーマ未定）"
     number = f"第{seminar.number}回 " if seminar.number else ""
-    parts = [f"{seminar.series.name} {number}".strip()]
+    parts = [f"{seminar.series_name} {number}".strip()]
     if seminar.precision.is_tentative:
-        parts.append(f"時期: {seminar.label(with_year=True)}（予定・変更の可能性があります）")
+        parts.append(f"時期: {date_label(seminar.date_on, seminar.precision, with_year=True)}（予定・変更の可能性があります）")
     if join_url:
         parts.append(f"参加用リンク: {join_url}")
-    program = program_text(seminar)
+    program = program_text(seminar.program)
     if program:
         parts += ["", "プログラム", program]
     parts += ["", url]
@@ -92,7 +184,7 @@ def seminar_event(seminar: Seminar, *, join_url: str | None = None) -> Event | N
         status=_status(seminar.status is SeminarStatus.CANCELLED, seminar.precision),
         sequence=seminar.sequence, created=seminar.created_at, last_modified=seminar.updated_at,
         description="\n".join(parts), url=url, location=join_url or "オンライン",
-        categories=[seminar.series.name],
+        categories=[seminar.series_name],
     )
 
 
@@ -167,17 +259,6 @@ def _aware(value: datetime | str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _seminar_query(*conditions) -> Select:
-    return (
-        select(Seminar)
-        .where(Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),
-               Seminar.precision != Precision.UNDECIDED, *conditions)
-        .options(selectinload(Seminar.series),
-                 selectinload(Seminar.program).selectinload(ProgramItem.presenters))
-        .order_by(Seminar.date_on, Seminar.starts_at, Seminar.id)
-    )
-
-
 def _version_of(model, *conditions, joins=()) -> Select:
     query = select(func.max(model.updated_at), func.count(model.id))
     for join in joins:
@@ -206,7 +287,7 @@ def _sessions_query(*conditions) -> Select:
 def public_feed() -> Feed:
     """The same for every request, so built once per process (calendar apps poll it most)."""
     def events() -> list[Event]:
-        found = [seminar_event(s) for s in db.session.scalars(_seminar_query())]
+        found = [seminar_event(s) for s in seminar_facts()]
         found += [session_event(s) for s in db.session.scalars(_sessions_query())]
         return [e for e in found if e]
 
@@ -227,7 +308,7 @@ def public_feed() -> Feed:
 
 def seminar_feed(seminar: Seminar) -> Feed:
     def events() -> list[Event]:
-        return [e for e in (seminar_event(s) for s in db.session.scalars(_seminar_query(Seminar.id == seminar.id))) if e]
+        return [e for e in (seminar_event(s) for s in seminar_facts(Seminar.id == seminar.id)) if e]
 
     return Feed(
         key=f"seminar:{seminar.id}",
@@ -267,8 +348,7 @@ def personal_feed(user: User) -> Feed:
         SubcommitteeMember.user_id == user.id, SubcommitteeMember.state == MembershipState.APPROVED)
 
     def events() -> list[Event]:
-        found = [seminar_event(s, join_url=s.join_url)
-                 for s in db.session.scalars(_seminar_query(Seminar.id.in_(registered)))]
+        found = [seminar_event(s, join_url=s.join_url) for s in seminar_facts(Seminar.id.in_(registered))]
         found += [session_event(s, join_url=s.join_url)
                   for s in db.session.scalars(_sessions_query(SubcommitteeSession.subcommittee_id.in_(memberships)))]
         return [e for e in found if e]
@@ -312,7 +392,7 @@ def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
 
 def build(feed: Feed, version: tuple, etag: str, last_modified: datetime) -> Built:
     """The feed's bytes for this version, from the cache or built once."""
-    key = (feed.key, version)
+    key = (feed.key, version, external_url("/"))  # links carry the host when no base URL is set
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
@@ -328,7 +408,7 @@ def build(feed: Feed, version: tuple, etag: str, last_modified: datetime) -> Bui
 
 def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:
     """The seminar as an .ics mail attachment (same builder as the feeds)."""
-    event = seminar_event(seminar, join_url=join_url)
+    event = seminar_event(SeminarFacts.of(seminar), join_url=join_url)
     if event is None:
         return None
     name = f"seminar-{seminar.key}.ics"
@@ -355,7 +435,7 @@ def google_calendar_url(seminar: Seminar) -> str | None:
     """"Add to Google Calendar" for one seminar (public data only: never the join link)."""
     from urllib.parse import urlencode
 
-    event = seminar_event(seminar)
+    event = seminar_event(SeminarFacts.of(seminar))
     if event is None or event.status == "CANCELLED":
         return None
     if isinstance(event.start, datetime):

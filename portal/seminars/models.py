@@ -166,9 +166,12 @@ class Presenter(db.Model):
 
     @property
     def display(self) -> str:
-        """総務省 サイバーセキュリティ統括官室 様"""
-        parts = [self.organization, self.department, self.person]
-        return " ".join(p for p in parts if p) + " 様"
+        return presenter_display(self.organization, self.department, self.person)
+
+
+def presenter_display(organization: str, department: str | None, person: str | None) -> str:
+    """総務省 サイバーセキュリティ統括官室 様 (also for presenters read as plain rows)."""
+    return " ".join(p for p in (organization, department, person) if p) + " 様"
 
 
 class Registration(db.Model):
