@@ -42,6 +42,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_error_handlers(app)
     _register_security(app)
     _register_cli(app)
+
+    from portal import changes
+    from portal.answers import AnswerCache
+
+    changes.init_app(app)
+    # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
+    app.extensions["portal.answers"] = app.wsgi_app = AnswerCache(app.wsgi_app, changes.watch_of(app))
     return app
 
 
@@ -146,20 +153,9 @@ ERROR_TEXT = {
 
 UPLOAD_ENDPOINTS = {"secretariat.material_upload", "subcommittees.material_upload"}
 
-SECURITY_HEADERS = {
-    # No inline script or style anywhere: templates load static files only.
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
 def _register_security(app: Flask) -> None:
+    from portal.web import security_headers
+
     production = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
     # Secure cookies and the secretariat's second factor whenever served over https.
     if app.config.get("SESSION_COOKIE_SECURE") is None:
@@ -185,10 +181,8 @@ def _register_security(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in security_headers(app.config):
             response.headers.setdefault(name, value)
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
 
 

@@ -382,12 +382,13 @@ def public_seminar_uid(feed: Feed, key: str) -> str:
     return uids[0]
 
 
-def forget_built_feeds() -> None:
-    """Drop this process's cache of built feeds, as a freshly started app process has none."""
+def forget_built_feeds(app) -> None:
+    """Drop this process's built feeds and stored answers, as a freshly started app process has none."""
     from portal.calendar import services as calendar_services
 
     with calendar_services._cache_lock:
         calendar_services._cache.clear()
+    app.extensions["portal.answers"].clear()
 
 
 def second(value: datetime) -> datetime:
@@ -689,7 +690,7 @@ def test_unchanged_feed_is_byte_identical(app, client, create_user):
              f"/calendar/{member.calendar_token}.ics")
     first = {path: client.get(path) for path in paths}
     # Another app process builds the feed itself, later: same bytes, same validators.
-    forget_built_feeds()
+    forget_built_feeds(app)
     clock.sleep(1.1)
     for path in paths:
         again = app.test_client().get(path)

@@ -52,11 +52,11 @@ def escape(text: str) -> str:
     )
 
 
-def fold(line: str) -> str:
-    """Fold a content line at 75 octets, never inside a UTF-8 sequence."""
+def fold(line: str) -> bytes:
+    """A content line in UTF-8, folded at 75 octets, never inside a UTF-8 sequence."""
     encoded = line.encode("utf-8")
     if len(encoded) <= 75:
-        return line
+        return encoded
     parts, start, limit = [], 0, 75
     while len(encoded) - start > limit:
         end = start + limit
@@ -65,7 +65,7 @@ def fold(line: str) -> str:
         parts.append(encoded[start:end])
         start, limit = end, 74  # continuation lines start with a space
     parts.append(encoded[start:])
-    return b"\r\n ".join(parts).decode("utf-8")
+    return b"\r\n ".join(parts)
 
 
 def _utc(value: datetime) -> str:
@@ -121,4 +121,4 @@ def calendar_bytes(name: str, events: list[Event], *, refresh: str = "PT1H") -> 
     for event in events:
         lines += event_lines(event)
     lines.append("END:VCALENDAR")
-    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+    return b"\r\n".join([fold(line) for line in lines]) + b"\r\n"

@@ -2,47 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal import access
+from portal import access, changes
+from portal.answers import Answer
 from portal.audit.services import record
 from portal.calendar import services
 from portal.extensions import db
+from portal.reads import read_only
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
+from portal.web import security_headers
 
 bp = Blueprint("calendar", __name__)
 
 
-def _serve(feed: services.Feed, *, private: bool = False) -> Response:
+def _serve(feed: services.Feed, *, private: bool = False) -> Answer:
+    """The feed's answer: 304 decided from its version alone, else its bytes (built once per
+    version). The answer is stored for the URL until the database changes."""
+    generation = changes.watch().generation()  # read before the version, so a change racing us counts
     etag, last_modified, version = services.etag_and_modified(feed)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT"),
-        "Cache-Control": "private, no-cache" if private else "public, max-age=0, must-revalidate",
-    }
-    if _not_modified(etag, last_modified):
-        return Response(status=304, headers=headers)
-    built = services.build(feed, version, etag, last_modified)
-    return Response(built.body, headers=headers, content_type="text/calendar; charset=utf-8")
-
-
-def _not_modified(etag: str, last_modified) -> bool:
-    if request.headers.get("If-None-Match"):
-        # Quoted, weak (W/"…") or a list, as calendar clients send it; If-None-Match wins.
-        return request.if_none_match.contains_weak(etag.strip('"'))
-    since = request.if_modified_since
-    return since is not None and last_modified <= since
+    headers = (
+        ("Cache-Control", "private, no-cache" if private else "public, max-age=0, must-revalidate"),
+        ("Content-Type", "text/calendar; charset=utf-8"),
+        # Flask adds this to every answer (Flask-Login looks at the session); stored answers match.
+        ("Vary", "Cookie"),
+        *security_headers(current_app.config),
+    )
+    answer = Answer(etag, last_modified, headers, None)
+    if not answer.not_modified(request.environ):
+        answer = Answer(etag, last_modified, headers, services.build(feed, version, etag, last_modified).body)
+    current_app.extensions["portal.answers"].put(request.environ, generation, answer)
+    return answer
 
 
 @bp.get("/calendar.ics")
+@read_only
 def public():
     return _serve(services.public_feed())
 
 
 @bp.get("/seminars/<int:seminar_id>.ics")
+@read_only
 def seminar(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     if seminar.status is SeminarStatus.DRAFT and not access.can("view_draft"):
@@ -53,6 +56,7 @@ def seminar(seminar_id: int):
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
+@read_only
 def subcommittee(slug: str):
     sub = db.session.scalar(db.select(Subcommittee).where(Subcommittee.slug == slug))
     if sub is None or sub.status is not SubcommitteeStatus.ACTIVE:
@@ -61,6 +65,7 @@ def subcommittee(slug: str):
 
 
 @bp.get("/calendar/<token>.ics")
+@read_only
 def personal(token: str):
     user = services.user_for_token(token)
     if user is None:

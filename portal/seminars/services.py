@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import render_template
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from portal.accounts.models import User
 from portal.csvutil import to_csv
@@ -78,7 +78,7 @@ def schedule(fy: int | None, include_drafts: bool = False) -> Schedule:
             select(Seminar)
             .join(SeminarSeries)
             .where(SeminarSeries.fiscal_year == fy, Seminar.status.in_(visible_statuses(include_drafts)))
-            .options(selectinload(Seminar.series))
+            .options(contains_eager(Seminar.series))  # the series from the join above: no second query
             .order_by(SeminarSeries.name, Seminar.number, Seminar.date_on, Seminar.id)
         )
     )
@@ -104,16 +104,17 @@ def upcoming(limit: int = 5) -> list[Seminar]:
 
 
 def get_for_page(seminar_id: int) -> Seminar | None:
-    """One seminar with its program and presenters, in a fixed number of queries."""
-    return db.session.scalar(
+    """One seminar with its program and presenters in one query, and its materials in a second."""
+    return db.session.scalars(
         select(Seminar)
         .where(Seminar.id == seminar_id)
         .options(
-            joinedload(Seminar.series),  # one row each: same query
-            selectinload(Seminar.program).selectinload(ProgramItem.presenters),
-            selectinload(Seminar.materials),
+            # A program is a handful of rows: joining them costs less than a round trip each.
+            joinedload(Seminar.series),
+            joinedload(Seminar.program).joinedload(ProgramItem.presenters),
+            selectinload(Seminar.materials),  # not joined: rows would multiply with presenters
         )
-    )
+    ).unique().first()
 
 
 def registration_counts(seminar: Seminar) -> dict[RegistrationState, int]:

@@ -9,6 +9,7 @@ from portal import access
 from portal.extensions import db
 from portal.forms import year_ok
 from portal.qa import services as qa_services
+from portal.reads import read_only
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
@@ -17,6 +18,7 @@ bp = Blueprint("seminars", __name__)
 
 
 @bp.get("/seminars")
+@read_only
 def schedule():
     data = services.schedule(requested_fiscal_year(), include_drafts=access.can("view_draft"))
     return render_template("seminars/schedule.html", schedule=data)
@@ -37,6 +39,7 @@ def _visible_seminar(seminar_id: int):
 
 
 @bp.get("/seminars/<int:seminar_id>")
+@read_only
 def detail(seminar_id: int):
     seminar = _visible_seminar(seminar_id)
     registration = services.registration_of(seminar, current_user)

@@ -1,0 +1,98 @@
+"""Finished answers, kept per process until the database changes, and served before Flask.
+
+Calendar apps poll their feeds often, mostly to learn that nothing changed. A view that makes
+an ``Answer`` (ETag, Last-Modified, headers, body) returns it as its response and stores it
+here with the change generation it was made at (``portal.changes``). While the generation is
+the same, the next GET or HEAD of the same URL is answered from the store by this WSGI
+middleware, without routing, hooks, sessions or a query: 304 when the client's validator
+matches, otherwise the stored body. Any commit anywhere moves the generation, and the next
+request goes to the view again, which asks the database.
+
+The same ``Answer`` object answers both paths, so a stored answer is the view's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from werkzeug.http import http_date, parse_date, parse_etags
+
+from portal.changes import ChangeWatch
+
+StartResponse = Callable[..., object]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One URL's answer: a WSGI application that says 304 or sends the body."""
+
+    etag: str  # quoted
+    last_modified: datetime
+    headers: tuple[tuple[str, str], ...]  # every header but Content-Length and the validators
+    body: bytes | None  # None: made for a 304; can answer only conditional requests
+
+    def not_modified(self, environ: dict) -> bool:
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match:
+            # Quoted, weak (W/"…") or a list, as calendar clients send it; If-None-Match wins.
+            return parse_etags(if_none_match).contains_weak(self.etag.strip('"'))
+        since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
+        return since is not None and self.last_modified <= since
+
+    def can_answer(self, environ: dict) -> bool:
+        return self.body is not None or self.not_modified(environ)
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        validators = [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
+        if self.not_modified(environ):
+            start_response("304 NOT MODIFIED", [*validators, *self.headers])
+            return []
+        assert self.body is not None, "an answer made for a 304 was asked for its body"
+        start_response("200 OK", [*validators, *self.headers, ("Content-Length", str(len(self.body)))])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
+
+
+class AnswerCache:
+    """The store, and the middleware in front of the Flask app that answers from it."""
+
+    def __init__(self, wsgi_app: Callable, watch: ChangeWatch, size: int = 512) -> None:
+        self.wsgi_app = wsgi_app
+        self.watch = watch
+        self.size = size
+        self._entries: OrderedDict[tuple, tuple[int, Answer]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        if self._entries and environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
+            key = _key(environ)
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None and entry[0] == self.watch.generation() and entry[1].can_answer(environ):
+                return entry[1](environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def put(self, environ: dict, generation: int | None, answer: Answer) -> None:
+        """Keep ``answer`` for its URL while nothing changes after ``generation``, which the
+        caller read *before* it read the data the answer is made of."""
+        if generation is None or environ.get("QUERY_STRING"):
+            return
+        key = _key(environ)
+        with self._lock:
+            self._entries[key] = (generation, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def _key(environ: dict) -> tuple[str, str, str]:
+    # Links inside an answer may carry the request's host when no PORTAL_BASE_URL is set.
+    return (environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""),
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
