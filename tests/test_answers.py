@@ -159,3 +159,19 @@ def test_a_lost_watch_falls_back_to_the_database_and_comes_back(make_app, app, c
     with count_queries() as queries:
         assert client.get("/calendar.ics").status_code == 200
     assert queries.count == 0, queries.statements
+
+
+def test_a_draft_seen_by_the_secretariat_is_never_served_to_others(app, client, auth, create_user):
+    with app.app_context():
+        import_data({"seminars": [{"key": "ans-draft", "series": SERIES, "number": 9, "title": "下書き",
+                                   "date": "2021-09-15", "start": "10:00", "status": "draft"}]})
+        db.session.commit()
+    path = f"/seminars/{seminar_id(app, 'ans-draft')}.ics"
+    auth.login(create_user("secretariat"))
+    for _ in range(2):
+        seen = client.get(path)
+        assert seen.status_code == 200
+        assert seen.headers["Cache-Control"].startswith("private")
+    visitor = app.test_client()
+    assert visitor.get(path).status_code == 404
+    assert visitor.get(path, headers={"If-None-Match": seen.headers["ETag"]}).status_code == 404

@@ -19,13 +19,15 @@ from portal.web import security_headers
 bp = Blueprint("calendar", __name__)
 
 
-def _serve(feed: services.Feed, *, private: bool = False) -> Answer:
+def _serve(feed: services.Feed, *, private: bool = False, for_everyone: bool = True) -> Answer:
     """The feed's answer: 304 decided from its version alone, else its bytes (built once per
-    version). The answer is stored for the URL until the database changes."""
+    version). An answer that is the same for everyone who has the URL is stored for the URL
+    until the database changes; one that depends on who asks (a draft shown to the
+    secretariat) never is."""
     generation = changes.watch().generation()  # read before the version, so a change racing us counts
     etag, last_modified, version = services.etag_and_modified(feed)
     headers = (
-        ("Cache-Control", "private, no-cache" if private else "public, max-age=0, must-revalidate"),
+        ("Cache-Control", "private, no-cache" if private or not for_everyone else "public, max-age=0, must-revalidate"),
         ("Content-Type", "text/calendar; charset=utf-8"),
         # Flask adds this to every answer (Flask-Login looks at the session); stored answers match.
         ("Vary", "Cookie"),
@@ -34,7 +36,8 @@ def _serve(feed: services.Feed, *, private: bool = False) -> Answer:
     answer = Answer(etag, last_modified, headers, None)
     if not answer.not_modified(request.environ):
         answer = Answer(etag, last_modified, headers, services.build(feed, version, etag, last_modified).body)
-    current_app.extensions["portal.answers"].put(request.environ, generation, answer)
+    if for_everyone:
+        current_app.extensions["portal.answers"].put(request.environ, generation, answer)
     return answer
 
 
@@ -52,7 +55,7 @@ def seminar(seminar_id: int):
         abort(404)
     if seminar.window is None:
         abort(404)  # 未定: on the schedule, in no feed
-    return _serve(services.seminar_feed(seminar))
+    return _serve(services.seminar_feed(seminar), for_everyone=seminar.status is not SeminarStatus.DRAFT)
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
