@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -55,6 +56,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def select_locale() -> str:
     from flask import current_app
 
+    if not has_request_context():
+        return "ja"  # CLI, workers and services called outside a request speak Japanese
     lang = session.get("lang")
     return lang if lang in current_app.config["LANGUAGES"] else "ja"
 
@@ -88,7 +91,8 @@ def _configure_login(login_manager) -> None:
     from portal.extensions import db
 
     login_manager.login_view = "accounts.login"
-    login_manager.login_message = "このページを表示するにはログインしてください。"
+    login_manager.login_message = _l("このページを表示するにはログインしてください。")
+    login_manager.localize_callback = str  # flash() needs a real str (the session cannot hold a lazy one)
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
@@ -143,11 +147,11 @@ def _register_template_helpers(app: Flask) -> None:
 
 
 ERROR_TEXT = {
-    400: ("不正なリクエストです", "送信内容を確認できませんでした。ページを再読み込みしてからもう一度お試しください。"),
-    403: ("アクセスできません", "このページを表示する権限がありません。"),
-    404: ("ページが見つかりません", "お探しのページは移動または削除された可能性があります。"),
-    429: ("しばらくお待ちください", "短時間に多くの操作がありました。少し時間をおいてからもう一度お試しください。"),
-    500: ("エラーが発生しました", "時間をおいてもう一度お試しください。"),
+    400: (_l("不正なリクエストです"), _l("送信内容を確認できませんでした。ページを再読み込みしてからもう一度お試しください。")),
+    403: (_l("アクセスできません"), _l("このページを表示する権限がありません。")),
+    404: (_l("ページが見つかりません"), _l("お探しのページは移動または削除された可能性があります。")),
+    429: (_l("しばらくお待ちください"), _l("短時間に多くの操作がありました。少し時間をおいてからもう一度お試しください。")),
+    500: (_l("エラーが発生しました"), _l("時間をおいてもう一度お試しください。")),
 }
 
 
@@ -188,12 +192,14 @@ def _register_security(app: Flask) -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     from flask import jsonify, render_template
+    from flask_babel import force_locale
     from werkzeug.exceptions import HTTPException
 
     def render(code: int, description: str | None = None):
         title, message = ERROR_TEXT.get(code, (str(code), description or ""))
         if request.path.startswith("/api/"):
-            return jsonify({"error": title, "status": code}), code
+            with force_locale("ja"):  # the API's error payload stays Japanese
+                return jsonify({"error": str(title), "status": code}), code
         return render_template("errors/error.html", code=code, title=title, message=message), code
 
     @app.errorhandler(HTTPException)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from wtforms import IntegerField
+from flask_babel import gettext as _
+from wtforms import IntegerField, SelectChoice
 from wtforms.validators import ValidationError
 
 from portal.dates import Precision, fiscal_year
@@ -21,8 +22,14 @@ class BoundedIntegerField(IntegerField):
     def process_formdata(self, valuelist: list) -> None:
         if valuelist and isinstance(valuelist[0], str) and len(valuelist[0].strip()) > 9:
             self.data = None
-            raise ValueError("数が大きすぎます。")
+            raise ValueError(_("数が大きすぎます。"))
         super().process_formdata(valuelist)
+
+
+def choices(labels: dict) -> list[SelectChoice]:
+    """SelectField choices from ``{value: label}``. The labels are lazy strings (translated when
+    the form is shown), which WTForms' dict shorthand would take for option groups."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
 
 
 def year_ok(year: int) -> bool:
@@ -41,10 +48,10 @@ def parse_dated(precision_value: str, text: str | None, expected_fy: int | None 
     text = (text or "").strip()
     if precision is Precision.UNDECIDED:
         if text:
-            raise ValidationError("時期が未定のときは日付を空欄にしてください。")
+            raise ValidationError(_("時期が未定のときは日付を空欄にしてください。"))
         return None
     if not text:
-        raise ValidationError("日付または月を入力してください。")
+        raise ValidationError(_("日付または月を入力してください。"))
     example = "2021-08-03" if precision is Precision.DAY else "2021-10"
     pattern = r"\d{4}-\d{2}-\d{2}" if precision is Precision.DAY else r"\d{4}-\d{2}(-\d{2})?"
     try:
@@ -52,9 +59,9 @@ def parse_dated(precision_value: str, text: str | None, expected_fy: int | None 
             raise ValueError
         day = date.fromisoformat(text) if precision is Precision.DAY else date(int(text[:4]), int(text[5:7]), 1)
     except ValueError:
-        raise ValidationError(f"日付の形式が正しくありません（例: {example}）。") from None
+        raise ValidationError(_("日付の形式が正しくありません（例: %(example)s）。", example=example)) from None
     if not year_ok(day.year):
-        raise ValidationError(f"{MIN_YEAR}年から{MAX_YEAR}年の日付を入力してください。")
+        raise ValidationError(_("%(min)s年から%(max)s年の日付を入力してください。", min=MIN_YEAR, max=MAX_YEAR))
     if expected_fy is not None and fiscal_year(day) != expected_fy:
-        raise ValidationError(f"{expected_fy}年度（{expected_fy}年4月〜{expected_fy + 1}年3月）の日付を入力してください。")
+        raise ValidationError(_("%(fy)s年度（%(fy)s年4月〜%(next)s年3月）の日付を入力してください。", fy=expected_fy, next=expected_fy + 1))
     return day

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app, render_template
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -76,13 +77,13 @@ def common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, email: str) -> None:
     """Length, not the e-mail address (or its name part), not a common password."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"パスワードは{MIN_PASSWORD_LENGTH}文字以上にしてください。", "password")
+        raise AccountError(_l("パスワードは%(min)s文字以上にしてください。", min=MIN_PASSWORD_LENGTH), "password")
     lowered = password.strip().lower()
     email = normalize_email(email)
     if lowered == email or lowered == email.split("@")[0]:
-        raise AccountError("メールアドレスをパスワードにすることはできません。", "password")
+        raise AccountError(_l("メールアドレスをパスワードにすることはできません。"), "password")
     if lowered in common_passwords() or len(set(lowered)) <= 2:
-        raise AccountError("よく使われる推測されやすいパスワードです。別のパスワードにしてください。", "password")
+        raise AccountError(_l("よく使われる推測されやすいパスワードです。別のパスワードにしてください。"), "password")
 
 
 def create_user(
@@ -96,7 +97,7 @@ def create_user(
 ) -> User:
     email = normalize_email(email)
     if find_user(email) is not None:
-        raise AccountError("このメールアドレスは既に登録されています。", "email")
+        raise AccountError(_l("このメールアドレスは既に登録されています。"), "email")
     check_password_policy(password, email)
     user = User(
         email=email,
@@ -147,7 +148,7 @@ def sign_up(
 
 def approve(user: User, by: User, role: Role | None = None, ip: str | None = None) -> None:
     if user.state is not AccountState.PENDING:
-        raise AccountError("この申請は既に処理されています。")
+        raise AccountError(_l("この申請は既に処理されています。"))
     user.state = AccountState.ACTIVE
     if role is not None:
         user.role = role
@@ -165,7 +166,7 @@ def approve(user: User, by: User, role: Role | None = None, ip: str | None = Non
 
 def reject(user: User, by: User, reason: str = "", ip: str | None = None) -> None:
     if user.state is not AccountState.PENDING:
-        raise AccountError("この申請は既に処理されています。")
+        raise AccountError(_l("この申請は既に処理されています。"))
     user.state = AccountState.REJECTED
     user.decided_at = utcnow()
     user.decided_by_id = by.id
@@ -185,7 +186,7 @@ class LoginResult:
     needs_second_factor: bool = False
 
 
-GENERIC_LOGIN_ERROR = "メールアドレスまたはパスワードが正しくありません。"
+GENERIC_LOGIN_ERROR = _l("メールアドレスまたはパスワードが正しくありません。")
 
 
 def authenticate(email: str, password: str, ip: str | None = None,
@@ -201,7 +202,7 @@ def authenticate(email: str, password: str, ip: str | None = None,
     if throttle and throttle.locked_until and throttle.locked_until > now:
         record("login.locked", subject=email, ip=ip)
         minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, f"ログインの失敗が続いたため、このアドレスは一時的にロックされています。約{minutes}分後にもう一度お試しください。")
+        return LoginResult(None, _l("ログインの失敗が続いたため、このアドレスは一時的にロックされています。約%(minutes)s分後にもう一度お試しください。", minutes=minutes))
 
     user = find_user(email)
     if user is None or not check_password_hash(user.password_hash, password):
@@ -220,11 +221,11 @@ def authenticate(email: str, password: str, ip: str | None = None,
         return LoginResult(None, GENERIC_LOGIN_ERROR)
 
     if user.state is AccountState.PENDING:
-        return LoginResult(None, "アカウントは事務局の承認待ちです。承認されるとメールでお知らせします。")
+        return LoginResult(None, _l("アカウントは事務局の承認待ちです。承認されるとメールでお知らせします。"))
     if user.state is not AccountState.ACTIVE:
         record("login.refused", actor_id=user.id, subject=email, ip=ip,
                details={"state": user.state.value})
-        return LoginResult(None, "このアカウントは利用できません。事務局にお問い合わせください。")
+        return LoginResult(None, _l("このアカウントは利用できません。事務局にお問い合わせください。"))
     if throttle is not None:
         db.session.delete(throttle)
     if user.totp_secret:
@@ -272,7 +273,7 @@ def _code_ok(secret: str, code: str) -> bool:
 def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> list[str]:
     """Confirm enrolment with a first code; returns recovery codes to show once."""
     if not _code_ok(secret, code):
-        raise AccountError("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。", "code")
+        raise AccountError(_l("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。"), "code")
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_codes = [_hash_token(c) for c in codes]
@@ -282,9 +283,9 @@ def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> li
 
 def disable_totp(user: User, code: str, ip: str | None = None) -> None:
     if user.is_secretariat and current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"]:
-        raise AccountError("事務局のアカウントは二要素認証を無効にできません。", "code")
+        raise AccountError(_l("事務局のアカウントは二要素認証を無効にできません。"), "code")
     if not verify_second_factor(user, code):
-        raise AccountError("確認コードが正しくありません。", "code")
+        raise AccountError(_l("確認コードが正しくありません。"), "code")
     user.totp_secret, user.recovery_codes = None, None
     record("2fa.disabled", actor_id=user.id, subject=user.email, ip=ip)
 
@@ -345,7 +346,7 @@ def valid_reset_token(token: str, now: datetime | None = None) -> PasswordResetT
 def reset_password(token: str, new_password: str, ip: str | None = None) -> User:
     row = valid_reset_token(token)
     if row is None:
-        raise AccountError("このリンクは無効か期限切れです。もう一度お手続きください。")
+        raise AccountError(_l("このリンクは無効か期限切れです。もう一度お手続きください。"))
     user = row.user
     check_password_policy(new_password, user.email)
     user.password_hash = generate_password_hash(new_password)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
@@ -49,7 +50,7 @@ def login():
 def _finish_login(user, next_url: str | None):
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
     login_user(user)
-    flash(f"ようこそ、{user.name} さん。", "success")
+    flash(_("ようこそ、%(name)s さん。", name=user.name), "success")
     return redirect(next_url or url_for("public.home"))
 
 
@@ -69,7 +70,7 @@ def second_factor():
             session.pop("2fa", None)
             return _finish_login(user, pending.get("next"))
         db.session.commit()
-        form.code.errors = [*form.code.errors, "確認コードが正しくありません。"]
+        form.code.errors = [*form.code.errors, _("確認コードが正しくありません。")]
     return render_template("accounts/second_factor.html", form=form), 422 if form.errors else 200
 
 
@@ -87,7 +88,7 @@ def two_factor():
                 form.code.errors = [*form.code.errors, str(exc)]
             else:
                 db.session.commit()
-                flash("二要素認証を無効にしました。", "info")
+                flash(_("二要素認証を無効にしました。"), "info")
                 return redirect(url_for("accounts.account"))
         return render_template("accounts/two_factor.html", form=form, enabled=True), 422 if form.errors else 200
     secret = session.get("totp_setup") or services.new_totp_secret()
@@ -114,7 +115,7 @@ def logout():
         record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_ip())
         db.session.commit()
         logout_user()
-        flash("ログアウトしました。", "info")
+        flash(_("ログアウトしました。"), "info")
     return redirect(url_for("public.home"))
 
 
@@ -168,7 +169,7 @@ def password_reset(token: str):
             form.password.errors = [*form.password.errors, str(exc)]
         else:
             db.session.commit()
-            flash("パスワードを再設定しました。新しいパスワードでログインしてください。", "success")
+            flash(_("パスワードを再設定しました。新しいパスワードでログインしてください。"), "success")
             return redirect(url_for("accounts.login"))
     status = 422 if form.errors else 200
     return render_template("accounts/password_reset.html", form=form), status

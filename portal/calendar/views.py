@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -85,5 +86,5 @@ def regenerate_token():
     record("calendar.token_regenerated", actor_id=current_user.id, subject=current_user.email,
            ip=request.remote_addr)
     db.session.commit()
-    flash("カレンダー購読用のURLを再発行しました。以前のURLは使えなくなりました。", "success")
+    flash(_("カレンダー購読用のURLを再発行しました。以前のURLは使えなくなりました。"), "success")
     return redirect(url_for("accounts.account"))

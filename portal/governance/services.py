@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import render_template
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -27,11 +28,11 @@ from portal.web import external_url
 ROLE_JA = {"secretariat": "事務局", "member": "会員", "observer": "オブザーバー"}
 STATE_JA = {"pending": "承認待ち", "active": "有効", "rejected": "却下", "deactivated": "停止"}
 FILTERS = {
-    "inactive": "180日以上ログインなし",
-    "never": "一度もログインなし",
-    "pending": "承認待ち",
-    "unreviewed": "90日以上棚卸し未確認",
-    "deactivated": "停止中",
+    "inactive": _l("180日以上ログインなし"),
+    "never": _l("一度もログインなし"),
+    "pending": _l("承認待ち"),
+    "unreviewed": _l("90日以上棚卸し未確認"),
+    "deactivated": _l("停止中"),
 }
 
 
@@ -99,7 +100,7 @@ def end_sessions(user: User) -> None:
 def set_state(user: User, state: AccountState, by: User, ip: str | None = None) -> None:
     """Deactivate (ends its sessions at once and stops its feeds) or reactivate an account."""
     if user.id == by.id and state is AccountState.DEACTIVATED:
-        raise ValueError("自分のアカウントは停止できません。")
+        raise ValueError(_l("自分のアカウントは停止できません。"))
     before = user.state
     user.state = state
     if state is AccountState.DEACTIVATED:
@@ -111,7 +112,7 @@ def set_state(user: User, state: AccountState, by: User, ip: str | None = None) 
 
 def set_role(user: User, role: Role, by: User, ip: str | None = None) -> None:
     if user.id == by.id and role is not Role.SECRETARIAT:
-        raise ValueError("自分の事務局ロールは外せません。")
+        raise ValueError(_l("自分の事務局ロールは外せません。"))
     before = user.role
     user.role = role
     end_sessions(user)  # rights change: the account logs in again
@@ -162,7 +163,7 @@ def request_deletion(user: User, ip: str | None = None) -> None:
 def anonymize(user: User, by: User, ip: str | None = None) -> None:
     """Remove a departed account's personal data, keeping its questions and statistics."""
     if user.id == by.id:
-        raise ValueError("自分のアカウントは匿名化できません。")
+        raise ValueError(_l("自分のアカウントは匿名化できません。"))
     user.name = "退会したユーザー"
     user.email = f"deleted-{user.id}@invalid.example"
     user.password_hash = "!"  # matches no password

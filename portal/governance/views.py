@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -49,11 +50,11 @@ def inventory_review():
     ids = [int(i) for i in request.form.getlist("user_id") if i.isdigit()]
     users = list(db.session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
     if not users:
-        flash("確認済みにするアカウントを選んでください。", "error")
+        flash(_("確認済みにするアカウントを選んでください。"), "error")
     else:
         services.mark_reviewed(users, current_user, _ip())
         db.session.commit()
-        flash(f"{len(users)}件のアカウントを確認済みにしました。", "success")
+        flash(_("%(count)s件のアカウントを確認済みにしました。", count=len(users)), "success")
     return redirect(url_for("secretariat.inventory", filter=request.form.get("filter") or None))
 
 
@@ -70,7 +71,8 @@ def account_state(user_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} さんのアカウントを{'停止' if state == 'deactivated' else '再開'}しました。", "success")
+        flash(_("%(name)s さんのアカウントを停止しました。", name=user.name) if state == "deactivated"
+              else _("%(name)s さんのアカウントを再開しました。", name=user.name), "success")
     return back_or(url_for("secretariat.inventory"))
 
 
@@ -87,7 +89,7 @@ def account_role(user_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} さんのロールを変更しました。", "success")
+        flash(_("%(name)s さんのロールを変更しました。", name=user.name), "success")
     return redirect(url_for("secretariat.inventory"))
 
 
@@ -101,7 +103,7 @@ def account_anonymize(user_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash("アカウントを停止し、個人情報を匿名化しました（質問と統計は残ります）。", "success")
+        flash(_("アカウントを停止し、個人情報を匿名化しました（質問と統計は残ります）。"), "success")
     return redirect(url_for("secretariat.inventory"))
 
 
@@ -138,7 +140,7 @@ def own_data():
 def deletion_request():
     services.request_deletion(current_user, _ip())
     db.session.commit()
-    flash("アカウント削除の依頼を事務局に送りました。", "success")
+    flash(_("アカウント削除の依頼を事務局に送りました。"), "success")
     return redirect(url_for("accounts.account"))
 
 
@@ -149,5 +151,5 @@ def logout_everywhere():
     record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=_ip())
     db.session.commit()
     logout_user()
-    flash("すべての端末からログアウトしました。", "info")
+    flash(_("すべての端末からログアウトしました。"), "info")
     return redirect(url_for("accounts.login"))

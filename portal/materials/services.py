@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db
 from portal.materials.models import Material
@@ -66,13 +67,14 @@ def save_material(stream: IO[bytes], filename: str, *, title: str, public: bool,
     limit = current_app.config["MATERIAL_MAX_BYTES"]
     data = stream.read(limit + 1)
     if not data:
-        raise MaterialRejected("ファイルが空です。")
+        raise MaterialRejected(_l("ファイルが空です。"))
     if len(data) > limit:
-        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} バイト"
-        raise MaterialRejected(f"ファイルが大きすぎます（上限 {size}）。")
+        if limit >= 1024 * 1024:
+            raise MaterialRejected(_l("ファイルが大きすぎます（上限 %(size)s）。", size=f"{limit / (1024 * 1024):g} MB"))
+        raise MaterialRejected(_l("ファイルが大きすぎます（上限 %(size)s バイト）。", size=f"{limit:,}"))
     kind = detect_kind(data)
     if kind is None:
-        raise MaterialRejected("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。")
+        raise MaterialRejected(_l("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。"))
     stored_name = secrets.token_hex(16)
     (upload_dir() / stored_name).write_bytes(data)
     material = Material(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, send_file
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access
@@ -39,7 +40,7 @@ def upload_from_form(form, **owner) -> None:
     """The one upload flow for every owner (seminar, program item, subcommittee): check, store,
     commit, and tell the uploader what happened."""
     if not form.validate_on_submit():
-        flash(" ".join(m for errors in form.errors.values() for m in errors), "error")
+        flash(" ".join(str(m) for errors in form.errors.values() for m in errors), "error")
         return
     try:
         services.save_material(form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
@@ -49,4 +50,4 @@ def upload_from_form(form, **owner) -> None:
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash("資料をアップロードしました。", "success")
+        flash(_("資料をアップロードしました。"), "success")

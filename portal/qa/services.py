@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -50,9 +52,9 @@ def mailbox(seminar: Seminar) -> str:
 def check_body(body: str) -> str:
     body = (body or "").strip()
     if not body:
-        raise QuestionRefused("質問を入力してください。")
+        raise QuestionRefused(_l("質問を入力してください。"))
     if len(body) > BODY_MAX:
-        raise QuestionRefused(f"質問は{BODY_MAX}文字以内で入力してください（現在 {len(body)} 文字）。")
+        raise QuestionRefused(_l("質問は%(max)s文字以内で入力してください（現在 %(length)s 文字）。", max=BODY_MAX, length=len(body)))
     return body
 
 
@@ -70,10 +72,10 @@ def ask(seminar: Seminar, user: User, body: str, *, anonymous: bool = False,
     if program_item_id:
         item = next((i for i in seminar.program if i.id == program_item_id), None)
         if item is None:
-            raise QuestionRefused("対象のプログラム項目が見つかりません。")
+            raise QuestionRefused(_l("対象のプログラム項目が見つかりません。"))
     followup = not seminar.qa_open
     if followup and seminar.qa_closed_at is None:
-        raise QuestionRefused("このセミナーのQ&Aはまだ始まっていません。")
+        raise QuestionRefused(_l("このセミナーのQ&Aはまだ始まっていません。"))
     question = Question(seminar_id=seminar.id, author_id=user.id, body=body, anonymous=anonymous,
                         program_item_id=item.id if item else None, followup=followup)
     db.session.add(question)
@@ -87,7 +89,7 @@ def ask(seminar: Seminar, user: User, body: str, *, anonymous: bool = False,
 def vote(question: Question, user: User) -> bool:
     """Up-vote once per account; True when this call added the vote."""
     if question.state is QuestionState.HIDDEN:
-        raise QuestionRefused("この質問には投票できません。")
+        raise QuestionRefused(_l("この質問には投票できません。"))
     try:
         with db.session.begin_nested():
             db.session.add(QuestionVote(question_id=question.id, user_id=user.id))
@@ -116,7 +118,7 @@ class ListedQuestion:
     @property
     def author_label(self) -> str:
         if not self.show_name:
-            return "匿名"
+            return gettext("匿名")
         author = self.question.author
         org = f"（{author.organization.name}）" if author.organization else ""
         return f"{author.name}{org}"
@@ -217,7 +219,7 @@ def answer(question: Question, text: str, by: User, *, publish: bool = False) ->
     """The secretariat answers after the seminar; the asker is mailed the answer."""
     text = (text or "").strip()
     if not text:
-        raise QuestionRefused("回答を入力してください。")
+        raise QuestionRefused(_l("回答を入力してください。"))
     question.answer = text
     question.answered_at = utcnow()
     question.answered_by_id = by.id

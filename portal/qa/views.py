@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import access
@@ -28,7 +29,7 @@ def _seminar_for_qa(seminar_id: int) -> Seminar:
 
 def _form(seminar: Seminar) -> QuestionForm:
     form = QuestionForm()
-    form.program_item.choices = [(0, "（指定なし）")] + [
+    form.program_item.choices = [(0, _("（指定なし）"))] + [
         (item.id, " ".join(x for x in (format_time(item.start_time), item.title,
                                        "／".join(p.display for p in item.presenters)) if x))
         for item in seminar.program
@@ -68,7 +69,7 @@ def ask(seminar_id: int):
             form.body.errors = [*form.body.errors, str(exc)]
         else:
             db.session.commit()
-            flash("追加の質問を事務局にお送りしました。" if question.followup else "質問を送信しました。", "success")
+            flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"), "success")
             return redirect(url_for(".questions", seminar_id=seminar.id))
     return _render(seminar, form, 422)
 

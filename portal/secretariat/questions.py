@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -46,7 +47,7 @@ def question_hide(question_id: int):
         abort(400)
     services.hide(question, current_user)
     db.session.commit()
-    flash("質問を非表示にしました（質問者にお知らせします）。", "info")
+    flash(_("質問を非表示にしました（質問者にお知らせします）。"), "info")
     return _back(question)
 
 
@@ -69,9 +70,9 @@ def question_answer(question_id: int):
     if form.validate_on_submit():
         services.answer(question, form.answer.data, current_user, publish=form.publish.data)
         db.session.commit()
-        flash("回答を保存し、質問者にメールでお送りします。", "success")
+        flash(_("回答を保存し、質問者にメールでお送りします。"), "success")
     else:
-        flash("回答を入力してください。", "error")
+        flash(_("回答を入力してください。"), "error")
     return redirect(url_for(".questions_admin", seminar_id=question.seminar_id) + f"#q{question.id}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -48,7 +49,7 @@ def _all_series() -> list[SeminarSeries]:
 def _seminar_form(seminar: Seminar | None = None) -> SeminarForm:
     series = _all_series()
     form = SeminarForm(obj=None, series_years={s.id: s.fiscal_year for s in series})
-    form.series_id.choices = [(s.id, f"{s.fiscal_year}年度 {s.name}") for s in series]
+    form.series_id.choices = [(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name)) for s in series]
     if seminar is not None and request.method == "GET":
         form.series_id.data = seminar.series_id
         form.number.data = seminar.number
@@ -117,13 +118,13 @@ def series_new():
     form = SeriesForm()
     if form.validate_on_submit():
         if _series_exists(form.name.data.strip(), form.fiscal_year.data):
-            form.fiscal_year.errors = [*form.fiscal_year.errors, "この年度のシリーズは既にあります。"]
+            form.fiscal_year.errors = [*form.fiscal_year.errors, _("この年度のシリーズは既にあります。")]
         else:
             series = SeminarSeries(name=form.name.data.strip(), fiscal_year=form.fiscal_year.data,
                                    description=(form.description.data or "").strip() or None)
             db.session.add(series)
             db.session.commit()
-            flash("シリーズを作成しました。", "success")
+            flash(_("シリーズを作成しました。"), "success")
             return redirect(url_for(".seminars", fy=series.fiscal_year))
     return render_template("secretariat/series_form.html", form=form), 422 if form.errors else 200
 
@@ -133,12 +134,12 @@ def series_edit(series_id: int):
     series = access.get_or_404(SeminarSeries, series_id)
     form = SeriesForm(obj=series)
     if form.validate_on_submit() and _series_exists(form.name.data.strip(), form.fiscal_year.data, besides=series.id):
-        form.fiscal_year.errors = [*form.fiscal_year.errors, "この年度のシリーズは既にあります。"]
+        form.fiscal_year.errors = [*form.fiscal_year.errors, _("この年度のシリーズは既にあります。")]
     elif form.validate_on_submit():
         series.name, series.fiscal_year = form.name.data.strip(), form.fiscal_year.data
         series.description = (form.description.data or "").strip() or None
         db.session.commit()
-        flash("シリーズを更新しました。", "success")
+        flash(_("シリーズを更新しました。"), "success")
         return redirect(url_for(".seminars", fy=series.fiscal_year))
     return render_template("secretariat/series_form.html", form=form, series=series), 422 if form.errors else 200
 
@@ -150,12 +151,12 @@ def series_generate(series_id: int):
     if form.validate_on_submit():
         created = services.generate_bimonthly(series, form.parsed, form.count.data, form.start.data, form.end.data)
         db.session.commit()
-        flash(f"隔月のセミナーを{len(created)}件、下書きとして作成しました。", "success")
+        flash(_("隔月のセミナーを%(count)s件、下書きとして作成しました。", count=len(created)), "success")
     else:
         db.session.rollback()
         for field_errors in form.errors.values():
             for message in field_errors:
-                flash(message, "error")
+                flash(str(message), "error")  # validator messages may be lazy strings
     return redirect(url_for(".seminars", fy=series.fiscal_year))
 
 
@@ -172,7 +173,7 @@ def seminar_new():
         seminar = Seminar(key=services.new_key(series, values["number"]), **values)
         db.session.add(seminar)
         db.session.commit()
-        flash("セミナーを作成しました。", "success")
+        flash(_("セミナーを作成しました。"), "success")
         return redirect(url_for(".seminar_manage", seminar_id=seminar.id))
     return render_template("secretariat/seminar_form.html", form=form), 422 if form.errors else 200
 
@@ -184,7 +185,7 @@ def seminar_edit(seminar_id: int):
     if form.validate_on_submit():
         changed = services.update_seminar(seminar, _seminar_values(form))
         db.session.commit()
-        flash("セミナーを更新しました。" if changed else "変更はありませんでした。", "success" if changed else "info")
+        flash(_("セミナーを更新しました。") if changed else _("変更はありませんでした。"), "success" if changed else "info")
         return redirect(url_for(".seminar_manage", seminar_id=seminar.id))
     return render_template("secretariat/seminar_form.html", form=form, seminar=seminar), 422 if form.errors else 200
 
@@ -225,7 +226,7 @@ def program_add(seminar_id: int):
         ), 422
     services.save_program_item(seminar, None, **_item_values(form))
     db.session.commit()
-    flash("プログラムに項目を追加しました。", "success")
+    flash(_("プログラムに項目を追加しました。"), "success")
     return redirect(url_for(".seminar_manage", seminar_id=seminar.id) + "#program")
 
 
@@ -240,7 +241,7 @@ def program_edit(item_id: int):
     if form.validate_on_submit():
         services.save_program_item(item.seminar, item, **_item_values(form))
         db.session.commit()
-        flash("プログラムを更新しました。", "success")
+        flash(_("プログラムを更新しました。"), "success")
         return redirect(url_for(".seminar_manage", seminar_id=item.seminar_id) + "#program")
     return render_template("secretariat/program_item_form.html", form=form, item=item), 422 if form.errors else 200
 
@@ -259,7 +260,7 @@ def program_delete(item_id: int):
     seminar_id = item.seminar_id
     services.remove_program_item(item)
     db.session.commit()
-    flash("プログラムの項目を削除しました。", "info")
+    flash(_("プログラムの項目を削除しました。"), "info")
     return redirect(url_for(".seminar_manage", seminar_id=seminar_id) + "#program")
 
 
@@ -278,15 +279,15 @@ def registrants_mail(seminar_id: int):
     if form.validate_on_submit():
         count = services.mail_registrants(seminar, form.subject.data.strip(), form.body.data)
         db.session.commit()
-        flash(f"参加登録者 {count} 名にメールを送信します。", "success")
+        flash(_("参加登録者 %(count)s 名にメールを送信します。", count=count), "success")
     else:
-        flash("件名と本文を入力してください。", "error")
+        flash(_("件名と本文を入力してください。"), "error")
     return redirect(url_for(".seminar_manage", seminar_id=seminar.id))
 
 
 def _material_form(seminar: Seminar) -> MaterialForm:
     form = MaterialForm()
-    form.program_item_id.choices = [(0, "（セミナー全体）")] + [
+    form.program_item_id.choices = [(0, _("（セミナー全体）"))] + [
         (item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
     ]
     return form
@@ -307,7 +308,7 @@ def material_delete(material_id: int):
     seminar_id = material.seminar_id
     material_services.delete_material(material)
     db.session.commit()
-    flash("資料を削除しました。", "info")
+    flash(_("資料を削除しました。"), "info")
     return redirect(url_for(".seminar_manage", seminar_id=seminar_id) + "#materials")
 
 
@@ -316,7 +317,7 @@ def qa_open(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     qa_services.open_qa(seminar)
     db.session.commit()
-    flash("Q&Aを開始しました。", "success")
+    flash(_("Q&Aを開始しました。"), "success")
     return back_or(url_for(".seminar_manage", seminar_id=seminar.id))
 
 
@@ -325,6 +326,6 @@ def qa_close(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
     routed = qa_services.close_qa(seminar, current_user)
     db.session.commit()
-    flash(f"Q&Aを終了しました。未回答の質問 {routed} 件を事務局宛てにまとめて送ります。" if routed
-          else "Q&Aを終了しました（事務局へ送る未回答の質問はありません）。", "info")
+    flash(_("Q&Aを終了しました。未回答の質問 %(count)s 件を事務局宛てにまとめて送ります。", count=routed) if routed
+          else _("Q&Aを終了しました（事務局へ送る未回答の質問はありません）。"), "info")
     return back_or(url_for(".seminar_manage", seminar_id=seminar.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -33,6 +34,6 @@ def subcommittee_review(sub_id: int):
             form.note.errors = [*form.note.errors, str(exc)]
         else:
             db.session.commit()
-            flash("提案を処理しました（提案者にメールでお知らせします）。", "success")
+            flash(_("提案を処理しました（提案者にメールでお知らせします）。"), "success")
             return redirect(url_for(".subcommittees"))
     return render_template("secretariat/subcommittee_review.html", sub=sub, form=form), 422 if form.errors else 200

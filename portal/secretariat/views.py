@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access
@@ -23,7 +24,7 @@ def only_secretariat():
     access.require("secretariat")
     # 都市OS①-3: the secretariat's accounts hold everyone's data, so they need a second factor.
     if current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] and not current_user.totp_secret:
-        flash("事務局のアカウントは二要素認証の設定が必要です。認証アプリで設定してください。", "info")
+        flash(_("事務局のアカウントは二要素認証の設定が必要です。認証アプリで設定してください。"), "info")
         return redirect(url_for("accounts.two_factor"))
     return None
 
@@ -67,7 +68,7 @@ def approve(user_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} さんのアカウントを承認しました（通知メールを送信します）。", "success")
+        flash(_("%(name)s さんのアカウントを承認しました（通知メールを送信します）。", name=user.name), "success")
     return redirect(url_for(".accounts"))
 
 
@@ -84,7 +85,7 @@ def reject(user_id: int):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash(f"{user.name} さんの申請を却下しました（通知メールを送信します）。", "info")
+        flash(_("%(name)s さんの申請を却下しました（通知メールを送信します）。", name=user.name), "info")
     return redirect(url_for(".accounts"))
 
 
@@ -115,7 +116,7 @@ def outbox_retry(message_id: int):
     if message.status is OutboxStatus.FAILED:
         mail_services.retry(message)
         db.session.commit()
-        flash("再送信を予約しました。", "success")
+        flash(_("再送信を予約しました。"), "success")
     return redirect(url_for(".outbox_message", message_id=message.id))
 
 

@@ -8,6 +8,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from flask import render_template
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
@@ -187,26 +189,30 @@ def lock_seminar(seminar_id: int) -> None:
 
 
 def registration_problem(seminar: Seminar, now: datetime | None = None) -> str | None:
-    """Why registration is closed right now, or None when it is open."""
+    """Why registration is closed right now (a lazy string: shown in the reader's language), or None
+    when it is open."""
     now = now or utcnow()
     if seminar.status is SeminarStatus.CANCELLED:
-        return "このセミナーは中止になりました。"
+        return _l("このセミナーは中止になりました。")
     if seminar.status is not SeminarStatus.PUBLISHED:
-        return "このセミナーはまだ公開されていません。"
+        return _l("このセミナーはまだ公開されていません。")
     if seminar.is_past:
-        return "このセミナーは終了しました。"
+        return _l("このセミナーは終了しました。")
     if not seminar.registration_open:
-        return "このセミナーの参加申込は受け付けていません。"
+        return _l("このセミナーの参加申込は受け付けていません。")
     if seminar.registration_opens_at and now < seminar.registration_opens_at:
-        return f"参加申込の受付は {format_instant(seminar.registration_opens_at)} からです。"
+        return _l("参加申込の受付は %(when)s からです。", when=format_instant(seminar.registration_opens_at))
     if seminar.registration_closes_at and now >= seminar.registration_closes_at:
-        return f"参加申込の受付は {format_instant(seminar.registration_closes_at)} に締め切りました。"
+        return _l("参加申込の受付は %(when)s に締め切りました。", when=format_instant(seminar.registration_closes_at))
     return None
 
 
 def format_instant(value: datetime) -> str:
+    """The day and time in the reader's language (Japanese outside a request)."""
     local = to_local(value)
-    return f"{format_day(local.date())} {format_time(local.time())}"
+    locale = get_locale()
+    lang = "en" if locale is not None and locale.language == "en" else "ja"
+    return f"{format_day(local.date(), locale=lang)} {format_time(local.time())}"
 
 
 def _count(seminar_id: int, state: RegistrationState) -> int:
@@ -225,7 +231,7 @@ def register(seminar_id: int, user: User, now: datetime | None = None) -> Regist
     lock_seminar(seminar_id)
     seminar = db.session.get(Seminar, seminar_id, populate_existing=True)
     if seminar is None:
-        raise RegistrationRefused("セミナーが見つかりません。")
+        raise RegistrationRefused(_l("セミナーが見つかりません。"))
     existing = registration_of(seminar, user)
     if existing is not None and existing.state is not RegistrationState.CANCELLED:
         return existing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import access
@@ -66,8 +67,8 @@ def register(seminar_id: int):
     access.require("register", seminar)
     before = services.registration_of(seminar, current_user)
     if before is not None and before.state is not RegistrationState.CANCELLED:
-        flash("既に参加登録済みです。" if before.state is RegistrationState.REGISTERED
-              else "既にキャンセル待ちに登録されています。", "info")
+        flash(_("既に参加登録済みです。") if before.state is RegistrationState.REGISTERED
+              else _("既にキャンセル待ちに登録されています。"), "info")
         return redirect(url_for(".detail", seminar_id=seminar.id))
     try:
         registration = services.register(seminar.id, current_user)
@@ -77,9 +78,9 @@ def register(seminar_id: int):
     else:
         db.session.commit()
         if registration.state is RegistrationState.REGISTERED:
-            flash("参加登録しました。確認メールをお送りします。", "success")
+            flash(_("参加登録しました。確認メールをお送りします。"), "success")
         else:
-            flash("定員に達しているため、キャンセル待ちとして登録しました。", "info")
+            flash(_("定員に達しているため、キャンセル待ちとして登録しました。"), "info")
     return redirect(url_for(".detail", seminar_id=seminar.id))
 
 
@@ -90,7 +91,7 @@ def cancel(seminar_id: int):
     registration = services.cancel(seminar.id, current_user)
     db.session.commit()
     if registration is not None:
-        flash("参加登録を取り消しました。", "info")
+        flash(_("参加登録を取り消しました。"), "info")
     return redirect(url_for(".detail", seminar_id=seminar.id))
 
 

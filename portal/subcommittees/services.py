@@ -8,6 +8,7 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from flask import render_template
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -121,10 +122,10 @@ def slugify(name: str, fiscal_year: int) -> str:
 def propose(user: User, values: dict[str, Any]) -> Subcommittee:
     """A member proposes a subcommittee; the secretariat reviews it."""
     if user.role is Role.OBSERVER:
-        raise SubcommitteeError("オブザーバーは分科会を提案できません。")
+        raise SubcommitteeError(_l("オブザーバーは分科会を提案できません。"))
     bad = [f for f in values.get("fields", []) if f not in TARGET_FIELDS]
     if bad:
-        raise SubcommitteeError(f"対象分野が正しくありません: {', '.join(bad)}")
+        raise SubcommitteeError(_l("対象分野が正しくありません: %(fields)s", fields=", ".join(bad)))
     sub = Subcommittee(
         slug=slugify(values.get("slug") or "", values["fiscal_year"]), status=SubcommitteeStatus.PROPOSED,
         proposed_by_id=user.id, proposer=user.organization.name if user.organization else user.name,
@@ -141,7 +142,7 @@ def propose(user: User, values: dict[str, Any]) -> Subcommittee:
 def revise(sub: Subcommittee, user: User, values: dict[str, Any]) -> None:
     """The proposer revises after a request for changes; it goes back to review."""
     if sub.proposed_by_id != user.id or sub.status not in (SubcommitteeStatus.PROPOSED, SubcommitteeStatus.CHANGES_REQUESTED):
-        raise SubcommitteeError("この提案は修正できません。")
+        raise SubcommitteeError(_l("この提案は修正できません。"))
     assign(sub, values)
     sub.status = SubcommitteeStatus.PROPOSED
     _mail(secretariat_address(), f"分科会の提案（修正版）: {sub.name}", "subcommittee_proposed.txt",
@@ -151,7 +152,7 @@ def revise(sub: Subcommittee, user: User, values: dict[str, Any]) -> None:
 def review(sub: Subcommittee, by: User, decision: str, note: str = "") -> None:
     """approve (active, the proposer becomes its first lead), changes, or reject; the proposer is mailed."""
     if sub.status not in (SubcommitteeStatus.PROPOSED, SubcommitteeStatus.CHANGES_REQUESTED):
-        raise SubcommitteeError("この提案は既に処理されています。")
+        raise SubcommitteeError(_l("この提案は既に処理されています。"))
     proposer = db.session.get(User, sub.proposed_by_id) if sub.proposed_by_id else None
     if decision == "approve":
         sub.status = SubcommitteeStatus.ACTIVE
@@ -162,12 +163,12 @@ def review(sub: Subcommittee, by: User, decision: str, note: str = "") -> None:
             db.session.add(membership)
     elif decision == "changes":
         if not note.strip():
-            raise SubcommitteeError("修正してほしい点を入力してください。")
+            raise SubcommitteeError(_l("修正してほしい点を入力してください。"))
         sub.status = SubcommitteeStatus.CHANGES_REQUESTED
     elif decision == "reject":
         sub.status = SubcommitteeStatus.REJECTED
     else:
-        raise SubcommitteeError("判断を選んでください。")
+        raise SubcommitteeError(_l("判断を選んでください。"))
     sub.review_note = note.strip() or None
     record(f"subcommittee.{decision}", actor_id=by.id, subject=f"subcommittee:{sub.id}")
     if proposer is not None:
@@ -182,9 +183,9 @@ def review(sub: Subcommittee, by: User, decision: str, note: str = "") -> None:
 
 def request_join(sub: Subcommittee, user: User) -> SubcommitteeMember:
     if sub.status is not SubcommitteeStatus.ACTIVE:
-        raise SubcommitteeError("この分科会は現在参加を受け付けていません。")
+        raise SubcommitteeError(_l("この分科会は現在参加を受け付けていません。"))
     if user.role is Role.OBSERVER:
-        raise SubcommitteeError("オブザーバーの方は分科会の内容を閲覧できますが、参加はできません。")
+        raise SubcommitteeError(_l("オブザーバーの方は分科会の内容を閲覧できますが、参加はできません。"))
     membership = membership_of(sub, user)
     if membership is not None and membership.state in (MembershipState.PENDING, MembershipState.APPROVED):
         return membership
@@ -202,7 +203,7 @@ def request_join(sub: Subcommittee, user: User) -> SubcommitteeMember:
 
 def decide(membership: SubcommitteeMember, by: User, approve: bool) -> None:
     if membership.state is not MembershipState.PENDING:
-        raise SubcommitteeError("この申請は既に処理されています。")
+        raise SubcommitteeError(_l("この申請は既に処理されています。"))
     membership.state = MembershipState.APPROVED if approve else MembershipState.DECLINED
     membership.decided_at, membership.decided_by_id = utcnow(), by.id
     sub = membership.subcommittee
@@ -218,14 +219,14 @@ def leave(sub: Subcommittee, user: User) -> None:
     if membership is None or membership.state not in (MembershipState.APPROVED, MembershipState.PENDING):
         return
     if membership.is_lead and membership.state is MembershipState.APPROVED and len(lead_addresses(sub)) == 1:
-        raise SubcommitteeError("最後のリーダーは退会できません。先に他のメンバーをリーダーに任命してください。")
+        raise SubcommitteeError(_l("最後のリーダーは退会できません。先に他のメンバーをリーダーに任命してください。"))
     membership.state, membership.is_lead = MembershipState.LEFT, False
     membership.decided_at = utcnow()
 
 
 def appoint_lead(membership: SubcommitteeMember, by: User) -> None:
     if membership.state is not MembershipState.APPROVED:
-        raise SubcommitteeError("承認済みのメンバーだけをリーダーに任命できます。")
+        raise SubcommitteeError(_l("承認済みのメンバーだけをリーダーに任命できます。"))
     membership.is_lead = True
     membership.decided_at = utcnow()
     record("subcommittee.lead_appointed", actor_id=by.id, subject=membership.user.email,
@@ -256,7 +257,7 @@ def save_session(sub: Subcommittee, session: SubcommitteeSession | None, values:
     created = session is None
     if created:
         if any(s.number == values["number"] for s in sub.sessions):
-            raise SubcommitteeError(f"第{values['number']}回の会合は既にあります。")
+            raise SubcommitteeError(_l("第%(number)s回の会合は既にあります。", number=values["number"]))
         session = SubcommitteeSession(subcommittee=sub, **values)
         db.session.add(session)
         changed = set(values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
@@ -83,8 +84,8 @@ def join(slug: str):
         flash(str(exc), "error")
         return _back(sub)
     db.session.commit()
-    flash("参加を申請しました。リーダーの承認をお待ちください。" if membership.state is MembershipState.PENDING
-          else "既にメンバーです。", "success")
+    flash(_("参加を申請しました。リーダーの承認をお待ちください。") if membership.state is MembershipState.PENDING
+          else _("既にメンバーです。"), "success")
     return _back(sub)
 
 
@@ -99,7 +100,7 @@ def leave(slug: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash("分科会を退会しました。", "info")
+        flash(_("分科会を退会しました。"), "info")
     return _back(sub)
 
 
@@ -132,8 +133,8 @@ def member_action(slug: str, member_id: int, action: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash({"approve": "参加を承認しました。", "decline": "参加申請をお断りしました。",
-               "lead": "リーダーに任命しました。"}[action], "success")
+        flash({"approve": _("参加を承認しました。"), "decline": _("参加申請をお断りしました。"),
+               "lead": _("リーダーに任命しました。")}[action], "success")
     return _back(sub, "#members")
 
 
@@ -148,7 +149,7 @@ def _session_values(form: SessionForm) -> dict:
 def _form_errors(form: FlaskForm) -> None:
     for errors in form.errors.values():
         for message in errors:
-            flash(message, "error")
+            flash(str(message), "error")  # validator messages may be lazy strings
 
 
 @bp.post("/subcommittees/<slug>/sessions")
@@ -165,7 +166,7 @@ def session_add(slug: str):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash("会合を追加しました（メンバーにお知らせします）。", "success")
+            flash(_("会合を追加しました（メンバーにお知らせします）。"), "success")
     else:
         _form_errors(form)
     return _back(sub, "#plan")
@@ -186,11 +187,11 @@ def session_edit(slug: str, session_id: int):
         form.join_url.data, form.status.data = session.join_url, session.status.value
     elif form.validate_on_submit():
         if any(s.number == form.number.data and s.id != session.id for s in sub.sessions):
-            form.number.errors = [*form.number.errors, f"第{form.number.data}回の会合は既にあります。"]
+            form.number.errors = [*form.number.errors, _("第%(number)s回の会合は既にあります。", number=form.number.data)]
         else:
             services.save_session(sub, session, _session_values(form))
             db.session.commit()
-            flash("会合を更新しました。", "success")
+            flash(_("会合を更新しました。"), "success")
             return _back(sub, "#plan")
     return render_template("subcommittees/session_form.html", sub=sub, session=session, form=form), 422 if form.errors else 200
 
@@ -205,7 +206,7 @@ def milestone_add(slug: str):
         due = getattr(form, "parsed_due", None) or services.quarter_bounds(sub.fiscal_year, int(form.quarter.data))[1]
         services.save_milestone(sub, None, title=form.title.data.strip(), due_on=due)
         db.session.commit()
-        flash("マイルストーンを追加しました。", "success")
+        flash(_("マイルストーンを追加しました。"), "success")
     else:
         _form_errors(form)
     return _back(sub, "#plan")
@@ -221,7 +222,7 @@ def milestone_done(slug: str, milestone_id: int):
         return _back(sub, "#plan")
     services.mark_done(milestone, form.parsed_done_on)
     db.session.commit()
-    flash(f"「{milestone.title}」を完了にしました。", "success")
+    flash(_("「%(title)s」を完了にしました。", title=milestone.title), "success")
     return _back(sub, "#plan")
 
 
@@ -274,7 +275,7 @@ def propose():
             form.name.errors = [*form.name.errors, str(exc)]
         else:
             db.session.commit()
-            flash("分科会を提案しました。事務局の確認結果をメールでお知らせします。", "success")
+            flash(_("分科会を提案しました。事務局の確認結果をメールでお知らせします。"), "success")
             return redirect(url_for(".dashboard"))
     return render_template("subcommittees/propose.html", form=form), 422 if form.errors else 200
 
@@ -303,7 +304,7 @@ def revise(sub_id: int):
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash("修正した提案を事務局に送りました。", "success")
+            flash(_("修正した提案を事務局に送りました。"), "success")
             return redirect(url_for(".dashboard"))
     return render_template("subcommittees/propose.html", form=form, sub=sub), 422 if form.errors else 200
 
