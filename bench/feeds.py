@@ -31,10 +31,8 @@ import io
 import multiprocessing
 import os
 import pstats
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -52,6 +50,7 @@ from pages import (
     Gunicorn,
     app_env,
     flask,
+    in_scratch,
     load_average,
     summarize,
     verdict,
@@ -460,18 +459,7 @@ def main() -> int:
     if not 1 <= args.concurrency <= 256 or not 1 <= args.workers <= 32 or not 1 <= args.client_processes <= 16:
         parser.error("--concurrency 1..256, --workers 1..32, --client-processes 1..16")
 
-    # A plain `kill` unwinds like Ctrl-C, so the finally blocks stop gunicorn and drop the database.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-feeds-") as tmp:
-        scratch = Path(tmp)
-        databases = Databases(args.pg_server, scratch, "bench_feeds", args.sqlite)
-        try:
-            return run(args, scratch, databases, started)
-        finally:
-            databases.drop_all()
+    return in_scratch(args, "feeds", run)
 
 
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -117,6 +118,23 @@ class Databases:
                 print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
         self.created.clear()
         self.server.dispose()
+
+
+def in_scratch(args: argparse.Namespace, name: str, run: Callable[..., int]) -> int:
+    """``run(args, scratch, databases, started)`` with a temporary directory and private databases,
+    dropped at the end, also after an error, Ctrl-C or a plain `kill`."""
+    # A plain `kill` unwinds like Ctrl-C, so the finally blocks stop gunicorn and drop the databases.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        scratch = Path(tmp)
+        databases = Databases(args.pg_server, scratch, f"bench_{name}", args.sqlite)
+        try:
+            return run(args, scratch, databases, started)
+        finally:
+            databases.drop_all()
 
 
 def app_env(database_url: str, scratch: Path) -> dict[str, str]:
@@ -462,18 +480,7 @@ def main() -> int:
     if not 1 <= args.concurrency <= 256 or not 1 <= args.workers <= 32 or not 1 <= args.client_processes <= 16:
         parser.error("--concurrency 1..256, --workers 1..32, --client-processes 1..16")
 
-    # A plain `kill` unwinds like Ctrl-C, so the finally blocks stop gunicorn and drop the databases.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
-        scratch = Path(tmp)
-        databases = Databases(args.pg_server, scratch, "bench_pages", args.sqlite)
-        try:
-            return run(args, scratch, databases, started)
-        finally:
-            databases.drop_all()
+    return in_scratch(args, "pages", run)
 
 
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:

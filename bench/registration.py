@@ -21,10 +21,8 @@ import http.client
 import os
 import queue
 import re
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -33,7 +31,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, Gunicorn, app_env, flask
+from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, Gunicorn, app_env, flask, in_scratch
 
 PASSWORD = "bench-password-2026"  # every bench account has it; local throwaway data only
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -214,18 +212,7 @@ def main() -> int:
     if not 1 <= args.concurrency <= 256 or not 1 <= args.workers <= 32:
         parser.error("--concurrency 1..256, --workers 1..32")
 
-    # A plain `kill` unwinds like Ctrl-C, so the finally blocks stop gunicorn and drop the databases.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="bench-registration-") as tmp:
-        scratch = Path(tmp)
-        databases = Databases(args.pg_server, scratch, "bench_registration", args.sqlite)
-        try:
-            return run(args, scratch, databases, started)
-        finally:
-            databases.drop_all()
+    return in_scratch(args, "registration", run)
 
 
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:
