@@ -175,3 +175,18 @@ def test_a_draft_seen_by_the_secretariat_is_never_served_to_others(app, client, 
     visitor = app.test_client()
     assert visitor.get(path).status_code == 404
     assert visitor.get(path, headers={"If-None-Match": seen.headers["ETag"]}).status_code == 404
+
+
+def test_a_feed_edited_many_times_keeps_one_body_per_process(app, client):
+    """Each edit makes a new version; only the newest one's bytes are kept (memory stays flat)."""
+    from portal.calendar import services as calendar_services
+
+    load(app, "ans-1")
+    with calendar_services._cache_lock:
+        calendar_services._cache.clear()  # the module's cache is shared by the apps of earlier tests
+    for n in range(5):
+        retitle(app, "ans-1", f"版 {n}")
+        assert f"版 {n}" in client.get("/calendar.ics").data.decode()
+    with calendar_services._cache_lock:
+        public = [key for key in calendar_services._cache if key[0] == "public"]
+    assert len(public) == 1, public

@@ -371,14 +371,15 @@ def personal_feed(user: User) -> Feed:
 # --------------------------------------------------------------------------- HTTP bits
 
 
-@dataclass
+@dataclass(frozen=True)
 class Built:
+    version: tuple
     body: bytes
-    etag: str
-    last_modified: datetime
 
 
-_cache: OrderedDict[tuple, Built] = OrderedDict()
+# Per feed (and base URL), only the body of its newest version: a feed edited often holds one
+# body, not one per edit (the public feed is about 1 MB per 1,000 events).
+_cache: OrderedDict[tuple[str, str], Built] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 256
 
@@ -390,20 +391,21 @@ def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
     return f'"{digest}"', newest.replace(microsecond=0), version
 
 
-def build(feed: Feed, version: tuple, etag: str, last_modified: datetime) -> Built:
-    """The feed's bytes for this version, from the cache or built once."""
-    key = (feed.key, version, external_url("/"))  # links carry the host when no base URL is set
+def build(feed: Feed, version: tuple) -> bytes:
+    """The feed's bytes for this version, kept from an earlier request or built now."""
+    key = (feed.key, external_url("/"))  # links carry the host when no base URL is set
     with _cache_lock:
         hit = _cache.get(key)
-        if hit is not None:
+        if hit is not None and hit.version == version:
             _cache.move_to_end(key)
-            return hit
-    built = Built(calendar_bytes(feed.name, feed.events()), etag, last_modified)
+            return hit.body
+    body = calendar_bytes(feed.name, feed.events())
     with _cache_lock:
-        _cache[key] = built
+        _cache[key] = Built(version, body)
+        _cache.move_to_end(key)
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    return built
+    return body
 
 
 def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:

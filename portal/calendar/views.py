@@ -36,7 +36,7 @@ def _serve(feed: services.Feed, *, private: bool = False, for_everyone: bool = T
     )
     answer = Answer(etag, last_modified, headers, None)
     if not answer.not_modified(request.environ):
-        answer = Answer(etag, last_modified, headers, services.build(feed, version, etag, last_modified).body)
+        answer = Answer(etag, last_modified, headers, services.build(feed, version))
     if for_everyone:
         current_app.extensions["portal.answers"].put(request.environ, generation, answer)
     return answer
