@@ -41,17 +41,20 @@ from pathlib import Path
 from typing import Any
 
 from pages import (
-    DEFAULT_PG_SERVER,
     HELLO_APP,
     MAX_REQUESTS_PER_CLIENT,
     ROOT,
     SECRET_KEY,
     Databases,
     Gunicorn,
+    add_database_options,
+    add_load_options,
     app_env,
+    check_load_options,
     flask,
     in_scratch,
     load_average,
+    load_line,
     summarize,
     verdict,
 )
@@ -429,35 +432,18 @@ def hello_in_process(hello_dir: Path, calls: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0,
-                        help="measured seconds per target and number of events (default 5)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="the duration is split into this many rounds alternating the targets (default 5)")
-    parser.add_argument("--warmup", type=float, default=2.0,
-                        help="warm-up seconds per target before the first round (default 2)")
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
-    parser.add_argument("--client-processes", type=int, default=2,
-                        help="processes the clients are spread over (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    add_load_options(parser)
     parser.add_argument("--build-repeats", type=int, default=5,
                         help="timed repetitions of the in-process cold build (default 5)")
     parser.add_argument("--profile", choices=("miss", "always", "never"), default="miss",
                         help="profile in-process what misses its target (default), everything, or nothing")
     parser.add_argument("--profile-top", type=int, default=12, help="functions listed per profile (default 12)")
-    parser.add_argument("--database-url",
-                        help="database to use (migrated, gets the script's seminars, kept; the feed then also "
-                             "holds what it already had); default: a private one created and dropped")
-    parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER,
-                        help=f"PostgreSQL server for the private database (default {DEFAULT_PG_SERVER}); "
-                             "SQLite in a temporary directory when it does not answer")
-    parser.add_argument("--sqlite", action="store_true", help="private database on SQLite, even if PostgreSQL answers")
+    add_database_options(parser, "database to use (migrated, gets the script's seminars, kept; the feed then "
+                                 "also holds what it already had)")
     args = parser.parse_args()
-    if args.duration <= 0 or args.duration > 600 or args.warmup < 0 or args.warmup > 60:
-        parser.error("--duration must be in (0, 600] and --warmup in [0, 60]")
-    if not 1 <= args.rounds <= 50 or not 1 <= args.build_repeats <= 50 or not 1 <= args.profile_top <= 100:
-        parser.error("--rounds 1..50, --build-repeats 1..50, --profile-top 1..100")
-    if not 1 <= args.concurrency <= 256 or not 1 <= args.workers <= 32 or not 1 <= args.client_processes <= 16:
-        parser.error("--concurrency 1..256, --workers 1..32, --client-processes 1..16")
+    check_load_options(parser, args)
+    if not 1 <= args.build_repeats <= 50 or not 1 <= args.profile_top <= 100:
+        parser.error("--build-repeats 1..50, --profile-top 1..100")
 
     return in_scratch(args, "feeds", run)
 
@@ -467,10 +453,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     from portal.dates import fiscal_year, today_local
     from portal.extensions import db
 
-    print(f"machine: {os.cpu_count()} cores; gunicorn: {args.workers} sync workers, --no-control-socket, 127.0.0.1; "
-          f"load: {args.concurrency} clients in {args.client_processes} processes, "
-          f"{args.warmup:g} s warm-up + {args.duration:g} s per target in {args.rounds} alternating rounds, "
-          f"for {' and '.join(str(n) for n in EVENT_COUNTS)} events; load average {load_average()}")
+    print(load_line(args, f"for {' and '.join(str(n) for n in EVENT_COUNTS)} events"))
 
     url = args.database_url or databases.create("load")
     env = app_env(url, scratch)

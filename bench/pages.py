@@ -455,24 +455,19 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """The load options pages.py and feeds.py share."""
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per target (default 5)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="the duration is split into this many rounds alternating the targets (default 5)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each measurement (default 2)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
-    parser.add_argument("--database-url",
-                        help="database for the page load (migrated, demo data loaded, kept); "
-                             "default: a private one created and dropped by the script")
-    parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER,
-                        help=f"PostgreSQL server for private databases (default {DEFAULT_PG_SERVER}); "
-                             "SQLite in a temporary directory when it does not answer")
-    parser.add_argument("--sqlite", action="store_true", help="private databases on SQLite, even if PostgreSQL answers")
-    args = parser.parse_args()
+
+
+def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.duration <= 0 or args.duration > 600 or args.warmup < 0 or args.warmup > 60:
         parser.error("--duration must be in (0, 600] and --warmup in [0, 60]")
     if not 1 <= args.rounds <= 50:
@@ -480,14 +475,36 @@ def main() -> int:
     if not 1 <= args.concurrency <= 256 or not 1 <= args.workers <= 32 or not 1 <= args.client_processes <= 16:
         parser.error("--concurrency 1..256, --workers 1..32, --client-processes 1..16")
 
+
+def add_database_options(parser: argparse.ArgumentParser, database_help: str) -> None:
+    """--database-url, --pg-server and --sqlite, as every script takes them."""
+    parser.add_argument("--database-url",
+                        help=f"{database_help}; default: a private one created and dropped by the script")
+    parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER,
+                        help=f"PostgreSQL server for private databases (default {DEFAULT_PG_SERVER}); "
+                             "SQLite in a temporary directory when it does not answer")
+    parser.add_argument("--sqlite", action="store_true", help="private databases on SQLite, even if PostgreSQL answers")
+
+
+def load_line(args: argparse.Namespace, counted: str) -> str:
+    return (f"machine: {os.cpu_count()} cores; gunicorn: {args.workers} sync workers, --no-control-socket, 127.0.0.1; "
+            f"load: {args.concurrency} clients in {args.client_processes} processes, "
+            f"{args.warmup:g} s warm-up + {args.duration:g} s per target in {args.rounds} alternating rounds, "
+            f"{counted}; load average {load_average()}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_load_options(parser)
+    add_database_options(parser, "database for the page load (migrated, demo data loaded, kept)")
+    args = parser.parse_args()
+    check_load_options(parser, args)
+
     return in_scratch(args, "pages", run)
 
 
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:
-    print(f"machine: {os.cpu_count()} cores; gunicorn: {args.workers} sync workers, --no-control-socket, 127.0.0.1; "
-          f"load: {args.concurrency} clients in {args.client_processes} processes, "
-          f"{args.warmup:g} s warm-up + {args.duration:g} s per target in {args.rounds} alternating rounds, "
-          f"only 200 answers counted; load average {load_average()}")
+    print(load_line(args, "only 200 answers counted"))
 
     # The database gunicorn serves: migrated, with the bundled demo data.
     url = args.database_url or databases.create("load")

@@ -31,7 +31,16 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from pages import DEFAULT_PG_SERVER, ROOT, SECRET_KEY, Databases, Gunicorn, app_env, flask, in_scratch
+from pages import (
+    ROOT,
+    SECRET_KEY,
+    Databases,
+    Gunicorn,
+    add_database_options,
+    app_env,
+    flask,
+    in_scratch,
+)
 
 PASSWORD = "bench-password-2026"  # every bench account has it; local throwaway data only
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -199,13 +208,8 @@ def main() -> int:
     parser.add_argument("--capacity", type=int, default=100, help="places of the seminar (default 100)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent client threads (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
-    parser.add_argument("--database-url",
-                        help="database to run in (migrated; a seminar and accounts with a random tag are "
-                             "added and kept); default: a private one created and dropped by the script")
-    parser.add_argument("--pg-server", default=DEFAULT_PG_SERVER,
-                        help=f"PostgreSQL server for the private database (default {DEFAULT_PG_SERVER}); "
-                             "SQLite in a temporary directory when it does not answer")
-    parser.add_argument("--sqlite", action="store_true", help="private database on SQLite, even if PostgreSQL answers")
+    add_database_options(parser, "database to run in (migrated; a seminar and accounts with a random tag are "
+                                 "added and kept)")
     args = parser.parse_args()
     if not 1 <= args.accounts <= 5000 or not 1 <= args.capacity <= 100_000:
         parser.error("--accounts 1..5000, --capacity 1..100000")
