@@ -33,7 +33,6 @@ import os
 import pstats
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
@@ -42,7 +41,6 @@ from typing import Any
 
 from pages import (
     HELLO_APP,
-    MAX_REQUESTS_PER_CLIENT,
     ROOT,
     SECRET_KEY,
     Databases,
@@ -51,6 +49,7 @@ from pages import (
     add_load_options,
     app_env,
     check_load_options,
+    client_process,
     flask,
     in_scratch,
     load_average,
@@ -165,60 +164,6 @@ def fetch(port: int, path: str, headers: dict[str, str] | None = None,
         conn.close()
 
 
-def _client_process(port: int, path: str, headers: dict[str, str], expect: int, threads: int,
-                    start_at: float, stop_at: float) -> dict[str, Any]:
-    """Runs in a client process: ``threads`` keep-alive clients loop GET ``path`` until ``stop_at``.
-
-    Like pages.py's clients, with request headers, and ``expect`` (200 or 304) as the status
-    that counts as served. Answers that start at or after ``start_at`` and end by ``stop_at``
-    are counted.
-    """
-    lock = threading.Lock()
-    totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "bytes": 0, "latencies": []}
-
-    def client() -> None:
-        ok = other = errors = size = 0
-        latencies: list[float] = []
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        for _ in range(MAX_REQUESTS_PER_CLIENT):
-            began = time.time()
-            if began >= stop_at:
-                break
-            try:
-                conn.request("GET", path, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                if began >= start_at:
-                    errors += 1
-                time.sleep(0.01)
-                continue
-            ended = time.time()
-            if began >= start_at and ended <= stop_at:
-                if status == expect:
-                    ok += 1
-                    size += len(body)
-                    latencies.append(ended - began)
-                else:
-                    other += 1
-        conn.close()
-        with lock:
-            totals["ok"] += ok
-            totals["other"] += other
-            totals["errors"] += errors
-            totals["bytes"] += size
-            totals["latencies"].extend(latencies)
-
-    workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join(timeout=max(0.0, stop_at - time.time()) + 30)
-    return totals
-
-
 def _ready() -> int:
     time.sleep(0.3)  # keeps this process busy, so the pool starts all of its processes
     return os.getpid()
@@ -246,7 +191,7 @@ class LoadGenerator:
             warmup: float, duration: float) -> dict[str, Any]:
         start_at = time.time() + START_DELAY + warmup
         stop_at = start_at + duration
-        futures = [self.pool.submit(_client_process, port, path, headers, expect, n, start_at, stop_at)
+        futures = [self.pool.submit(client_process, port, path, n, start_at, stop_at, headers, expect)
                    for n in self.shares]
         totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "bytes": 0, "latencies": []}
         for future in futures:

@@ -283,17 +283,16 @@ class Gunicorn:
 # ----------------------------------------------------------------------------- load generator
 
 
-def _client_process(port: int, path: str, threads: int, start_at: float, stop_at: float) -> dict[str, Any]:
-    """Runs in its own process: ``threads`` clients loop GET ``path`` until ``stop_at``.
-
-    Answers that start at or after ``start_at`` (before it is the warm-up) and end by
-    ``stop_at`` are counted; only 200 counts as served.
-    """
+def client_process(port: int, path: str, threads: int, start_at: float, stop_at: float,
+                   headers: dict[str, str] | None = None, expect: int = 200) -> dict[str, Any]:
+    """Runs in a client process: ``threads`` keep-alive clients loop GET ``path`` (with
+    ``headers``) until ``stop_at``. Answers with status ``expect`` (200, or 304 for feeds.py)
+    that start at or after ``start_at`` and end by ``stop_at`` count as served."""
     lock = threading.Lock()
-    totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "latencies": []}
+    totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "bytes": 0, "latencies": []}
 
     def client() -> None:
-        ok = other = errors = 0
+        ok = other = errors = size = 0
         latencies: list[float] = []
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for _ in range(MAX_REQUESTS_PER_CLIENT):
@@ -301,9 +300,9 @@ def _client_process(port: int, path: str, threads: int, start_at: float, stop_at
             if began >= stop_at:
                 break
             try:
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers or {})
                 response = conn.getresponse()
-                response.read()
+                body = response.read()
                 status = response.status
             except (OSError, http.client.HTTPException):
                 conn.close()
@@ -313,8 +312,9 @@ def _client_process(port: int, path: str, threads: int, start_at: float, stop_at
                 continue
             ended = time.time()
             if began >= start_at and ended <= stop_at:
-                if status == 200:
+                if status == expect:
                     ok += 1
+                    size += len(body)
                     latencies.append(ended - began)
                 else:
                     other += 1
@@ -323,6 +323,7 @@ def _client_process(port: int, path: str, threads: int, start_at: float, stop_at
             totals["ok"] += ok
             totals["other"] += other
             totals["errors"] += errors
+            totals["bytes"] += size
             totals["latencies"].extend(latencies)
 
     workers = [threading.Thread(target=client, daemon=True) for _ in range(threads)]
@@ -342,7 +343,7 @@ def load(port: int, path: str, *, concurrency: int, processes: int, warmup: floa
     totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "latencies": []}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        futures = [pool.submit(_client_process, port, path, n, start_at, stop_at) for n in shares]
+        futures = [pool.submit(client_process, port, path, n, start_at, stop_at) for n in shares]
         for future in futures:
             part = future.result(timeout=stop_at - time.time() + 120)
             for key in ("ok", "other", "errors"):
