@@ -6,7 +6,8 @@ What it measures (see bench/README.md):
 
 1. Requests per second of ``/seminars`` and ``/seminars/<id>`` (the seed's fy2021-1 from the
    demo data) under gunicorn (sync workers, ``--no-control-socket``, a free 127.0.0.1 port),
-   each as a ratio to a one-route ``Flask(__name__)`` app served the same way in the same run.
+   each as a ratio to a one-route ``Flask(__name__)`` app served the same way in the same run;
+   as a visitor (from the workers' stored answers) and rendered (a request with a cookie).
 2. The resident memory (VmRSS) of each gunicorn worker after the load.
 3. SQL queries per page with 10 and with 1,000 seminars in a fresh database (in-process, test
    client, a ``before_cursor_execute`` listener).
@@ -334,7 +335,8 @@ def client_process(port: int, path: str, threads: int, start_at: float, stop_at:
     return totals
 
 
-def load(port: int, path: str, *, concurrency: int, processes: int, warmup: float, duration: float) -> dict[str, Any]:
+def load(port: int, path: str, *, concurrency: int, processes: int, warmup: float, duration: float,
+         headers: dict[str, str] | None = None) -> dict[str, Any]:
     """``concurrency`` keep-alive clients in ``processes`` processes; warm-up, then ``duration`` s."""
     processes = max(1, min(processes, concurrency))
     shares = [concurrency // processes + (i < concurrency % processes) for i in range(processes)]
@@ -343,7 +345,7 @@ def load(port: int, path: str, *, concurrency: int, processes: int, warmup: floa
     totals: dict[str, Any] = {"ok": 0, "other": 0, "errors": 0, "latencies": []}
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-        futures = [pool.submit(client_process, port, path, n, start_at, stop_at) for n in shares]
+        futures = [pool.submit(client_process, port, path, n, start_at, stop_at, headers) for n in shares]
         for future in futures:
             part = future.result(timeout=stop_at - time.time() + 120)
             for key in ("ok", "other", "errors"):
@@ -431,9 +433,13 @@ def count_queries(database_url: str, env: dict[str, str], scratch: Path) -> list
             row: dict[str, Any] = {"seminars": count}
             for label, path in (("schedule", "/seminars"), ("detail", f"/seminars/{seminar_id}")):
                 client.get(path)  # warm-up: one-time work is not the page's
+                app.extensions["portal.answers"].clear()  # count what rendering the page costs
                 statements[0] = 0
                 response = client.get(path)
                 row[label] = statements[0]
+                statements[0] = 0
+                client.get(path)  # the same page again: from the stored answer
+                row[f"{label}_stored"] = statements[0]
                 row[f"{label}_status"] = response.status_code
                 if label == "schedule":
                     row["listed"] = len(set(re.findall(r'href="/seminars/(\d+)"', response.get_data(as_text=True))))
@@ -536,21 +542,27 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         seminar_id = next((s["id"] for s in seminars if s["key"] == "fy2021-1"), None)
         if seminar_id is None:
             raise SystemExit(f"fy2021-1 not found in /api/v1/seminars (status {status})")
-        targets = {
-            "one-route app  GET /": (hello.port, "/"),
-            "portal  GET /seminars": (portal.port, "/seminars"),
-            f"portal  GET /seminars/{seminar_id}": (portal.port, f"/seminars/{seminar_id}"),
+        # A visitor's pages come from the workers' stored answers (portal/answers.py) while
+        # nothing is written; a request with a cookie is never answered from them, so the
+        # "rendered" targets measure the view itself: routing, queries and the template.
+        rendered = {"Cookie": "bench=rendered"}
+        targets: dict[str, tuple[int, str, dict[str, str] | None]] = {
+            "one-route app  GET /": (hello.port, "/", None),
+            "portal  GET /seminars": (portal.port, "/seminars", None),
+            f"portal  GET /seminars/{seminar_id}": (portal.port, f"/seminars/{seminar_id}", None),
+            "portal  GET /seminars rendered": (portal.port, "/seminars", rendered),
+            f"portal  GET /seminars/{seminar_id} rendered": (portal.port, f"/seminars/{seminar_id}", rendered),
         }
-        for name, (port, path) in targets.items():
+        for name, (port, path, _headers) in targets.items():
             status, _body = http_get(port, path)
             if status != 200:
                 print(f"warning: {name} answered {status} before the load")
         # Rounds alternate the targets, so a change in the machine's other load hits all alike.
         parts: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for r in range(rounds):
-            for name, (port, path) in targets.items():
+            for name, (port, path, headers) in targets.items():
                 warmup = args.warmup if r == 0 else 0.0
-                parts[name].append(load(port, path, warmup=warmup, duration=per_round, **options))
+                parts[name].append(load(port, path, warmup=warmup, duration=per_round, headers=headers, **options))
         figures = {name: summarize(p) for name, p in parts.items()}
         memory["one-route app"] = [(pid, rss_mb(pid)) for pid in hello.worker_pids()]
         memory["portal"] = [(pid, rss_mb(pid)) for pid in portal.worker_pids()]
@@ -560,13 +572,13 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     print("throughput (requests/s answered 200; latency of those answers)")
     baseline = figures["one-route app  GET /"]["rps"]
     for name, f in figures.items():
-        line = (f"  {name:<28} {f['rps']:9.1f} req/s   p50 {f['p50_ms']:6.1f} ms   p95 {f['p95_ms']:6.1f} ms"
+        line = (f"  {name:<34} {f['rps']:9.1f} req/s   p50 {f['p50_ms']:6.1f} ms   p95 {f['p95_ms']:6.1f} ms"
                 f"   ok {f['ok']}  non-200 {f['other']}  errors {f['errors']}")
         if len(f["rounds"]) > 1:
-            line += f"\n  {'':<28} per round: {' '.join(f'{x:.0f}' for x in f['rounds'])} req/s"
+            line += f"\n  {'':<34} per round: {' '.join(f'{x:.0f}' for x in f['rounds'])} req/s"
         if name.startswith("portal"):
             ratio = f["rps"] / baseline if baseline else 0.0
-            line += f"\n  {'':<28} ratio to one-route app {ratio:.3f}x   target >= {TARGET_RATIO}x   {verdict(ratio >= TARGET_RATIO)}"
+            line += f"\n  {'':<34} ratio to one-route app {ratio:.3f}x   target >= {TARGET_RATIO}x   {verdict(ratio >= TARGET_RATIO)}"
         print(line)
     if any(f["other"] or f["errors"] for f in figures.values()):
         print("  (non-200 answers or connection errors above; portal log tail:)\n" + portal_log)
@@ -584,11 +596,12 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     print()
     query_url = databases.create("queries")
     print(f"SQL statements per page (in-process test client, fresh private {databases.kind} database, "
-          "seminars imported with import_data, anonymous visitor)")
+          "seminars imported with import_data, anonymous visitor; the page rendered, then again from its stored answer)")
     rows = count_queries(query_url, app_env(query_url, scratch), scratch)
     for row in rows:
         print(f"  {row['seminars']:>5} seminars   /seminars {row['schedule']:3d} queries (status {row['schedule_status']}, "
-              f"{row['listed']} seminars listed)   /seminars/<id> {row['detail']:3d} queries (status {row['detail_status']})")
+              f"{row['listed']} seminars listed; stored: {row['schedule_stored']})   "
+              f"/seminars/<id> {row['detail']:3d} queries (status {row['detail_status']}; stored: {row['detail_stored']})")
     for label, path in (("schedule", "/seminars"), ("detail", "/seminars/<id>")):
         counts = [row[label] for row in rows]
         print(f"  {path:<15} {counts[0]} vs {counts[1]} queries with 10 vs 1,000 seminars   "

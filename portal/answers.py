@@ -1,27 +1,39 @@
 """Finished answers, kept per process until the database changes, and served before Flask.
 
-Calendar apps poll their feeds often, mostly to learn that nothing changed. A view that makes
-an ``Answer`` (ETag, Last-Modified, headers, body) returns it as its response and stores it
-here with the change generation it was made at (``portal.changes``). While the generation is
-the same, the next GET or HEAD of the same URL is answered from the store by this WSGI
-middleware, without routing, hooks, sessions or a query: 304 when the client's validator
-matches, otherwise the stored body. Any commit anywhere moves the generation, and the next
-request goes to the view again, which asks the database.
+Calendar apps poll their feeds often, mostly to learn that nothing changed, and a seminar's
+announcement sends many visitors to the same public pages. A view that makes an ``Answer``
+(ETag, Last-Modified, headers, body) returns it as its response and stores it here with the
+change generation it was made at (``portal.changes``). While the generation is the same, the
+next GET or HEAD of the same URL is answered from the store by this WSGI middleware, without
+routing, hooks, sessions or a query: 304 when the client's validator matches, otherwise the
+stored body. Any commit anywhere moves the generation, and the next request goes to the view
+again, which asks the database.
+
+Two limits make that safe for HTML pages too (``page``): a page is stored only as an
+anonymous visitor without a cookie sees it, and served only to requests without one (an
+account, a session, a language choice or a flashed message all come with a cookie); and a page
+that changes with the clock (registration opens or closes, the seminar is over, a new day)
+is stored only until then.
 
 The same ``Answer`` object answers both paths, so a stored answer is the view's, byte for byte.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app, request
 from werkzeug.http import http_date, parse_date, parse_etags
 
+from portal import changes
 from portal.changes import ChangeWatch
+from portal.types import utcnow
+from portal.web import security_headers
 
 StartResponse = Callable[..., object]
 
@@ -31,7 +43,7 @@ class Answer:
     """One URL's answer: a WSGI application that says 304 or sends the body."""
 
     etag: str  # quoted
-    last_modified: datetime
+    last_modified: datetime | None  # None for pages: only the ETag validates them
     headers: tuple[tuple[str, str], ...]  # every header but Content-Length and the validators
     body: bytes | None  # None: made for a 304; can answer only conditional requests
 
@@ -40,6 +52,8 @@ class Answer:
         if if_none_match:
             # Quoted, weak (W/"…") or a list, as calendar clients send it; If-None-Match wins.
             return parse_etags(if_none_match).contains_weak(self.etag.strip('"'))
+        if self.last_modified is None:
+            return False
         since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
         return since is not None and self.last_modified <= since
 
@@ -47,13 +61,23 @@ class Answer:
         return self.body is not None or self.not_modified(environ)
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        validators = [("ETag", self.etag), ("Last-Modified", http_date(self.last_modified))]
+        validators = [("ETag", self.etag)]
+        if self.last_modified is not None:
+            validators.append(("Last-Modified", http_date(self.last_modified)))
         if self.not_modified(environ):
             start_response("304 NOT MODIFIED", [*validators, *self.headers])
             return []
         assert self.body is not None, "an answer made for a 304 was asked for its body"
         start_response("200 OK", [*validators, *self.headers, ("Content-Length", str(len(self.body)))])
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    generation: int
+    answer: Answer
+    until: datetime | None  # the clock changes the answer then (None: only a write does)
+    cookieless: bool  # made for, and served only to, requests without a cookie
 
 
 class AnswerCache:
@@ -63,7 +87,7 @@ class AnswerCache:
         self.wsgi_app = wsgi_app
         self.watch = watch
         self.size = size
-        self._entries: OrderedDict[tuple, tuple[int, Answer]] = OrderedDict()
+        self._entries: OrderedDict[tuple, _Stored] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -71,22 +95,30 @@ class AnswerCache:
             key = _key(environ)
             with self._lock:
                 entry = self._entries.get(key)
-            if entry is not None and entry[0] == self.watch.generation() and entry[1].can_answer(environ):
-                return entry[1](environ, start_response)
+            if (
+                entry is not None
+                and not (entry.cookieless and environ.get("HTTP_COOKIE"))
+                and (entry.until is None or utcnow() < entry.until)
+                and entry.generation == self.watch.generation()
+                and entry.answer.can_answer(environ)
+            ):
+                return entry.answer(environ, start_response)
         return self.wsgi_app(environ, start_response)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
-    def put(self, environ: dict, generation: int | None, answer: Answer) -> None:
+    def put(self, environ: dict, generation: int | None, answer: Answer, *,
+            until: datetime | None = None, cookieless: bool = False) -> None:
         """Keep ``answer`` for its URL while nothing changes after ``generation``, which the
-        caller read *before* it read the data the answer is made of."""
+        caller read *before* it read the data the answer is made of, and before ``until``;
+        ``cookieless``: only for requests that carry no cookie."""
         if generation is None or environ.get("QUERY_STRING"):
             return
         key = _key(environ)
         with self._lock:
-            self._entries[key] = (generation, answer)
+            self._entries[key] = _Stored(generation, answer, until, cookieless)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -96,3 +128,31 @@ def _key(environ: dict) -> tuple[str, str, str]:
     # Links inside an answer may carry the request's host when no PORTAL_BASE_URL is set.
     return (environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""),
             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+
+
+# --------------------------------------------------------------------------- public pages
+
+
+def anonymous_generation() -> int | None:
+    """The generation to store this request's page with, read before the view reads its data;
+    None when the page must not be stored: only a plain GET without a cookie or a query string
+    gets the page that every such visitor gets."""
+    if request.method != "GET" or request.query_string or request.headers.get("Cookie"):
+        return None
+    return changes.watch().generation()
+
+
+def page(html: str, generation: int | None, *, until: datetime | None) -> Answer | str:
+    """The rendered page, stored for every anonymous visitor until a write or ``until``, when
+    ``generation`` (from ``anonymous_generation``) allows; else the page as Flask sends it."""
+    if generation is None:
+        return html
+    body = html.encode()
+    headers = (
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Vary", "Cookie"),  # as Flask's own answer has it: a cookie gets another page
+        *security_headers(current_app.config),
+    )
+    answer = Answer(f'"{hashlib.sha256(body).hexdigest()[:32]}"', None, headers, body)
+    current_app.extensions["portal.answers"].put(request.environ, generation, answer, until=until, cookieless=True)
+    return answer

@@ -118,3 +118,9 @@ def to_local(value: datetime) -> datetime:
 
 def today_local() -> date:
     return utcnow().astimezone(TOKYO).date()
+
+
+def next_local_midnight(now: datetime | None = None) -> datetime:
+    """When 'today' in Asia/Tokyo next changes: what depends on today's date is good until then."""
+    day = (now or utcnow()).astimezone(TOKYO).date()
+    return local_datetime(day + timedelta(days=1), time(0))

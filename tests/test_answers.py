@@ -1,4 +1,5 @@
-"""Stored feed answers (portal.answers) and the change watch (portal.changes).
+"""Stored answers (portal.answers: feeds, and public pages as a visitor sees them) and the
+change watch (portal.changes).
 
 A feed polled again while nothing changed is answered without a single SQL statement, with
 the same bytes and headers as the first answer; any committed change, made in this process
@@ -10,7 +11,9 @@ right: every request asks the database until the watch is back.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
+from conftest import AuthActions
 from sqlalchemy import select, text
 
 from portal import changes
@@ -18,6 +21,7 @@ from portal.extensions import db
 from portal.imports.services import import_data
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Seminar
+from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 
@@ -190,3 +194,118 @@ def test_a_feed_edited_many_times_keeps_one_body_per_process(app, client):
     with calendar_services._cache_lock:
         public = [key for key in calendar_services._cache if key[0] == "public"]
     assert len(public) == 1, public
+
+
+# --------------------------------------------------------------------------- public pages
+
+
+def open_seminar(app, key: str, **extra) -> int:
+    """A published seminar three weeks ahead, registration open, 20 places."""
+    from portal.dates import fiscal_year, today_local
+
+    day = today_local() + timedelta(days=21)
+    with app.app_context():
+        import_data({"seminars": [{
+            "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 4, "title": f"公開ページ {key}",
+            "date": day.isoformat(), "start": "15:30", "end": "17:00", "status": "published",
+            "capacity": 20, "registration": "open", "join_url": f"https://example.org/webinar/{key}", **extra,
+        }]})
+        db.session.commit()
+    return seminar_id(app, key)
+
+
+def test_a_visitors_page_is_answered_again_without_a_query(app, client, count_queries):
+    sid = open_seminar(app, "page-1")
+    paths = ("/seminars", f"/seminars/{sid}")
+    first = {path: client.get(path) for path in paths}
+    with count_queries() as queries:
+        for path in paths:
+            again = client.get(path)
+            assert again.status_code == 200
+            assert again.data == first[path].data
+            assert sorted(again.headers.items()) == sorted(first[path].headers.items()), path
+            assert again.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert "Set-Cookie" not in again.headers
+            not_modified = client.get(path, headers={"If-None-Match": first[path].headers["ETag"]})
+            assert not_modified.status_code == 304 and not_modified.data == b""
+    assert queries.count == 0, queries.statements
+    assert "公開ページ page-1" in first[f"/seminars/{sid}"].data.decode()
+
+
+def test_a_write_is_on_the_visitors_page_at_once(app, client, create_user):
+    sid = open_seminar(app, "page-2")
+    assert "残り 20席" in client.get(f"/seminars/{sid}").data.decode()
+    member = AuthActions(app.test_client())
+    member.login(create_user("member"))
+    assert member.post(f"/seminars/{sid}/registration").status_code == 302
+    assert "残り 19席" in client.get(f"/seminars/{sid}").data.decode()
+    retitle(app, "page-2", "変更後のテーマ")
+    assert "変更後のテーマ" in client.get("/seminars").data.decode()
+
+
+def test_a_page_with_a_cookie_is_never_taken_from_or_put_in_the_store(app, client, create_user):
+    """An account sees its own page (its state, the join link), and a visitor never sees it."""
+    sid = open_seminar(app, "page-3")
+    path = f"/seminars/{sid}"
+    visitor_page = client.get(path).data.decode()
+    member = AuthActions(app.test_client())
+    member.login(create_user("member"))
+    member.post(f"/seminars/{sid}/registration")
+    assert "残り 19席" in client.get(path).data.decode()  # the registration moved the generation
+    for _ in range(2):
+        own = member.client.get(path).data.decode()
+        assert "参加登録済みです" in own and "https://example.org/webinar/page-3" in own
+    for _ in range(2):
+        seen = client.get(path).data.decode()
+        assert "https://example.org/webinar/page-3" not in seen and "参加登録済みです" not in seen
+    assert "ログインして参加を申し込む" in visitor_page
+    # A visitor who chose English has a session cookie: English, not the stored Japanese page.
+    english = app.test_client()
+    english.get("/language/en?next=/")
+    for _ in range(2):
+        seen = english.get(path).data.decode()
+        assert "Log in to register" in seen and "ログインして参加を申し込む" not in seen
+    assert "ログインして参加を申し込む" in client.get(path).data.decode()
+
+
+def test_a_stored_page_ends_when_registration_closes(app, client):
+    closes = utcnow() + timedelta(seconds=1.5)
+    sid = open_seminar(app, "page-4")
+    with app.app_context():
+        db.session.get(Seminar, sid).registration_closes_at = closes
+        db.session.commit()
+    path = f"/seminars/{sid}"
+    for _ in range(2):
+        assert "受付中" in client.get(path).data.decode()
+    time.sleep(max(0.0, (closes - utcnow()).total_seconds()) + 0.05)
+    assert "締め切りました" in client.get(path).data.decode()  # no write happened: the clock did it
+
+
+def test_when_a_seminar_page_changes_by_itself(app):
+    from datetime import UTC, datetime
+
+    from portal.dates import Precision
+
+    now = datetime(2021, 7, 1, 3, 0, tzinfo=UTC)
+    opens, closes = now + timedelta(days=1), now + timedelta(days=30)
+    seminar = Seminar(precision=Precision.DAY, starts_at=now + timedelta(days=33),
+                      ends_at=now + timedelta(days=33, hours=1), registration_opens_at=opens,
+                      registration_closes_at=closes)
+    assert seminar.next_change_by_time(now) == opens
+    assert seminar.next_change_by_time(opens) == closes
+    assert seminar.next_change_by_time(closes) == seminar.ends_at
+    assert seminar.next_change_by_time(seminar.ends_at) is None
+    # 10月上旬 is over at midnight (Tokyo) after October 10th.
+    from datetime import date
+
+    early = Seminar(precision=Precision.EARLY, date_on=date(2021, 10, 1))
+    assert early.next_change_by_time(now) == datetime(2021, 10, 10, 15, 0, tzinfo=UTC)
+    assert Seminar(precision=Precision.UNDECIDED).next_change_by_time(now) is None
+
+
+def test_a_schedule_for_another_year_is_not_stored(app, client, count_queries):
+    open_seminar(app, "page-5")
+    client.get("/seminars?fy=2021")
+    with count_queries() as queries:
+        assert client.get("/seminars?fy=2021").status_code == 200
+    assert queries.count > 0

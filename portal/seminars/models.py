@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.dates import Precision, date_label, to_local, today_local, window
+from portal.dates import Precision, date_label, local_datetime, to_local, window
 from portal.extensions import db
 from portal.models_common import Timestamps, enum_column
 from portal.types import UTCDateTime, utcnow
@@ -115,11 +115,24 @@ class Seminar(Timestamps, db.Model):
         return window(self.date_on, self.precision)
 
     @property
-    def is_past(self) -> bool:
-        """Over: its end has passed (or, for an imprecise date, its whole window)."""
+    def over_at(self) -> datetime | None:
+        """When it is over: its end, or for a date without an end time, the end of its window
+        (midnight in Asia/Tokyo after its last day); None while undecided."""
         if self.ends_at is not None:
-            return self.ends_at <= utcnow()
-        return self.window is not None and self.window[1] <= today_local()
+            return self.ends_at
+        span = self.window
+        return local_datetime(span[1], time(0)) if span is not None else None
+
+    @property
+    def is_past(self) -> bool:
+        over = self.over_at
+        return over is not None and over <= utcnow()
+
+    def next_change_by_time(self, now: datetime) -> datetime | None:
+        """The next instant after ``now`` at which its page changes with no write: registration
+        opens or closes, or the seminar is over. A stored page is good until then."""
+        instants = (self.registration_opens_at, self.registration_closes_at, self.over_at)
+        return min((t for t in instants if t is not None and t > now), default=None)
 
 
 class ProgramItem(db.Model):

@@ -6,7 +6,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import access
+from portal import access, answers
+from portal.dates import next_local_midnight
 from portal.extensions import db
 from portal.forms import year_ok
 from portal.qa import services as qa_services
@@ -14,6 +15,7 @@ from portal.reads import read_only
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
+from portal.types import utcnow
 
 bp = Blueprint("seminars", __name__)
 
@@ -21,8 +23,11 @@ bp = Blueprint("seminars", __name__)
 @bp.get("/seminars")
 @read_only
 def schedule():
+    generation = answers.anonymous_generation()  # before the reads: a change racing them counts
     data = services.schedule(requested_fiscal_year(), include_drafts=access.can("view_draft"))
-    return render_template("seminars/schedule.html", schedule=data)
+    # The default year is today's: a stored schedule is good until midnight at the latest.
+    return answers.page(render_template("seminars/schedule.html", schedule=data), generation,
+                        until=next_local_midnight())
 
 
 def requested_fiscal_year() -> int | None:
@@ -42,9 +47,11 @@ def _visible_seminar(seminar_id: int):
 @bp.get("/seminars/<int:seminar_id>")
 @read_only
 def detail(seminar_id: int):
+    generation = answers.anonymous_generation()  # before the reads: a change racing them counts
+    now = utcnow()  # before rendering: a stored page expires no later than what it shows
     seminar = _visible_seminar(seminar_id)
     registration = services.registration_of(seminar, current_user)
-    return render_template(
+    html = render_template(
         "seminars/detail.html",
         seminar=seminar,
         registration=registration,
@@ -58,6 +65,7 @@ def detail(seminar_id: int):
         can_take_part_in_qa=access.can("take_part_in_qa", seminar),
         faq=qa_services.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],
     )
+    return answers.page(html, generation, until=seminar.next_change_by_time(now))
 
 
 @bp.post("/seminars/<int:seminar_id>/registration")
