@@ -11,7 +11,7 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -636,6 +636,15 @@ def test_demo_reproduces_the_schedule_and_subcommittee(app, demo, client):
     assert api["fy2021-1"]["start"] == "2021-08-03T15:30:00+09:00"
     assert api["fy2021-2"]["date_label"] == "10月上旬" and api["fy2021-2"]["start"] is None
     assert api["fy2021-3"]["date_label"] == "12月上旬" and api["fy2021-3"]["title"] is None
+
+
+@pytest.mark.parametrize("today", [date(2026, 12, 4), date(2026, 12, 10), date(2027, 5, 6)])
+def test_demo_upcoming_day_is_a_tuesday_weeks_ahead_outside_the_year_end_closure(today):
+    from portal.imports.demo import _upcoming_date
+
+    day = _upcoming_date(today)
+    assert day.weekday() == 1 and day - today >= timedelta(days=21)
+    assert not ((day.month, day.day) >= (12, 29) or (day.month, day.day) <= (1, 3)), day
 
 
 def test_demo_upcoming_seminar_is_open(app, demo):

@@ -34,9 +34,13 @@ DEMO_ACCOUNTS = [
 
 
 def _upcoming_date(today: date) -> date:
-    """A Tuesday three to four weeks ahead, like the seed's 8月3日（火）."""
+    """A Tuesday three to four weeks ahead, like the seed's 8月3日（火）, outside the year-end
+    closure of public offices (年末年始, 12月29日–1月3日), when no secretariat holds a seminar."""
     day = today + timedelta(days=21)
-    return day + timedelta(days=(1 - day.weekday()) % 7)
+    day += timedelta(days=(1 - day.weekday()) % 7)
+    while (day.month, day.day) >= (12, 29) or (day.month, day.day) <= (1, 3):
+        day += timedelta(days=7)
+    return day
 
 
 def demo_data(today: date | None = None) -> dict[str, Any]:
