@@ -22,6 +22,7 @@ from portal.accounts.models import AccountState, Membership, Organization, Organ
 from portal.dates import TOKYO, Precision, to_local, today_local
 from portal.extensions import db
 from portal.imports.demo import DEMO_FILE
+from portal.imports.services import ImportFailed, import_data
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 
@@ -769,3 +770,19 @@ def test_create_user_refuses_a_taken_address(app, runner):
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert snapshot(app) == before
+
+
+def test_a_presenter_of_a_point_the_item_lacks_is_an_error_and_changes_nothing(app):
+    record = {"key": "imp-points", "series": "官民連携プラットフォーム オンラインセミナー", "fiscal_year": 2021,
+              "number": 1, "title": "発表者の項目", "date": "2021-08-03", "status": "published",
+              "program": [{"title": "共有事項", "points": ["ガイドラインの概要"],
+                           "presenters": [{"organization": "総務省", "point": 1}]},
+                          {"title": "発表", "presenters": [{"organization": "前橋市", "point": 0}]}]}
+    with app.app_context():
+        with pytest.raises(ImportFailed) as raised:
+            import_data({"seminars": [record]})
+        message = str(raised.value)
+        assert "seminars[0] (key=imp-points).program[0].presenters[0].point: must be a whole number from 0 to 0, got 1" in message
+        assert "seminars[0] (key=imp-points).program[1].presenters[0].point: names a point, but the item has no points" in message
+        db.session.rollback()
+        assert db.session.scalar(select(Seminar).where(Seminar.key == "imp-points")) is None

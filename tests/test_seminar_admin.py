@@ -565,6 +565,46 @@ def test_program_items_added_reordered_edited_and_removed(app, client, auth, cre
     assert client.get(f"/secretariat/program/{discussion}/edit").status_code == 404
 
 
+def test_editing_the_seed_program_keeps_each_presenter_under_their_point(app, client, auth, create_user, demo):
+    """The seed's 15:35 item: 総務省 presents the guideline, PwC the subcommittee. Saving the item
+    from the back office (a typo fixed) keeps that, on the page and in the feed."""
+    with app.app_context():
+        seminar = db.session.scalar(select(Seminar).where(Seminar.key == "fy2021-1"))
+        item_id = next(i.id for i in seminar.program if i.title == "事務局からの共有事項")
+        seminar_id = seminar.id
+    secretariat(create_user, auth)
+    values = form_with(client.get(f"/secretariat/program/{item_id}/edit").get_data(as_text=True), "presenters")
+    assert values["presenters"] == "1: 総務省 / サイバーセキュリティ統括官室\n2: PwCコンサルティング合同会社"
+    values["title"] = "事務局からの共有事項（更新）"
+    assert auth.post(f"/secretariat/program/{item_id}/edit", values).status_code == 302
+
+    def under_their_points(text: str, sep: str) -> bool:
+        return (f"スマートシティセキュリティガイドライン（第2.0版）の概要について{sep}（総務省 サイバーセキュリティ統括官室 様）" in text
+                and f"ネット・ゼロスマートシティ分科会の発足について{sep}（PwCコンサルティング合同会社 様）" in text)
+
+    visitor = app.test_client()
+    assert under_their_points(page_text(visitor.get(f"/seminars/{seminar_id}").get_data(as_text=True)), " ")
+    from icalendar import Calendar
+
+    event = Calendar.from_ical(visitor.get(f"/seminars/{seminar_id}.ics").data).walk("VEVENT")[0]
+    assert "事務局からの共有事項（更新）" in str(event["DESCRIPTION"])
+    assert under_their_points(str(event["DESCRIPTION"]), "\n　")
+
+
+def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, create_user):
+    seminar_id = make_seminar(app, "points", date(2021, 8, 3))
+    secretariat(create_user, auth)
+    refused = add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要", presenters="2: 総務省")
+    assert refused.status_code == 422
+    assert "1行目: 項目番号は内容の行数（1行）以内で指定してください。" in page_text(refused.get_data(as_text=True))
+    assert program(app, seminar_id) == []
+    assert add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要",
+                    presenters="１：総務省 / サイバーセキュリティ統括官室").status_code == 302
+    with app.app_context():
+        presenter = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)).one().presenters[0]
+        assert (presenter.organization, presenter.point_index) == ("総務省", 0)
+
+
 # ----------------------------------------------------------------------------- status and mails
 
 

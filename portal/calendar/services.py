@@ -32,6 +32,7 @@ from portal.seminars.models import (
     Seminar,
     SeminarSeries,
     SeminarStatus,
+    presented_at,
     presenter_display,
 )
 from portal.subcommittees.models import (
@@ -46,6 +47,9 @@ from portal.subcommittees.models import (
 from portal.web import external_url
 
 UID_DOMAIN = "smartcity-ppp-portal"
+# Raise when what the same records are written as changes (a new deploy): ETags then change,
+# so calendar apps fetch the new text instead of being told 304.
+FORMAT = 2
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -74,7 +78,8 @@ class ProgramLine:
     start_time: time | None
     title: str
     points: tuple[str, ...]
-    presenters: tuple[str, ...]  # as displayed: 横浜市 スマートシティ推進課 様
+    # (index of the point they present, or None for the whole item; as displayed: 横浜市 スマートシティ推進課 様)
+    presenters: tuple[tuple[int | None, str], ...]
 
 
 # Seminar columns an event is made of, in SeminarFacts' field order.
@@ -114,7 +119,7 @@ class SeminarFacts:
             series_name=seminar.series.name,
             program=tuple(
                 ProgramLine(item.start_time, item.title, tuple(item.points or ()),
-                            tuple(p.display for p in item.presenters))
+                            tuple((p.point_index, p.display) for p in item.presenters))
                 for item in seminar.program
             ),
         )
@@ -132,13 +137,14 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
     if not rows:
         return []
     chosen = select(Seminar.id).where(*where).scalar_subquery()
-    presenters: dict[int, list[str]] = defaultdict(list)
-    for item_id, organization, department, person in db.session.execute(
-        select(Presenter.program_item_id, Presenter.organization, Presenter.department, Presenter.person)
+    presenters: dict[int, list[tuple[int | None, str]]] = defaultdict(list)
+    for item_id, point, organization, department, person in db.session.execute(
+        select(Presenter.program_item_id, Presenter.point_index, Presenter.organization, Presenter.department,
+               Presenter.person)
         .join(ProgramItem).where(ProgramItem.seminar_id.in_(chosen))
         .order_by(Presenter.program_item_id, Presenter.position)
     ):
-        presenters[item_id].append(presenter_display(organization, department, person))
+        presenters[item_id].append((point, presenter_display(organization, department, person)))
     program: dict[int, list[ProgramLine]] = defaultdict(list)
     for item_id, seminar_id, start, title, points in db.session.execute(
         select(ProgramItem.id, ProgramItem.seminar_id, ProgramItem.start_time, ProgramItem.title, ProgramItem.points)
@@ -150,13 +156,20 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
 
 
 def program_text(program: tuple[ProgramLine, ...]) -> str:
+    """The program as the seminar page shows it: who presents a point stands under that point,
+    who presents the whole item under the item."""
     lines = []
     for item in program:
         time = f"{format_time(item.start_time)}～ " if item.start_time else ""
         lines.append(f"{time}{item.title}")
-        lines += [f"・{point}" for point in item.points]
-        if item.presenters:
-            lines.append("（" + "、".join(item.presenters) + "）")
+        for index, point in enumerate(item.points):
+            lines.append(f"・{point}")
+            own = [name for at, name in item.presenters if presented_at(at, index, len(item.points))]
+            if own:
+                lines.append("　（" + "、".join(own) + "）")
+        whole = [name for at, name in item.presenters if presented_at(at, None, len(item.points))]
+        if whole:
+            lines.append("（" + "、".join(whole) + "）")
     return "\n".join(lines)
 
 
@@ -386,7 +399,7 @@ CACHE_SIZE = 256
 
 def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
     version = feed.version()
-    digest = hashlib.sha256(repr((feed.key, version)).encode()).hexdigest()[:32]
+    digest = hashlib.sha256(repr((FORMAT, feed.key, version)).encode()).hexdigest()[:32]
     newest = max(v[0] for v in version)
     return f'"{digest}"', newest.replace(microsecond=0), version
 

@@ -323,20 +323,27 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
             if not c.keys(iw, item, PROGRAM_KEYS, {"title"}):
                 continue
             presenters = []
+            points = c.text_list(f"{iw}.points", item.get("points"))
             for k, p in enumerate(c.items(f"{iw}.presenters", item.get("presenters"))):
                 pw = f"{iw}.presenters[{k}]"
                 if not c.keys(pw, p, PRESENTER_KEYS, {"organization"}):
                     continue
+                # Which of the item's points (0 = the first) they present; absent: the whole item.
+                point = None
+                if p.get("point") is not None and not points:
+                    c.error(f"{pw}.point", "names a point, but the item has no points")
+                else:
+                    point = c.integer(f"{pw}.point", p.get("point"), maximum=len(points) - 1 if points else 0)
                 presenters.append({
                     "organization": c.text(f"{pw}.organization", p.get("organization"), max_len=200),
                     "department": c.text(f"{pw}.department", p.get("department"), max_len=200),
                     "person": c.text(f"{pw}.person", p.get("person"), max_len=200),
-                    "point_index": c.integer(f"{pw}.point", p.get("point")),
+                    "point_index": point,
                 })
             program.append({
                 "start_time": c.clock(f"{iw}.start", item.get("start")),
                 "title": c.text(f"{iw}.title", item.get("title")),
-                "points": c.text_list(f"{iw}.points", item.get("points")),
+                "points": points,
                 "notes": c.text_list(f"{iw}.notes", item.get("notes")),
                 "presenters": presenters,
             })

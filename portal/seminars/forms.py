@@ -20,6 +20,7 @@ from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Op
 
 from portal.dates import Precision, fiscal_year
 from portal.forms import MAX_YEAR, MIN_YEAR, BoundedIntegerField, choices, parse_dated, year_ok
+from portal.seminars import services
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -132,12 +133,19 @@ class ProgramItemForm(FlaskForm):
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(_l("注記（※、1行に1項目）"), validators=[Optional(), Length(max=2000)])
-    presenters = TextAreaField(_l("発表者（1行に1件: 組織 / 部署 / 氏名）"), validators=[Optional(), Length(max=5000)])
+    presenters = TextAreaField(
+        _l("発表者（1行に1件: 組織 / 部署 / 氏名。内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
+        validators=[Optional(), Length(max=5000)],
+    )
 
     def validate_presenters(self, field: TextAreaField) -> None:
+        points = len(services.lines(self.points.data))
         for n, line in enumerate((field.data or "").splitlines()):
             if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
                 raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。", line=n + 1))
+            if any(p.point is not None and not 0 <= p.point < points for p in services.parse_presenters(line)):
+                raise ValidationError(_("%(line)s行目: 項目番号は内容の行数（%(points)s行）以内で指定してください。",
+                                        line=n + 1, points=points))
 
 
 class MailRegistrantsForm(FlaskForm):

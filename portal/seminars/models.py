@@ -158,6 +158,18 @@ class ProgramItem(db.Model):
         cascade="all, delete-orphan",
     )
 
+    def presenters_at(self, index: int | None) -> list[Presenter]:
+        """Who stands under point ``index`` (None: under the whole item)."""
+        return [p for p in self.presenters if presented_at(p.point_index, index, len(self.points or ()))]
+
+
+def presented_at(point_index: int | None, index: int | None, points: int) -> bool:
+    """Whether a presenter of ``point_index`` stands under point ``index`` of an item with
+    ``points`` points (None: under the whole item, as is one whose point is gone)."""
+    if point_index is None or not 0 <= point_index < points:
+        return index is None
+    return point_index == index
+
 
 class Presenter(db.Model):
     """A presenting organization (and department, person), shown with the honorific 様."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -510,22 +512,37 @@ class PresenterLine:
     organization: str
     department: str | None = None
     person: str | None = None
+    point: int | None = None  # index of the point (内容) they present; None: the whole item
+
+
+# "2: 総務省 / …" presents the item's second point (full-width digits and colon too).
+_POINT_PREFIX = re.compile(r"\s*([0-9０-９]+)\s*[:：]\s*")
 
 
 def parse_presenters(text: str) -> list[PresenterLine]:
-    """One presenter a line: 組織 / 部署 / 氏名 (department and person optional)."""
+    """One presenter a line: [項目番号:] 組織 / 部署 / 氏名 (all but the organization optional)."""
     result = []
     for line in (text or "").splitlines():
+        point = None
+        prefix = _POINT_PREFIX.match(line)
+        if prefix:
+            point = int(unicodedata.normalize("NFKC", prefix.group(1))) - 1
+            line = line[prefix.end():]
         parts = [p.strip() for p in line.replace("／", "/").split("/")]
         if not parts[0]:
             continue
         parts += [None] * (3 - len(parts))
-        result.append(PresenterLine(parts[0], parts[1] or None, parts[2] or None))
+        result.append(PresenterLine(parts[0], parts[1] or None, parts[2] or None, point))
     return result
 
 
 def presenters_text(item: ProgramItem) -> str:
-    return "\n".join(" / ".join(p for p in (x.organization, x.department, x.person) if p) for x in item.presenters)
+    """The presenters as the form edits them: what ``parse_presenters`` reads back unchanged."""
+    return "\n".join(
+        ("" if x.point_index is None else f"{x.point_index + 1}: ")
+        + " / ".join(p for p in (x.organization, x.department, x.person) if p)
+        for x in item.presenters
+    )
 
 
 def lines(text: str | None) -> list[str]:
@@ -541,7 +558,8 @@ def save_program_item(seminar: Seminar, item: ProgramItem | None, *, start_time:
         seminar.program.append(item)
     item.start_time, item.title, item.points, item.notes = start_time, title, points, notes
     item.presenters[:] = [
-        Presenter(position=i, organization=p.organization, department=p.department, person=p.person)
+        Presenter(position=i, organization=p.organization, department=p.department, person=p.person,
+                  point_index=p.point)
         for i, p in enumerate(presenters)
     ]
     seminar.updated_at = utcnow()
