@@ -28,6 +28,7 @@ from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage
 from portal.seminars import services
 from portal.seminars.models import (
+    Presenter,
     ProgramItem,
     Registration,
     RegistrationState,
@@ -589,6 +590,16 @@ def test_editing_the_seed_program_keeps_each_presenter_under_their_point(app, cl
     event = Calendar.from_ical(visitor.get(f"/seminars/{seminar_id}.ics").data).walk("VEVENT")[0]
     assert "事務局からの共有事項（更新）" in str(event["DESCRIPTION"])
     assert under_their_points(str(event["DESCRIPTION"]), "\n　")
+
+
+def test_presenters_text_reads_back_what_it_wrote():
+    item = ProgramItem(points=["一", "二"], presenters=[
+        Presenter(organization="総務省", person="山田 太郎", position=0),
+        Presenter(organization="2030：未来会議", department="事務局", position=1, point_index=1),
+    ])
+    text = services.presenters_text(item)
+    assert [(p.organization, p.department, p.person, p.point) for p in services.parse_presenters(text)] == [
+        ("総務省", None, "山田 太郎", None), ("2030：未来会議", "事務局", None, 1)]
 
 
 def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, create_user):

@@ -507,6 +507,16 @@ def generate_bimonthly(series: SeminarSeries, first: date, count: int,
     return created
 
 
+def update_series(series: SeminarSeries, *, name: str, fiscal_year: int, description: str | None) -> None:
+    """Edit a series. Its name is in every seminar's calendar event (CATEGORIES, DESCRIPTION), so
+    a new name or year makes its seminars count as changed (feeds, pages)."""
+    if (series.name, series.fiscal_year) != (name, fiscal_year):
+        now = utcnow()
+        for seminar in series.seminars:
+            seminar.updated_at = now
+    series.name, series.fiscal_year, series.description = name, fiscal_year, description
+
+
 @dataclass
 class PresenterLine:
     organization: str
@@ -516,7 +526,8 @@ class PresenterLine:
 
 
 # "2: 総務省 / …" presents the item's second point (full-width digits and colon too).
-_POINT_PREFIX = re.compile(r"\s*([0-9０-９]+)\s*[:：]\s*")
+# One or two digits: an organization such as "2030：未来会議" is not a point number.
+_POINT_PREFIX = re.compile(r"\s*([0-9０-９]{1,2})\s*[:：]\s*")
 
 
 def parse_presenters(text: str) -> list[PresenterLine]:
@@ -538,11 +549,13 @@ def parse_presenters(text: str) -> list[PresenterLine]:
 
 def presenters_text(item: ProgramItem) -> str:
     """The presenters as the form edits them: what ``parse_presenters`` reads back unchanged."""
-    return "\n".join(
-        ("" if x.point_index is None else f"{x.point_index + 1}: ")
-        + " / ".join(p for p in (x.organization, x.department, x.person) if p)
-        for x in item.presenters
-    )
+    def line(x: Presenter) -> str:
+        parts = [x.organization, x.department or "", x.person or ""]
+        while parts[-1] == "":  # a person without a department keeps its empty slot: "組織 /  / 氏名"
+            parts.pop()
+        return ("" if x.point_index is None else f"{x.point_index + 1}: ") + " / ".join(parts)
+
+    return "\n".join(line(x) for x in item.presenters)
 
 
 def lines(text: str | None) -> list[str]:
