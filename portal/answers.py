@@ -25,7 +25,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, request
 from werkzeug.http import http_date, parse_date, parse_etags
@@ -36,6 +36,7 @@ from portal.types import utcnow
 from portal.web import security_headers
 
 StartResponse = Callable[..., object]
+MAX_AGE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class Answer:
 class _Stored:
     generation: int
     answer: Answer
-    until: datetime | None  # the clock changes the answer then (None: only a write does)
+    until: datetime  # the clock may change the answer then, or MAX_AGE has passed
     cookieless: bool  # made for, and served only to, requests without a cookie
 
 
@@ -98,7 +99,7 @@ class AnswerCache:
             if (
                 entry is not None
                 and not (entry.cookieless and environ.get("HTTP_COOKIE"))
-                and (entry.until is None or utcnow() < entry.until)
+                and utcnow() < entry.until
                 and entry.generation == self.watch.generation()
                 and entry.answer.can_answer(environ)
             ):
@@ -117,6 +118,10 @@ class AnswerCache:
         if generation is None or environ.get("QUERY_STRING"):
             return
         key = _key(environ)
+        # Re-checked at least this often: a listener that went quiet without an error (a
+        # dropped connection, a pooler that does not pass LISTEN on) cannot keep an answer forever.
+        latest = utcnow() + MAX_AGE
+        until = latest if until is None else min(until, latest)
         with self._lock:
             self._entries[key] = _Stored(generation, answer, until, cookieless)
             self._entries.move_to_end(key)
@@ -133,13 +138,19 @@ def _key(environ: dict) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- public pages
 
 
+def generation() -> int | None:
+    """The generation to store this request's answer with. A view reads it first, before it
+    loads anything (an account by its feed token, a seminar): a change committed while the
+    view works then leaves the stored answer out of date at once, instead of stored as current."""
+    return changes.watch().generation()
+
+
 def anonymous_generation() -> int | None:
-    """The generation to store this request's page with, read before the view reads its data;
-    None when the page must not be stored: only a plain GET without a cookie or a query string
-    gets the page that every such visitor gets."""
+    """``generation()`` for a page, or None when the page must not be stored: only a plain GET
+    without a cookie or a query string gets the page that every such visitor gets."""
     if request.method != "GET" or request.query_string or request.headers.get("Cookie"):
         return None
-    return changes.watch().generation()
+    return generation()
 
 
 def page(html: str, generation: int | None, *, until: datetime | None) -> Answer | str:

@@ -89,8 +89,11 @@ class ChangeWatch:
             if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
                 import psycopg
 
+                # Keepalives: a connection dropped without a word (a NAT, a failover) raises
+                # within about a minute instead of leaving the listener deaf.
                 conn = psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
-                                       autocommit=True, connect_timeout=3)
+                                       autocommit=True, connect_timeout=3, keepalives=1, keepalives_idle=30,
+                                       keepalives_interval=10, keepalives_count=3)
                 conn.execute(f"LISTEN {CHANNEL}")
                 self._kind = "postgresql"
             elif url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):

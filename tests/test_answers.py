@@ -13,8 +13,9 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from conftest import AuthActions
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from portal import changes
 from portal.extensions import db
@@ -309,3 +310,71 @@ def test_a_schedule_for_another_year_is_not_stored(app, client, count_queries):
     with count_queries() as queries:
         assert client.get("/seminars?fy=2021").status_code == 200
     assert queries.count > 0
+
+
+# --------------------------------------------------------------------------- races and limits
+
+
+def test_a_token_regenerated_while_its_feed_is_being_made_is_404_afterwards(app, client, create_user, monkeypatch):
+    """The view looked the account up by its old token; the token changes before the feed is
+    stored. The old URL must not go on answering from the store."""
+    from portal.accounts.models import User
+    from portal.calendar import services as calendar_services
+
+    member = create_user("member")
+    old = f"/calendar/{member.calendar_token}.ics"
+    looked_up = calendar_services.user_for_token
+
+    def racing(token: str):
+        found = looked_up(token)
+        with app.app_context():  # another request, committing in the middle of this one
+            calendar_services.regenerate_token(db.session.get(User, member.id))
+            db.session.commit()
+        return found
+
+    monkeypatch.setattr(calendar_services, "user_for_token", racing)
+    client.get(old)
+    monkeypatch.setattr(calendar_services, "user_for_token", looked_up)
+    for _ in range(2):
+        assert client.get(old).status_code == 404
+
+
+@pytest.mark.postgres_only
+def test_a_change_no_one_announced_is_seen_within_the_maximum_age(app, client, database_url, monkeypatch):
+    """A write that bypasses the portal (psql) sends no NOTIFY: stored answers still end."""
+    from portal import answers
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("on SQLite the watch sees every write (PRAGMA data_version)")
+    monkeypatch.setattr(answers, "MAX_AGE", timedelta(seconds=1))
+    load(app, "ans-quiet")
+    assert "回 ans-quiet" in client.get("/calendar.ics").data.decode()
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:  # not a portal session: no notification
+            conn.execute(text("UPDATE seminars SET title = '黙って変えたタイトル', updated_at = now() WHERE key = 'ans-quiet'"))
+    finally:
+        engine.dispose()
+    assert "黙って変えたタイトル" not in client.get("/calendar.ics").data.decode()  # from the store
+    assert eventually(lambda: "黙って変えたタイトル" in client.get("/calendar.ics").data.decode(), seconds=3)
+
+
+def test_renaming_a_series_or_an_account_changes_the_feeds_that_show_the_name(app, client, create_user):
+    from portal.accounts.models import User
+    from portal.seminars.models import SeminarSeries
+
+    load(app, "ans-1")
+    member = create_user("member")
+    paths = ("/calendar.ics", f"/seminars/{seminar_id(app, 'ans-1')}.ics", f"/calendar/{member.calendar_token}.ics")
+    before = {p: client.get(p).headers["ETag"] for p in paths}
+    with app.app_context():
+        series = db.session.scalar(select(SeminarSeries).where(SeminarSeries.name == SERIES))
+        seminar_services.update_series(series, name="改称後のセミナー", fiscal_year=series.fiscal_year,
+                                       description=None)
+        db.session.get(User, member.id).name = "改名 花子"
+        db.session.commit()
+    for path in paths:
+        again = client.get(path, headers={"If-None-Match": before[path]})
+        assert again.status_code == 200, path
+        body = again.data.decode()
+        assert ("改名 花子" in body) if path.startswith("/calendar/") else ("改称後のセミナー" in body), path

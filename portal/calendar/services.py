@@ -399,14 +399,15 @@ CACHE_SIZE = 256
 
 def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
     version = feed.version()
-    digest = hashlib.sha256(repr((FORMAT, feed.key, version)).encode()).hexdigest()[:32]
+    # The name (X-WR-CALNAME: a series, a subcommittee, the account's name) is in no version.
+    digest = hashlib.sha256(repr((FORMAT, feed.key, feed.name, version)).encode()).hexdigest()[:32]
     newest = max(v[0] for v in version)
     return f'"{digest}"', newest.replace(microsecond=0), version
 
 
 def build(feed: Feed, version: tuple) -> bytes:
     """The feed's bytes for this version, kept from an earlier request or built now."""
-    key = (feed.key, external_url("/"))  # links carry the host when no base URL is set
+    key = (feed.key, feed.name, external_url("/"))  # links carry the host when no base URL is set
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit.version == version:

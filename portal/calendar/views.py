@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal import access, changes
+from portal import access, answers
 from portal.answers import Answer
 from portal.audit.services import record
 from portal.calendar import services
@@ -20,12 +20,11 @@ from portal.web import security_headers
 bp = Blueprint("calendar", __name__)
 
 
-def _serve(feed: services.Feed, *, private: bool = False, for_everyone: bool = True) -> Answer:
+def _serve(feed: services.Feed, generation: int | None, *, private: bool = False, for_everyone: bool = True) -> Answer:
     """The feed's answer: 304 decided from its version alone, else its bytes (built once per
     version). An answer that is the same for everyone who has the URL is stored for the URL
-    until the database changes; one that depends on who asks (a draft shown to the
-    secretariat) never is."""
-    generation = changes.watch().generation()  # read before the version, so a change racing us counts
+    until the database changes after ``generation`` (read before the view loaded anything);
+    one that depends on who asks (a draft shown to the secretariat) never is."""
     etag, last_modified, version = services.etag_and_modified(feed)
     headers = (
         ("Cache-Control", "private, no-cache" if private or not for_everyone else "public, max-age=0, must-revalidate"),
@@ -45,36 +44,39 @@ def _serve(feed: services.Feed, *, private: bool = False, for_everyone: bool = T
 @bp.get("/calendar.ics")
 @read_only
 def public():
-    return _serve(services.public_feed())
+    return _serve(services.public_feed(), answers.generation())
 
 
 @bp.get("/seminars/<int:seminar_id>.ics")
 @read_only
 def seminar(seminar_id: int):
+    generation = answers.generation()
     seminar = access.get_or_404(Seminar, seminar_id)
     if seminar.status is SeminarStatus.DRAFT and not access.can("view_draft"):
         abort(404)
     if seminar.window is None:
         abort(404)  # 未定: on the schedule, in no feed
-    return _serve(services.seminar_feed(seminar), for_everyone=seminar.status is not SeminarStatus.DRAFT)
+    return _serve(services.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
 @read_only
 def subcommittee(slug: str):
+    generation = answers.generation()
     sub = db.session.scalar(db.select(Subcommittee).where(Subcommittee.slug == slug))
     if sub is None or sub.status is not SubcommitteeStatus.ACTIVE:
         abort(404)
-    return _serve(services.subcommittee_feed(sub))
+    return _serve(services.subcommittee_feed(sub), generation)
 
 
 @bp.get("/calendar/<token>.ics")
 @read_only
 def personal(token: str):
+    generation = answers.generation()
     user = services.user_for_token(token)
     if user is None:
         abort(404)
-    return _serve(services.personal_feed(user), private=True)
+    return _serve(services.personal_feed(user), generation, private=True)
 
 
 @bp.post("/account/calendar-token")

@@ -136,8 +136,8 @@ def series_edit(series_id: int):
     if form.validate_on_submit() and _series_exists(form.name.data.strip(), form.fiscal_year.data, besides=series.id):
         form.fiscal_year.errors = [*form.fiscal_year.errors, _("この年度のシリーズは既にあります。")]
     elif form.validate_on_submit():
-        series.name, series.fiscal_year = form.name.data.strip(), form.fiscal_year.data
-        series.description = (form.description.data or "").strip() or None
+        services.update_series(series, name=form.name.data.strip(), fiscal_year=form.fiscal_year.data,
+                               description=(form.description.data or "").strip() or None)
         db.session.commit()
         flash(_("シリーズを更新しました。"), "success")
         return redirect(url_for(".seminars", fy=series.fiscal_year))

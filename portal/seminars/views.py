@@ -24,10 +24,11 @@ bp = Blueprint("seminars", __name__)
 @read_only
 def schedule():
     generation = answers.anonymous_generation()  # before the reads: a change racing them counts
+    now = utcnow()  # before the default year is chosen from today
     data = services.schedule(requested_fiscal_year(), include_drafts=access.can("view_draft"))
     # The default year is today's: a stored schedule is good until midnight at the latest.
     return answers.page(render_template("seminars/schedule.html", schedule=data), generation,
-                        until=next_local_midnight())
+                        until=next_local_midnight(now))
 
 
 def requested_fiscal_year() -> int | None:
