@@ -135,7 +135,7 @@ def _key(environ: dict) -> tuple[str, str, str]:
             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
 
 
-# --------------------------------------------------------------------------- public pages
+# --------------------------------------------------------------------------- for views: feeds and public pages
 
 
 def generation() -> int | None:
