@@ -32,8 +32,8 @@ from portal.seminars.models import (
     Seminar,
     SeminarSeries,
     SeminarStatus,
-    presented_at,
     presenter_display,
+    stands_under,
 )
 from portal.subcommittees.models import (
     MembershipState,
@@ -129,7 +129,9 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
     """Seminars a feed may show (published or cancelled, with a date) in date order: three
     queries whatever their number (seminars, program items, presenters)."""
     where = (*PUBLIC_SEMINAR, Seminar.precision != Precision.UNDECIDED, *conditions)
-    rows = db.session.execute(
+    # Core execution on the session's connection: the rows are plain, no ORM row processing.
+    conn = db.session.connection()
+    rows = conn.execute(
         select(*(getattr(Seminar, name) for name in _FACT_COLUMNS), SeminarSeries.name)
         .join(SeminarSeries).where(*where)
         .order_by(Seminar.date_on, Seminar.starts_at, Seminar.id)
@@ -138,19 +140,19 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
         return []
     chosen = select(Seminar.id).where(*where).scalar_subquery()
     presenters: dict[int, list[tuple[int | None, str]]] = defaultdict(list)
-    for item_id, point, organization, department, person in db.session.execute(
+    for item_id, point, organization, department, person in conn.execute(
         select(Presenter.program_item_id, Presenter.point_index, Presenter.organization, Presenter.department,
                Presenter.person)
         .join(ProgramItem).where(ProgramItem.seminar_id.in_(chosen))
         .order_by(Presenter.program_item_id, Presenter.position)
-    ):
+    ).all():
         presenters[item_id].append((point, presenter_display(organization, department, person)))
     program: dict[int, list[ProgramLine]] = defaultdict(list)
-    for item_id, seminar_id, start, title, points in db.session.execute(
+    for item_id, seminar_id, start, title, points in conn.execute(
         select(ProgramItem.id, ProgramItem.seminar_id, ProgramItem.start_time, ProgramItem.title, ProgramItem.points)
         .where(ProgramItem.seminar_id.in_(chosen))
         .order_by(ProgramItem.seminar_id, ProgramItem.position)
-    ):
+    ).all():
         program[seminar_id].append(ProgramLine(start, title, tuple(points or ()), tuple(presenters.get(item_id, ()))))
     return [SeminarFacts(*row, program=tuple(program.get(row[0], ()))) for row in rows]
 
@@ -162,14 +164,15 @@ def program_text(program: tuple[ProgramLine, ...]) -> str:
     for item in program:
         time = f"{format_time(item.start_time)}～ " if item.start_time else ""
         lines.append(f"{time}{item.title}")
+        under: dict[int | None, list[str]] = defaultdict(list)
+        for at, name in item.presenters:
+            under[stands_under(at, len(item.points))].append(name)
         for index, point in enumerate(item.points):
             lines.append(f"・{point}")
-            own = [name for at, name in item.presenters if presented_at(at, index, len(item.points))]
-            if own:
-                lines.append("　（" + "、".join(own) + "）")
-        whole = [name for at, name in item.presenters if presented_at(at, None, len(item.points))]
-        if whole:
-            lines.append("（" + "、".join(whole) + "）")
+            if index in under:
+                lines.append("　（" + "、".join(under[index]) + "）")
+        if None in under:
+            lines.append("（" + "、".join(under[None]) + "）")
     return "\n".join(lines)
 
 

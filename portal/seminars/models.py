@@ -160,15 +160,13 @@ class ProgramItem(db.Model):
 
     def presenters_at(self, index: int | None) -> list[Presenter]:
         """Who stands under point ``index`` (None: under the whole item)."""
-        return [p for p in self.presenters if presented_at(p.point_index, index, len(self.points or ()))]
+        return [p for p in self.presenters if stands_under(p.point_index, len(self.points or ())) == index]
 
 
-def presented_at(point_index: int | None, index: int | None, points: int) -> bool:
-    """Whether a presenter of ``point_index`` stands under point ``index`` of an item with
-    ``points`` points (None: under the whole item, as is one whose point is gone)."""
-    if point_index is None or not 0 <= point_index < points:
-        return index is None
-    return point_index == index
+def stands_under(point_index: int | None, points: int) -> int | None:
+    """Where a presenter of ``point_index`` is shown in an item with ``points`` points: under
+    that point, or (None) under the whole item, as is one whose point is gone."""
+    return point_index if point_index is not None and 0 <= point_index < points else None
 
 
 class Presenter(db.Model):
