@@ -153,17 +153,23 @@ def anonymous_generation() -> int | None:
     return generation()
 
 
+def headers(content_type: str, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """A stored answer's headers: what Flask's own answer would carry, so both paths match."""
+    return (
+        *extra,
+        ("Content-Type", content_type),
+        # Flask adds this to every answer (Flask-Login looks at the session): a cookie gets another answer.
+        ("Vary", "Cookie"),
+        *security_headers(current_app.config),
+    )
+
+
 def page(html: str, generation: int | None, *, until: datetime | None) -> Answer | str:
     """The rendered page, stored for every anonymous visitor until a write or ``until``, when
     ``generation`` (from ``anonymous_generation``) allows; else the page as Flask sends it."""
     if generation is None:
         return html
     body = html.encode()
-    headers = (
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Vary", "Cookie"),  # as Flask's own answer has it: a cookie gets another page
-        *security_headers(current_app.config),
-    )
-    answer = Answer(f'"{hashlib.sha256(body).hexdigest()[:32]}"', None, headers, body)
+    answer = Answer(f'"{hashlib.sha256(body).hexdigest()[:32]}"', None, headers("text/html; charset=utf-8"), body)
     current_app.extensions["portal.answers"].put(request.environ, generation, answer, until=until, cookieless=True)
     return answer

@@ -15,7 +15,6 @@ from portal.extensions import db
 from portal.reads import read_only
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
-from portal.web import security_headers
 
 bp = Blueprint("calendar", __name__)
 
@@ -26,12 +25,9 @@ def _serve(feed: services.Feed, generation: int | None, *, private: bool = False
     until the database changes after ``generation`` (read before the view loaded anything);
     one that depends on who asks (a draft shown to the secretariat) never is."""
     etag, last_modified, version = services.etag_and_modified(feed)
-    headers = (
+    headers = answers.headers(
+        "text/calendar; charset=utf-8",
         ("Cache-Control", "private, no-cache" if private or not for_everyone else "public, max-age=0, must-revalidate"),
-        ("Content-Type", "text/calendar; charset=utf-8"),
-        # Flask adds this to every answer (Flask-Login looks at the session); stored answers match.
-        ("Vary", "Cookie"),
-        *security_headers(current_app.config),
     )
     answer = Answer(etag, last_modified, headers, None)
     if not answer.not_modified(request.environ):

@@ -333,7 +333,7 @@ def check(data: Any) -> dict[str, list[dict[str, Any]]]:
                 if p.get("point") is not None and not points:
                     c.error(f"{pw}.point", "names a point, but the item has no points")
                 else:
-                    point = c.integer(f"{pw}.point", p.get("point"), maximum=len(points) - 1 if points else 0)
+                    point = c.integer(f"{pw}.point", p.get("point"), maximum=len(points) - 1)
                 presenters.append({
                     "organization": c.text(f"{pw}.organization", p.get("organization"), max_len=200),
                     "department": c.text(f"{pw}.department", p.get("department"), max_len=200),
