@@ -127,7 +127,7 @@ def feed_seminars(first: int, last: int, fy: int) -> dict[str, Any]:
 
 
 def import_seminars(app, first: int, last: int, fy: int) -> float:
-    from portal.extensions import db
+    from portal.core.db import db
     from portal.imports.services import import_data
 
     began = time.perf_counter()
@@ -140,7 +140,7 @@ def import_seminars(app, first: int, last: int, fy: int) -> float:
 def seminar_id(app, key: str) -> int:
     from sqlalchemy import select
 
-    from portal.extensions import db
+    from portal.core.db import db
     from portal.seminars.models import Seminar
 
     with app.app_context():
@@ -297,7 +297,7 @@ def profile_requests(app, path: str, headers: dict[str, str], expect: int, calls
     from sqlalchemy import event
 
     from portal.calendar import services
-    from portal.extensions import db
+    from portal.core.db import db
 
     client = app.test_client()
     status = 0
@@ -395,8 +395,8 @@ def main() -> int:
 
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:
     from portal import create_app
-    from portal.dates import fiscal_year, today_local
-    from portal.extensions import db
+    from portal.core.dates import fiscal_year, today_local
+    from portal.core.db import db
 
     print(load_line(args, f"for {' and '.join(str(n) for n in EVENT_COUNTS)} events"))
 

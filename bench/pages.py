@@ -404,8 +404,8 @@ def count_queries(database_url: str, env: dict[str, str], scratch: Path) -> list
     from sqlalchemy import event, select
 
     from portal import create_app
-    from portal.dates import fiscal_year, today_local
-    from portal.extensions import db
+    from portal.core.dates import fiscal_year, today_local
+    from portal.core.db import db
     from portal.imports.services import import_data
     from portal.seminars.models import Seminar
 
@@ -433,7 +433,7 @@ def count_queries(database_url: str, env: dict[str, str], scratch: Path) -> list
             row: dict[str, Any] = {"seminars": count}
             for label, path in (("schedule", "/seminars"), ("detail", f"/seminars/{seminar_id}")):
                 client.get(path)  # warm-up: one-time work is not the page's
-                app.extensions["portal.answers"].clear()  # count what rendering the page costs
+                app.extensions["portal.web.answers"].clear()  # count what rendering the page costs
                 statements[0] = 0
                 response = client.get(path)
                 row[label] = statements[0]

@@ -127,8 +127,8 @@ def set_up(database_url: str, scratch: Path, accounts: int, capacity: int, tag: 
     from portal import create_app
     from portal.accounts import services as account_services
     from portal.accounts.models import Membership, OrganizationKind, Role
-    from portal.dates import today_local
-    from portal.extensions import db
+    from portal.core.dates import today_local
+    from portal.core.db import db
     from portal.imports.services import import_data
 
     app = create_app({
@@ -173,7 +173,7 @@ def count_registrations(database_url: str, scratch: Path, seminar_id: int) -> di
     from sqlalchemy import func, select
 
     from portal import create_app
-    from portal.extensions import db
+    from portal.core.db import db
     from portal.seminars.models import Registration
 
     app = create_app({

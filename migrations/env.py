@@ -69,7 +69,7 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Write the portal's UTCDateTime as a plain timezone-aware DateTime in migrations."""
-    from portal.types import UTCDateTime
+    from portal.core.db import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

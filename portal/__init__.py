@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from portal import config as config_module
+from portal.core.config import configure
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -24,9 +24,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=os.path.join(root, "static"),
     )
     os.makedirs(app.instance_path, exist_ok=True)
-    app.config.update(config_module.load(app.instance_path, config))
+    configure(app.config, app.instance_path, config)
 
-    from portal.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from portal.core.db import db
+    from portal.extensions import babel, csrf, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
@@ -44,12 +45,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_security(app)
     _register_cli(app)
 
-    from portal import changes
-    from portal.answers import AnswerCache
+    from portal.core import changes
+    from portal.web.answers import AnswerCache
 
     changes.init_app(app)
     # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
-    app.extensions["portal.answers"] = app.wsgi_app = AnswerCache(app.wsgi_app, changes.watch_of(app))
+    app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(app.wsgi_app, changes.watch_of(app))
     return app
 
 
@@ -88,7 +89,7 @@ def _import_models() -> None:
 
 def _configure_login(login_manager) -> None:
     from portal.accounts.models import User
-    from portal.extensions import db
+    from portal.core.db import db
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("このページを表示するにはログインしてください。")
@@ -125,8 +126,9 @@ def _register_template_helpers(app: Flask) -> None:
 
     from portal import access
     from portal.calendar.services import google_calendar_url
-    from portal.dates import format_day, format_time
-    from portal.web import external_url, external_url_for
+    from portal.core.dates import format_day, format_time
+    from portal.core.labels import label
+    from portal.web.urls import external_url, external_url_for
 
     app.jinja_env.globals.update(
         get_locale=get_locale,
@@ -137,10 +139,21 @@ def _register_template_helpers(app: Flask) -> None:
         external_url=external_url,
         external_url_for=external_url_for,
     )
+    app.jinja_env.filters["label"] = label
+
+    @app.context_processor
+    def _viewer() -> dict[str, Any]:
+        """What the base layout shows every viewer (its menu); pages get the rest from views."""
+        from flask_login import current_user
+
+        from portal.accounts.access import is_secretariat
+
+        # Mails are rendered outside requests too: no viewer there.
+        return {"viewer_is_secretariat": has_request_context() and is_secretariat(current_user)}
 
     @app.template_filter("local")
     def _local(value, fmt: str = "%Y-%m-%d %H:%M"):
-        from portal.dates import to_local
+        from portal.core.dates import to_local
 
         return "" if value is None else to_local(value).strftime(fmt)
 
@@ -158,7 +171,7 @@ ERROR_TEXT = {
 UPLOAD_ENDPOINTS = {"secretariat.material_upload", "subcommittees.material_upload"}
 
 def _register_security(app: Flask) -> None:
-    from portal.web import security_headers
+    from portal.web.headers import security_headers
 
     production = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
     # Secure cookies and the secretariat's second factor whenever served over https.
@@ -195,6 +208,9 @@ def _register_error_handlers(app: Flask) -> None:
     from flask_babel import force_locale
     from werkzeug.exceptions import HTTPException
 
+    from portal.core.db import db
+    from portal.core.errors import DomainError
+
     def render(code: int, description: str | None = None):
         title, message = ERROR_TEXT.get(code, (str(code), description or ""))
         if request.path.startswith("/api/"):
@@ -211,6 +227,15 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def _server_error(exc):
         return render(500)
+
+    @app.errorhandler(DomainError)
+    def _refused(exc: DomainError):
+        """A refusal that no view's unit of work caught: nothing was committed (the request's
+        session ends with a rollback); the API answers JSON, a page the error page with 422."""
+        db.session.rollback()
+        if request.path.startswith("/api/"):
+            return jsonify({"error": str(exc), "field": exc.field, "status": 422}), 422
+        return render_template("errors/error.html", code=422, title=_l("処理できませんでした"), message=str(exc)), 422
 
 
 def _register_cli(app: Flask) -> None:

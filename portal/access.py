@@ -11,7 +11,7 @@ from flask import abort
 from flask_login import current_user
 
 from portal.accounts.models import Role
-from portal.extensions import db
+from portal.core.db import db
 
 
 def _user(user: Any = None) -> Any:

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
-from portal.extensions import db as _db
+from portal.core.db import db as _db
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
@@ -107,7 +107,7 @@ def make_app(database_url: str, tmp_path):
 
     yield factory
     for built in apps:
-        built.extensions["portal.changes"].close()
+        built.extensions["portal.core.changes"].close()
         with built.app_context():
             _db.session.remove()
             _db.engine.dispose()

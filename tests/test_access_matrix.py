@@ -39,8 +39,8 @@ from werkzeug.security import generate_password_hash
 
 from portal.accounts.models import AccountState, Membership, OrganizationKind, Role, User, new_calendar_token
 from portal.accounts.services import find_or_create_organization
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage
 from portal.materials import services as material_services

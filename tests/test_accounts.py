@@ -15,9 +15,8 @@ from sqlalchemy import func, select, update
 
 from portal.accounts import services
 from portal.accounts.models import AccountState, LoginThrottle, Organization, PasswordResetToken, Role, User
-from portal.extensions import db
+from portal.core.db import db, utcnow
 from portal.mail.models import OutboxMessage
-from portal.types import utcnow
 
 PASSWORD = "correct-horse-battery"  # conftest's create_user default
 NEW_PASSWORD = "new-staple-battery-42"

@@ -1,5 +1,5 @@
-"""Stored answers (portal.answers: feeds, and public pages as a visitor sees them) and the
-change watch (portal.changes).
+"""Stored answers (portal.web.answers: feeds, and public pages as a visitor sees them) and the
+change watch (portal.core.changes).
 
 A feed polled again while nothing changed is answered without a single SQL statement, with
 the same bytes and headers as the first answer; any committed change, made in this process
@@ -17,12 +17,11 @@ import pytest
 from conftest import AuthActions
 from sqlalchemy import create_engine, select, text
 
-from portal import changes
-from portal.extensions import db
+from portal.core import changes
+from portal.core.db import db, utcnow
 from portal.imports.services import import_data
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Seminar
-from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 
@@ -139,7 +138,7 @@ def test_links_follow_the_request_host_when_no_base_url_is_set(make_app):
 def test_a_lost_watch_falls_back_to_the_database_and_comes_back(make_app, app, client, count_queries, monkeypatch):
     load(app, "ans-1")
     first = client.get("/calendar.ics")
-    watch = app.extensions["portal.changes"]
+    watch = app.extensions["portal.core.changes"]
     with app.app_context():
         if db.engine.dialect.name == "postgresql":  # the server ends the listening session
             listeners = db.session.scalars(text(
@@ -202,7 +201,7 @@ def test_a_feed_edited_many_times_keeps_one_body_per_process(app, client):
 
 def open_seminar(app, key: str, **extra) -> int:
     """A published seminar three weeks ahead, registration open, 20 places."""
-    from portal.dates import fiscal_year, today_local
+    from portal.core.dates import fiscal_year, today_local
 
     day = today_local() + timedelta(days=21)
     with app.app_context():
@@ -285,7 +284,7 @@ def test_a_stored_page_ends_when_registration_closes(app, client):
 def test_when_a_seminar_page_changes_by_itself(app):
     from datetime import UTC, datetime
 
-    from portal.dates import Precision
+    from portal.core.dates import Precision
 
     now = datetime(2021, 7, 1, 3, 0, tzinfo=UTC)
     opens, closes = now + timedelta(days=1), now + timedelta(days=30)
@@ -342,7 +341,7 @@ def test_a_token_regenerated_while_its_feed_is_being_made_is_404_afterwards(app,
 @pytest.mark.postgres_only
 def test_a_change_no_one_announced_is_seen_within_the_maximum_age(app, client, database_url, monkeypatch):
     """A write that bypasses the portal (psql) sends no NOTIFY: stored answers still end."""
-    from portal import answers
+    from portal.web import answers
 
     if not database_url.startswith("postgresql"):
         pytest.skip("on SQLite the watch sees every write (PRAGMA data_version)")

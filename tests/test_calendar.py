@@ -26,8 +26,8 @@ from conftest import AuthActions
 from sqlalchemy import select, update
 
 from portal.accounts.models import AccountState, User
-from portal.dates import fiscal_year, local_datetime, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, local_datetime, today_local
+from portal.core.db import db, utcnow
 from portal.imports.services import import_data
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Seminar, SeminarStatus
@@ -38,7 +38,6 @@ from portal.subcommittees.models import (
     SubcommitteeMember,
     SubcommitteeSession,
 )
-from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 TITLE = "前橋市・浜松市・岡崎市による取組紹介・意見交換"
@@ -388,7 +387,7 @@ def forget_built_feeds(app) -> None:
 
     with calendar_services._cache_lock:
         calendar_services._cache.clear()
-    app.extensions["portal.answers"].clear()
+    app.extensions["portal.web.answers"].clear()
 
 
 def second(value: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""portal.dates: labels, windows and fiscal years as the secretariat writes them (pure functions)."""
+"""portal.core.dates: labels, windows and fiscal years as the secretariat writes them (pure functions)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from portal.dates import (
+from portal.core.dates import (
     Precision,
     date_label,
     fiscal_year,

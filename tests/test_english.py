@@ -13,7 +13,7 @@ import html as html_lib
 from conftest import csrf_token
 from sqlalchemy import select
 
-from portal.extensions import db
+from portal.core.db import db
 from portal.seminars.models import Seminar
 
 

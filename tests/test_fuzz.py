@@ -37,8 +37,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from portal.accounts.models import Membership, OrganizationKind
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import (
     ACTIVITY_KEYS,
     CONTACT_KEYS,

@@ -30,15 +30,14 @@ from sqlalchemy import func, select, update
 
 from portal.accounts.models import AccountState, Role, User
 from portal.audit.models import AuditEvent
-from portal.dates import fiscal_year, to_local, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, to_local, today_local
+from portal.core.db import db, utcnow
 from portal.governance.services import send_review_reminder
 from portal.imports.services import import_data
 from portal.qa.models import Question
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
-from portal.types import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 MAILBOX = "secretariat-box@example.org"  # SECRETARIAT_EMAIL in the test configuration

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.accounts.models import AccountState, Membership, Organization, OrganizationKind, Role, User
-from portal.dates import TOKYO, Precision, to_local, today_local
-from portal.extensions import db
+from portal.core.dates import TOKYO, Precision, to_local, today_local
+from portal.core.db import db
 from portal.imports.demo import DEMO_FILE
 from portal.imports.services import ImportFailed, import_data
 from portal.seminars.models import Seminar, SeminarStatus

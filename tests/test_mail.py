@@ -20,10 +20,9 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from portal.extensions import db
+from portal.core.db import db, utcnow
 from portal.mail import services
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.types import utcnow
 
 SUBJECT = "【官民連携プラットフォーム】参加登録のお知らせ"
 BODY = (

@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit
 from conftest import AuthActions
 from sqlalchemy import select
 
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.materials.models import Material
 from portal.seminars.models import ProgramItem, Seminar

@@ -17,8 +17,8 @@ import pytest
 from conftest import AuthActions
 from sqlalchemy import select
 
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.seminars.models import Registration, RegistrationState, Seminar
 
@@ -478,7 +478,7 @@ def _numbered(i: int) -> dict[str, Any]:
 
 def _count(client, count_queries, path: str) -> tuple[int, str]:
     """Statements of rendering ``path`` (a visitor's page is otherwise answered from the store)."""
-    client.application.extensions["portal.answers"].clear()
+    client.application.extensions["portal.web.answers"].clear()
     with count_queries() as counter:
         response = client.get(path)
     assert response.status_code == 200

@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch

@@ -1,4 +1,4 @@
-"""@read_only views (portal.reads): public pages and feeds read outside a transaction, and a
+"""@read_only views (portal.web.reads): public pages and feeds read outside a transaction, and a
 write attempted in such a view fails and leaves the database as it was."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import pytest
 from flask import Blueprint
 from sqlalchemy import func, select, update
 
-from portal.extensions import db
-from portal.reads import WriteInReadOnlyView, read_only
+from portal.core.db import db
 from portal.seminars.models import SeminarSeries
+from portal.web.reads import WriteInReadOnlyView, read_only
 
 
 @pytest.fixture

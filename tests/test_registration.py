@@ -21,12 +21,11 @@ import pytest
 from conftest import AuthActions, csrf_token
 from sqlalchemy import select
 
-from portal.dates import fiscal_year, local_datetime, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, local_datetime, today_local
+from portal.core.db import db, utcnow
 from portal.imports.services import import_data
 from portal.seminars import services
 from portal.seminars.models import Registration, RegistrationState, Seminar, SeminarStatus
-from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.seminars.models import Registration, RegistrationState, Seminar
 

@@ -22,8 +22,8 @@ from conftest import AuthActions
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.dates import Precision, fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import Precision, fiscal_year, today_local
+from portal.core.db import db, utcnow
 from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage
 from portal.seminars import services
@@ -36,7 +36,6 @@ from portal.seminars.models import (
     SeminarSeries,
     SeminarStatus,
 )
-from portal.types import utcnow
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 WEEKDAYS = "月火水木金土日"

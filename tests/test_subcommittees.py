@@ -33,8 +33,8 @@ from conftest import AuthActions
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.materials.models import Material
 from portal.subcommittees import services

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from portal.extensions import db
+from portal.core.db import db
 from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember

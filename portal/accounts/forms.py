@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.accounts.models import Membership, OrganizationKind
 from portal.accounts.services import MIN_PASSWORD_LENGTH
-from portal.forms import choices
+from portal.web.forms import choices
 
 KIND_LABELS = {
     OrganizationKind.MUNICIPALITY.value: _l("自治体"),

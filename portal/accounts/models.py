@@ -9,9 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models_common import enum_column
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, enum_column, utcnow
 
 
 class OrganizationKind(enum.StrEnum):

@@ -29,10 +29,9 @@ from portal.accounts.models import (
     new_calendar_token,
 )
 from portal.audit.services import record
-from portal.extensions import db
+from portal.core.db import db, utcnow
 from portal.mail.services import enqueue, secretariat_address
-from portal.types import utcnow
-from portal.web import external_url_for
+from portal.web.urls import external_url_for
 
 MIN_PASSWORD_LENGTH = 10
 

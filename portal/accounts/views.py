@@ -11,15 +11,14 @@ from portal.accounts import services
 from portal.accounts.forms import CodeForm, LoginForm, PasswordResetForm, PasswordResetRequestForm, SignupForm
 from portal.accounts.models import Membership, OrganizationKind, User
 from portal.audit.services import record
-from portal.extensions import db, limiter
-from portal.urls import safe_next
-from portal.web import external_url
+from portal.core.db import db
+from portal.extensions import limiter
+from portal.web.client import client_address
+from portal.web.redirects import safe_next
+from portal.web.urls import external_url
 
 bp = Blueprint("accounts", __name__)
 
-
-def client_ip() -> str | None:
-    return request.remote_addr
 
 
 def _limit(name: str):
@@ -33,7 +32,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        result = services.authenticate(form.email.data, form.password.data, ip=client_ip())
+        result = services.authenticate(form.email.data, form.password.data, ip=client_address())
         db.session.commit()  # failures and lock-outs are recorded even when refused
         if result.user is not None and result.needs_second_factor:
             # Password checked; the session is not logged in until the second factor.
@@ -64,8 +63,8 @@ def second_factor():
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if services.verify_second_factor(user, form.code.data, ip=client_ip()):
-            services.complete_login(user, client_ip())
+        if services.verify_second_factor(user, form.code.data, ip=client_address()):
+            services.complete_login(user, client_address())
             db.session.commit()
             session.pop("2fa", None)
             return _finish_login(user, pending.get("next"))
@@ -82,7 +81,7 @@ def two_factor():
     if current_user.totp_secret:
         if form.validate_on_submit():
             try:
-                services.disable_totp(current_user, form.code.data, ip=client_ip())
+                services.disable_totp(current_user, form.code.data, ip=client_address())
             except services.AccountError as exc:
                 db.session.rollback()
                 form.code.errors = [*form.code.errors, str(exc)]
@@ -95,7 +94,7 @@ def two_factor():
     session["totp_setup"] = secret
     if form.validate_on_submit():
         try:
-            codes = services.enable_totp(current_user, secret, form.code.data, ip=client_ip())
+            codes = services.enable_totp(current_user, secret, form.code.data, ip=client_address())
         except services.AccountError as exc:
             db.session.rollback()
             form.code.errors = [*form.code.errors, str(exc)]
@@ -112,7 +111,7 @@ def two_factor():
 def logout():
     form = FlaskForm()
     if form.validate_on_submit() and current_user.is_authenticated:
-        record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_ip())
+        record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_address())
         db.session.commit()
         logout_user()
         flash(_("ログアウトしました。"), "info")
@@ -132,7 +131,7 @@ def signup():
                 organization_name=form.organization.data,
                 organization_kind=OrganizationKind(form.organization_kind.data),
                 membership=Membership(form.membership.data),
-                ip=client_ip(),
+                ip=client_address(),
             )
         except services.AccountError as exc:
             db.session.rollback()
@@ -150,7 +149,7 @@ def signup():
 def password_reset_request():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data, ip=client_ip())
+        services.request_password_reset(form.email.data, ip=client_address())
         db.session.commit()
         return render_template("accounts/password_reset_sent.html")
     return render_template("accounts/password_reset_request.html", form=form), 422 if form.errors else 200
@@ -163,7 +162,7 @@ def password_reset(token: str):
     form = PasswordResetForm()
     if form.validate_on_submit():
         try:
-            services.reset_password(token, form.password.data, ip=client_ip())
+            services.reset_password(token, form.password.data, ip=client_address())
         except services.AccountError as exc:
             db.session.rollback()
             form.password.errors = [*form.password.errors, str(exc)]

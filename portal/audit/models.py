@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, utcnow
 
 
 class AuditEvent(db.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.audit.models import AuditEvent
-from portal.extensions import db
+from portal.core.db import db
 
 
 def record(

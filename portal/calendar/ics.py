@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from portal.dates import TOKYO
+from portal.core.dates import TOKYO
 
 PRODID = "-//Smart City PPP Portal//官民連携プラットフォーム//JA"
 

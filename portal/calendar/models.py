@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal.extensions import db
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, utcnow
 
 
 class CalendarTombstone(db.Model):

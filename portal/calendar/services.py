@@ -22,8 +22,8 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import User
 from portal.calendar.ics import Event, calendar_bytes
 from portal.calendar.models import CalendarTombstone
-from portal.dates import Precision, date_label, format_time, window
-from portal.extensions import db
+from portal.core.dates import Precision, date_label, format_time, window
+from portal.core.db import db
 from portal.seminars.models import (
     Presenter,
     ProgramItem,
@@ -44,7 +44,7 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
     SubcommitteeStatus,
 )
-from portal.web import external_url
+from portal.web.urls import external_url
 
 UID_DOMAIN = "smartcity-ppp-portal"
 # Raise when what the same records are written as changes (a new deploy): ETags then change,

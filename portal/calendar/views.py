@@ -7,14 +7,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal import access, answers
-from portal.answers import Answer
+from portal import access
 from portal.audit.services import record
 from portal.calendar import services
-from portal.extensions import db
-from portal.reads import read_only
+from portal.core.db import db
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
+from portal.web import answers
+from portal.web.answers import Answer
+from portal.web.reads import read_only
 
 bp = Blueprint("calendar", __name__)
 
@@ -33,7 +34,7 @@ def _serve(feed: services.Feed, generation: int | None, *, private: bool = False
     if not answer.not_modified(request.environ):
         answer = Answer(etag, last_modified, headers, services.build(feed, version))
     if for_everyone:
-        current_app.extensions["portal.answers"].put(request.environ, generation, answer)
+        current_app.extensions["portal.web.answers"].put(request.environ, generation, answer)
     return answer
 
 

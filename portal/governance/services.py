@@ -17,13 +17,12 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.models import AccountState, Role, User, new_calendar_token
 from portal.audit.models import AuditEvent
 from portal.audit.services import record
-from portal.csvutil import to_csv
-from portal.dates import to_local
-from portal.extensions import db
+from portal.core.csv import to_csv
+from portal.core.dates import to_local
+from portal.core.db import db, utcnow
 from portal.mail.services import enqueue, secretariat_address
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
-from portal.types import utcnow
-from portal.web import external_url
+from portal.web.urls import external_url
 
 ROLE_JA = {"secretariat": "事務局", "member": "会員", "observer": "オブザーバー"}
 STATE_JA = {"pending": "承認待ち", "active": "有効", "rejected": "却下", "deactivated": "停止"}

@@ -14,17 +14,15 @@ from sqlalchemy import select
 from portal import access
 from portal.accounts.models import AccountState, Role, User
 from portal.audit.services import record
-from portal.csvutil import csv_response
-from portal.extensions import db
+from portal.core.db import db
 from portal.governance import services
 from portal.secretariat.views import bp as secretariat_bp
-from portal.urls import back_or
+from portal.web.client import client_address
+from portal.web.redirects import back_or
+from portal.web.responses import csv_response
 
 bp = Blueprint("governance", __name__)
 
-
-def _ip() -> str | None:
-    return request.remote_addr
 
 
 # Secretariat (the blueprint's own check covers these) -------------------------------------
@@ -40,7 +38,7 @@ def inventory():
 def inventory_csv():
     name = request.args.get("filter") if request.args.get("filter") in services.FILTERS else None
     users = services.inventory(name)
-    record("export.inventory", actor_id=current_user.id, ip=_ip(), details={"filter": name, "rows": len(users)})
+    record("export.inventory", actor_id=current_user.id, ip=client_address(), details={"filter": name, "rows": len(users)})
     db.session.commit()
     return csv_response(services.inventory_csv(users), f"accounts-{date.today():%Y%m%d}")
 
@@ -52,7 +50,7 @@ def inventory_review():
     if not users:
         flash(_("確認済みにするアカウントを選んでください。"), "error")
     else:
-        services.mark_reviewed(users, current_user, _ip())
+        services.mark_reviewed(users, current_user, client_address())
         db.session.commit()
         flash(_("%(count)s件のアカウントを確認済みにしました。", count=len(users)), "success")
     return redirect(url_for("secretariat.inventory", filter=request.form.get("filter") or None))
@@ -65,7 +63,7 @@ def account_state(user_id: int):
     if state not in (AccountState.ACTIVE.value, AccountState.DEACTIVATED.value):
         abort(400)
     try:
-        services.set_state(user, AccountState(state), current_user, _ip())
+        services.set_state(user, AccountState(state), current_user, client_address())
     except ValueError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -83,7 +81,7 @@ def account_role(user_id: int):
     if role not in {r.value for r in Role}:
         abort(400)
     try:
-        services.set_role(user, Role(role), current_user, _ip())
+        services.set_role(user, Role(role), current_user, client_address())
     except ValueError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -97,7 +95,7 @@ def account_role(user_id: int):
 def account_anonymize(user_id: int):
     user = access.get_or_404(User, user_id)
     try:
-        services.anonymize(user, current_user, _ip())
+        services.anonymize(user, current_user, client_address())
     except ValueError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -118,7 +116,7 @@ def audit():
 @secretariat_bp.get("/audit.csv")
 def audit_csv():
     events = services.audit_events(request.args.get("q"), request.args.get("action"), limit=100_000)
-    record("export.audit", actor_id=current_user.id, ip=_ip(), details={"rows": len(events)})
+    record("export.audit", actor_id=current_user.id, ip=client_address(), details={"rows": len(events)})
     db.session.commit()
     return csv_response(services.audit_csv(events), f"audit-{date.today():%Y%m%d}")
 
@@ -128,7 +126,7 @@ def audit_csv():
 @bp.get("/account/data.json")
 @login_required
 def own_data():
-    record("account.data_exported", actor_id=current_user.id, subject=current_user.email, ip=_ip())
+    record("account.data_exported", actor_id=current_user.id, subject=current_user.email, ip=client_address())
     db.session.commit()
     return Response(services.own_data_json(current_user), mimetype="application/json",
                     headers={"Content-Disposition": "attachment; filename=my-portal-data.json",
@@ -138,7 +136,7 @@ def own_data():
 @bp.post("/account/deletion-request")
 @login_required
 def deletion_request():
-    services.request_deletion(current_user, _ip())
+    services.request_deletion(current_user, client_address())
     db.session.commit()
     flash(_("アカウント削除の依頼を事務局に送りました。"), "success")
     return redirect(url_for("accounts.account"))
@@ -148,7 +146,7 @@ def deletion_request():
 @login_required
 def logout_everywhere():
     services.end_sessions(current_user)
-    record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=_ip())
+    record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=client_address())
     db.session.commit()
     logout_user()
     flash(_("すべての端末からログアウトしました。"), "info")

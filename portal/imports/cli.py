@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from portal.cli import portal_cli
-from portal.extensions import db
+from portal.core.db import db
 from portal.imports.services import ImportFailed, import_data
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.accounts.models import Membership, OrganizationKind, Role
-from portal.dates import fiscal_year, today_local
-from portal.extensions import db
+from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.seminars.models import Seminar
 
 DEMO_FILE = Path(__file__).with_name("demo.json")

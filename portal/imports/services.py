@@ -17,10 +17,8 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.accounts.models import Membership, Organization, OrganizationKind
-from portal.dates import Precision, fiscal_year, local_datetime
-from portal.extensions import db
-from portal.forms import MAX_YEAR, MIN_YEAR, year_ok
-from portal.models_common import assign
+from portal.core.dates import MAX_YEAR, MIN_YEAR, Precision, fiscal_year, local_datetime, year_ok
+from portal.core.db import assign, db, utcnow
 from portal.seminars.models import Presenter, ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.services import SEQUENCE_FIELDS, update_seminar
 from portal.subcommittees.models import (
@@ -33,7 +31,6 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
     SubcommitteeStatus,
 )
-from portal.types import utcnow
 
 DEFAULT_SERIES = "官民連携プラットフォーム オンラインセミナー"
 PERIODS = {"early": Precision.EARLY, "mid": Precision.MID, "late": Precision.LATE, None: Precision.MONTH}

@@ -7,7 +7,7 @@ import time
 import click
 from flask.cli import AppGroup
 
-from portal.extensions import db
+from portal.core.db import db
 from portal.mail.services import deliver_batch
 
 mail_cli = AppGroup("mail", help="Outbox delivery.")

@@ -9,9 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
-from portal.models_common import enum_column
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, enum_column, utcnow
 
 
 class OutboxStatus(enum.StrEnum):

@@ -19,9 +19,9 @@ from flask import current_app
 from flask_mail import Message
 from sqlalchemy import or_, select, update
 
-from portal.extensions import db, mail
+from portal.core.db import db, utcnow
+from portal.extensions import mail
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.types import utcnow
 
 # A claim older than this is taken to belong to a crashed worker and may be claimed again.
 STALE_CLAIM = timedelta(minutes=10)

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.extensions import db
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, utcnow
 
 
 class Material(db.Model):

@@ -13,7 +13,7 @@ from typing import IO, Any
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import db
+from portal.core.db import db
 from portal.materials.models import Material
 
 # What we accept, recognized from the bytes: PDF and the Office Open XML formats.

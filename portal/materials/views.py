@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access
-from portal.extensions import db
+from portal.core.db import db
 from portal.materials import services
 from portal.materials.models import Material
 from portal.seminars.models import Seminar, SeminarStatus

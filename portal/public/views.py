@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
 from sqlalchemy import text
 
-from portal.extensions import db
+from portal.core.db import db
 from portal.seminars.services import upcoming
 from portal.subcommittees.services import open_subcommittees
-from portal.urls import safe_next
+from portal.web.redirects import safe_next
 
 bp = Blueprint("public", __name__)
 

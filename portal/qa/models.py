@@ -8,9 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.extensions import db
-from portal.models_common import enum_column
-from portal.types import UTCDateTime, utcnow
+from portal.core.db import UTCDateTime, db, enum_column, utcnow
 
 BODY_MAX = 1000  # characters a question may hold
 

@@ -20,15 +20,14 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
 from portal.audit.services import record
-from portal.csvutil import to_csv
-from portal.dates import to_local
-from portal.extensions import db
+from portal.core.csv import to_csv
+from portal.core.dates import to_local
+from portal.core.db import db, utcnow
 from portal.mail.services import enqueue
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
 from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.seminars.services import lock_seminar, seminar_title
-from portal.types import utcnow
-from portal.web import external_url
+from portal.web.urls import external_url
 
 
 class QuestionRefused(Exception):

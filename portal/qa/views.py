@@ -7,8 +7,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import access
-from portal.dates import format_time
-from portal.extensions import db, limiter
+from portal.core.dates import format_time
+from portal.core.db import db
+from portal.extensions import limiter
 from portal.qa import services
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question

@@ -8,7 +8,7 @@ from wtforms import SelectField, TextAreaField
 from wtforms.validators import Length
 
 from portal.accounts.models import Role
-from portal.forms import choices
+from portal.web.forms import choices
 
 ROLE_LABELS = {Role.MEMBER.value: _l("会員"), Role.OBSERVER.value: _l("オブザーバー"), Role.SECRETARIAT.value: _l("事務局")}
 

@@ -11,14 +11,15 @@ from sqlalchemy.orm import selectinload
 from portal import access
 from portal.accounts.models import User
 from portal.audit.services import record
-from portal.csvutil import csv_response
-from portal.extensions import db
+from portal.core.db import db
 from portal.qa import services
 from portal.qa.forms import AnswerForm
 from portal.qa.models import Question
 from portal.secretariat.forms import ActionForm
 from portal.secretariat.views import bp
 from portal.seminars.models import Seminar
+from portal.web.client import client_address
+from portal.web.responses import csv_response
 
 
 def _back(question: Question):
@@ -79,6 +80,6 @@ def question_answer(question_id: int):
 @bp.get("/seminars/<int:seminar_id>/questions.csv")
 def questions_csv(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
-    record("export.questions", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
+    record("export.questions", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=client_address())
     db.session.commit()
     return csv_response(services.questions_csv(seminar), f"questions-{seminar.key}")

@@ -14,9 +14,8 @@ from sqlalchemy import select
 
 from portal import access
 from portal.audit.services import record
-from portal.csvutil import csv_response
-from portal.dates import TOKYO, Precision, format_time, local_datetime
-from portal.extensions import db
+from portal.core.dates import TOKYO, Precision, format_time, local_datetime
+from portal.core.db import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
@@ -34,7 +33,9 @@ from portal.seminars.forms import (
 )
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.views import requested_fiscal_year
-from portal.urls import back_or
+from portal.web.client import client_address
+from portal.web.redirects import back_or
+from portal.web.responses import csv_response
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -267,7 +268,7 @@ def program_delete(item_id: int):
 @bp.get("/seminars/<int:seminar_id>/registrants.csv")
 def registrants_csv(seminar_id: int):
     seminar = access.get_or_404(Seminar, seminar_id)
-    record("export.registrants", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=request.remote_addr)
+    record("export.registrants", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=client_address())
     db.session.commit()
     return csv_response(services.registrants_csv(seminar), f"registrants-{seminar.key}")
 

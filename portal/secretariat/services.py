@@ -6,7 +6,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import AccountState, User
-from portal.extensions import db
+from portal.core.db import db
 from portal.mail.models import OutboxMessage, OutboxStatus
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal import access
-from portal.extensions import db
+from portal.core.db import db
 from portal.secretariat.views import bp
 from portal.subcommittees import services
 from portal.subcommittees.forms import ReviewForm

@@ -10,11 +10,12 @@ from portal import access
 from portal.accounts import services as account_services
 from portal.accounts.models import AccountState, Role, User
 from portal.accounts.services import pending_count
-from portal.extensions import db
+from portal.core.db import db
 from portal.mail import services as mail_services
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.secretariat import services
 from portal.secretariat.forms import ActionForm, ApproveForm, RejectForm
+from portal.web.client import client_address
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
 
@@ -28,9 +29,6 @@ def only_secretariat():
         return redirect(url_for("accounts.two_factor"))
     return None
 
-
-def _ip() -> str | None:
-    return request.remote_addr
 
 
 @bp.get("/")
@@ -62,7 +60,7 @@ def approve(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        account_services.approve(user, current_user, Role(form.role.data), ip=_ip())
+        account_services.approve(user, current_user, Role(form.role.data), ip=client_address())
     except account_services.AccountError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -79,7 +77,7 @@ def reject(user_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        account_services.reject(user, current_user, form.reason.data or "", ip=_ip())
+        account_services.reject(user, current_user, form.reason.data or "", ip=client_address())
     except account_services.AccountError as exc:
         db.session.rollback()
         flash(str(exc), "error")

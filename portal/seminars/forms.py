@@ -18,9 +18,9 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
 
-from portal.dates import Precision, fiscal_year
-from portal.forms import MAX_YEAR, MIN_YEAR, BoundedIntegerField, choices, parse_dated, year_ok
+from portal.core.dates import MAX_YEAR, MIN_YEAR, Precision, fiscal_year, year_ok
 from portal.seminars import services
+from portal.web.forms import BoundedIntegerField, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {

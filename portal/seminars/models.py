@@ -8,10 +8,8 @@ from datetime import date, datetime, time
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.dates import Precision, date_label, local_datetime, to_local, window
-from portal.extensions import db
-from portal.models_common import Timestamps, enum_column
-from portal.types import UTCDateTime, utcnow
+from portal.core.dates import Precision, date_label, local_datetime, to_local, window
+from portal.core.db import Timestamps, UTCDateTime, db, enum_column, utcnow
 
 
 class SeminarStatus(enum.StrEnum):

@@ -17,12 +17,11 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.models import User
-from portal.csvutil import to_csv
-from portal.dates import Precision, fiscal_year, format_day, format_time, local_datetime, to_local, today_local
-from portal.extensions import db
+from portal.core.csv import to_csv
+from portal.core.dates import Precision, fiscal_year, format_day, format_time, local_datetime, to_local, today_local
+from portal.core.db import assign, db, utcnow
 from portal.mail.services import enqueue
 from portal.materials.models import Material
-from portal.models_common import assign
 from portal.seminars.models import (
     Presenter,
     ProgramItem,
@@ -32,8 +31,7 @@ from portal.seminars.models import (
     SeminarSeries,
     SeminarStatus,
 )
-from portal.types import utcnow
-from portal.web import external_url
+from portal.web.urls import external_url
 
 PUBLIC_STATUSES = (SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)
 

@@ -6,16 +6,15 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import access, answers
-from portal.dates import next_local_midnight
-from portal.extensions import db
-from portal.forms import year_ok
+from portal import access
+from portal.core.dates import next_local_midnight, year_ok
+from portal.core.db import db, utcnow
 from portal.qa import services as qa_services
-from portal.reads import read_only
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
-from portal.types import utcnow
+from portal.web import answers
+from portal.web.reads import read_only
 
 bp = Blueprint("seminars", __name__)
 

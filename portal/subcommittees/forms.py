@@ -13,10 +13,10 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.dates import Precision
-from portal.forms import BoundedIntegerField, choices, parse_dated, year_ok
+from portal.core.dates import Precision, year_ok
 from portal.seminars.forms import PRECISION_LABELS
 from portal.subcommittees.models import TARGET_FIELDS
+from portal.web.forms import BoundedIntegerField, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 # The target fields are stored in Japanese (TARGET_FIELDS); only their labels on the form are translated.

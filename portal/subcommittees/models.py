@@ -8,10 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.dates import Precision, date_label, to_local, today_local, window
-from portal.extensions import db
-from portal.models_common import Timestamps, enum_column
-from portal.types import UTCDateTime, utcnow
+from portal.core.dates import Precision, date_label, to_local, today_local, window
+from portal.core.db import Timestamps, UTCDateTime, db, enum_column, utcnow
 
 # 対象分野 as the seed's proposal form lists them; その他 takes free text.
 TARGET_FIELDS = (

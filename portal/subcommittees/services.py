@@ -14,10 +14,9 @@ from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import Role, User
 from portal.audit.services import record
-from portal.dates import Precision, fiscal_year_bounds, local_datetime, today_local
-from portal.extensions import db
+from portal.core.dates import Precision, fiscal_year_bounds, local_datetime, today_local
+from portal.core.db import assign, db, utcnow
 from portal.mail.services import enqueue, secretariat_address
-from portal.models_common import assign
 from portal.subcommittees.models import (
     TARGET_FIELDS,
     Activity,
@@ -30,8 +29,7 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
     SubcommitteeStatus,
 )
-from portal.types import utcnow
-from portal.web import external_url
+from portal.web.urls import external_url
 
 
 def open_subcommittees() -> list[Subcommittee]:

@@ -10,8 +10,8 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal import access
-from portal.dates import Precision, fiscal_year, to_local, today_local
-from portal.extensions import db
+from portal.core.dates import Precision, fiscal_year, to_local, today_local
+from portal.core.db import db
 from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from portal.extensions import db
+from portal.core.db import db
 
 _READ_ONLY = "portal.read_only"
 View = TypeVar("View", bound=Callable[..., Any])

@@ -127,15 +127,15 @@ def watch() -> ChangeWatch:
 
 
 def watch_of(app: Flask) -> ChangeWatch:
-    return app.extensions["portal.changes"]
+    return app.extensions["portal.core.changes"]
 
 
 def init_app(app: Flask) -> None:
-    from portal.extensions import db
+    from portal.core.db import db
 
     with app.app_context():
         url = db.engine.url
-    app.extensions["portal.changes"] = ChangeWatch(url)
+    app.extensions["portal.core.changes"] = ChangeWatch(url)
 
 
 # Session hooks, for every app: a transaction that wrote tells the others when it commits.

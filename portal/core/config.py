@@ -1,8 +1,12 @@
-"""Configuration defaults.
+"""Configuration: defaults, then Flask's own loaders.
 
-Order of precedence (later wins): these defaults, ``instance/config.py``, ``PORTAL_*`` and the
-plain variables listed in DESIGN.md (``DATABASE_URL``, ``SECRET_KEY``, ``MAIL_*``…), then the
-mapping passed to ``create_app`` (tests).
+Order of precedence (later wins): these defaults, ``instance/config.py`` (``from_pyfile``), the
+plain variables DESIGN.md names (``DATABASE_URL``, ``SECRET_KEY``, ``MAIL_*``…), any
+``PORTAL_<NAME>`` (``from_prefixed_env``), then the mapping passed to ``create_app`` (tests).
+
+A setting read from the environment takes the type of its default: ``PORTAL_MAIL_MAX_ATTEMPTS=3``
+is the number 3, ``MAIL_USE_TLS=yes`` is True. A value that cannot have that type stops the app
+at start with a message naming the variable, instead of failing later in a request or a worker.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from flask import Config
 
 # Variables DESIGN.md names without a prefix.
 PLAIN_ENV = (
@@ -69,38 +75,34 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
-_BOOL = {"MAIL_USE_TLS", "MAIL_USE_SSL", "RATELIMIT_ENABLED", "TOTP_REQUIRED_FOR_SECRETARIAT", "SESSION_COOKIE_SECURE"}
-_INT = {"MAIL_PORT", "MATERIAL_MAX_BYTES", "MAX_CONTENT_LENGTH"}
+# Booleans whose default None means "decided from PORTAL_BASE_URL at start".
+TRI_STATE = {"TOTP_REQUIRED_FOR_SECRETARIAT", "SESSION_COOKIE_SECURE"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
-def _coerce(name: str, value: str) -> Any:
-    if name in _BOOL:
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if name in _INT:
-        return int(value)
-    return value
+class ConfigError(RuntimeError):
+    """A setting that cannot be used; raised while the app is being created."""
 
 
-def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Build the configuration mapping for one app."""
-    config = dict(DEFAULTS)
+def configure(config: Config, instance_path: str, overrides: dict[str, Any] | None = None) -> None:
+    """Fill one app's configuration."""
+    config.from_mapping(DEFAULTS)
     config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(instance_path, "portal.sqlite")
     config["MAIL_FILE_DIR"] = os.path.join(instance_path, "mail")
     config["UPLOAD_DIR"] = os.path.join(instance_path, "uploads")
+    config.from_pyfile("config.py", silent=True)
 
-    local = Path(instance_path, "config.py")
-    if local.exists():
-        namespace: dict[str, Any] = {}
-        exec(compile(local.read_text(), str(local), "exec"), namespace)
-        config.update({k: v for k, v in namespace.items() if k.isupper()})
-
+    from_environment: dict[str, str] = {}  # plain names DESIGN.md lists
     for name in PLAIN_ENV:
         if os.environ.get(name):
-            config[name] = _coerce(name, os.environ[name])
-    for name, value in os.environ.items():
-        if name.startswith("PORTAL_") and name != "PORTAL_BASE_URL":
-            key = name.removeprefix("PORTAL_")
-            config[key] = _coerce(key, value)
+            from_environment[name] = os.environ[name]
+            config[name] = os.environ[name]
+    config.from_prefixed_env("PORTAL")
+    config.pop("BASE_URL", None)  # PORTAL_BASE_URL is a plain name (above), not BASE_URL
+    prefixed = {k.removeprefix("PORTAL_") for k in os.environ if k.startswith("PORTAL_") and "__" not in k}
+    for name in (from_environment.keys() | prefixed) - {"BASE_URL"}:
+        config[name] = typed(name, config[name], DEFAULTS.get(name))
     if config.get("DATABASE_URL"):
         config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
 
@@ -108,10 +110,32 @@ def load(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[st
         config.update(overrides)
         if "DATABASE_URL" in overrides:
             config["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
-
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path)
-    return config
+
+
+def typed(name: str, value: Any, default: Any) -> Any:
+    """``value`` (from the environment) with the type of ``default``, or ConfigError."""
+    text = str(value).strip().lower()
+    if name in TRI_STATE:  # None (decided at start), or a boolean given
+        default = False
+    if default is None or (isinstance(value, type(default)) and not isinstance(default, bool)):
+        return value
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if text in TRUE_WORDS | FALSE_WORDS:
+            return text in TRUE_WORDS
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if isinstance(default, int | float | timedelta):
+        try:
+            number = float(value) if isinstance(default, float | timedelta) else int(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        return timedelta(seconds=number) if isinstance(default, timedelta) else number
+    if isinstance(default, str):
+        return str(value)
+    raise ConfigError(f"{name}: cannot be set from the environment")
 
 
 def _instance_secret(instance_path: str) -> str:

@@ -3,7 +3,7 @@
 Calendar apps poll their feeds often, mostly to learn that nothing changed, and a seminar's
 announcement sends many visitors to the same public pages. A view that makes an ``Answer``
 (ETag, Last-Modified, headers, body) returns it as its response and stores it here with the
-change generation it was made at (``portal.changes``). While the generation is the same, the
+change generation it was made at (``portal.core.changes``). While the generation is the same, the
 next GET or HEAD of the same URL is answered from the store by this WSGI middleware, without
 routing, hooks, sessions or a query: 304 when the client's validator matches, otherwise the
 stored body. Any commit anywhere moves the generation, and the next request goes to the view
@@ -30,10 +30,10 @@ from datetime import datetime, timedelta
 from flask import current_app, request
 from werkzeug.http import http_date, parse_date, parse_etags
 
-from portal import changes
-from portal.changes import ChangeWatch
-from portal.types import utcnow
-from portal.web import security_headers
+from portal.core import changes
+from portal.core.changes import ChangeWatch
+from portal.core.db import utcnow
+from portal.web.headers import security_headers
 
 StartResponse = Callable[..., object]
 MAX_AGE = timedelta(seconds=60)
@@ -171,5 +171,5 @@ def page(html: str, generation: int | None, *, until: datetime | None) -> Answer
         return html
     body = html.encode()
     answer = Answer(f'"{hashlib.sha256(body).hexdigest()[:32]}"', None, headers("text/html; charset=utf-8"), body)
-    current_app.extensions["portal.answers"].put(request.environ, generation, answer, until=until, cookieless=True)
+    current_app.extensions["portal.web.answers"].put(request.environ, generation, answer, until=until, cookieless=True)
     return answer

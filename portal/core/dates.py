@@ -1,17 +1,22 @@
 """Dates as the secretariat writes them: exact days, 上旬/中旬/下旬, a month, or undecided (未定).
 
-This module is the one place that turns a date and its precision into a label, a window of
-days (for calendar feeds) or a fiscal year. Everything shown to people is in Asia/Tokyo.
+This module is the one place that turns text into a date (forms and the importer alike), and a
+date and its precision into a label, a window of days (for calendar feeds) or a fiscal year.
+Everything shown to people is in Asia/Tokyo.
 """
 
 from __future__ import annotations
 
 import calendar
 import enum
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from portal.types import utcnow
+from flask_babel import lazy_gettext as _l
+
+from portal.core.db import utcnow
+from portal.core.errors import DomainError
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 WEEKDAYS_JA = "月火水木金土日"
@@ -33,6 +38,9 @@ class Precision(enum.StrEnum):
     def is_tentative(self) -> bool:
         return self is not Precision.DAY
 
+
+# Dates the portal accepts anywhere (forms and imports): keeps calendars and labels sane.
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 PERIOD_JA = {Precision.EARLY: "上旬", Precision.MID: "中旬", Precision.LATE: "下旬"}
 PERIOD_EN = {Precision.EARLY: "early", Precision.MID: "mid", Precision.LATE: "late"}
@@ -124,3 +132,62 @@ def next_local_midnight(now: datetime | None = None) -> datetime:
     """When 'today' in Asia/Tokyo next changes: what depends on today's date is good until then."""
     day = (now or utcnow()).astimezone(TOKYO).date()
     return local_datetime(day + timedelta(days=1), time(0))
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def year_ok(year: int) -> bool:
+    return MIN_YEAR <= year <= MAX_YEAR
+
+
+def _bad_format(example: str, pattern: str) -> DomainError:
+    return DomainError(_l("日付の形式が正しくありません（例: %(example)s）。%(pattern)s の形式で入力してください。",
+                          example=example, pattern=pattern))
+
+
+def _in_range(day: date) -> date:
+    if not year_ok(day.year):
+        raise DomainError(_l("%(min)s年から%(max)s年の日付を入力してください。", min=MIN_YEAR, max=MAX_YEAR))
+    return day
+
+
+def parse_day(text: str) -> date:
+    """YYYY-MM-DD, a real day between MIN_YEAR and MAX_YEAR; DomainError otherwise."""
+    text = text.strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return _in_range(date.fromisoformat(text))
+    except ValueError:
+        raise _bad_format("2021-08-03", "YYYY-MM-DD") from None
+
+
+def parse_month(text: str) -> date:
+    """YYYY-MM (or a whole YYYY-MM-DD) → the first day of that month; DomainError otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return parse_day(text).replace(day=1)
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if match is None or not 1 <= int(match[2]) <= 12:
+        raise _bad_format("2021-10", "YYYY-MM")
+    return _in_range(date(int(match[1]), int(match[2]), 1))
+
+
+def parse_when(precision: Precision, text: str | None, expected_fy: int | None = None) -> date | None:
+    """The date of a "when" (a precision and its text: a day, or a month for the others).
+
+    None when undecided; DomainError with the message to show beside the date otherwise.
+    """
+    text = (text or "").strip()
+    if precision is Precision.UNDECIDED:
+        if text:
+            raise DomainError(_l("時期が未定のときは日付を空欄にしてください。"))
+        return None
+    if not text:
+        raise DomainError(_l("日付または月を入力してください。"))
+    day = parse_day(text) if precision is Precision.DAY else parse_month(text)
+    if expected_fy is not None and fiscal_year(day) != expected_fy:
+        raise DomainError(_l("%(fy)s年度（%(fy)s年4月〜%(next)s年3月）の日付を入力してください。",
+                             fy=expected_fy, next=expected_fy + 1))
+    return day

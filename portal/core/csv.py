@@ -7,8 +7,6 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Response
-
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -25,9 +23,3 @@ def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
     for row in rows:
         writer.writerow([neutralize(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def csv_response(body: bytes, name: str):
-    """A CSV download; ``name`` without the extension (ASCII, it goes in the header as is)."""
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f"attachment; filename={name}.csv", "Cache-Control": "private, no-store"})

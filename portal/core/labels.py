@@ -1,0 +1,123 @@
+"""The one label table: every state and code the portal stores, as people read it.
+
+Screens, mails and CSV files show ``label(value)``; templates use the ``label`` filter. A state
+is an enum member (its class name and value are the key); other codes (outbox kinds, audit
+operations) are dotted strings looked up under their kind. Labels are lazy, so the visitor's
+language (Japanese or English) applies when they are shown. A code missing from the table is
+shown as itself: the table test lists every enum member, so that can only happen to a new code.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
+
+STATES: dict[str, dict[str, Any]] = {
+    "Precision": {
+        "day": _l("日付"), "early": _l("上旬"), "mid": _l("中旬"), "late": _l("下旬"),
+        "month": _l("月のみ"), "undecided": _l("未定"),
+    },
+    "SeminarStatus": {"draft": _l("下書き"), "published": _l("公開"), "cancelled": _l("中止")},
+    "RegistrationState": {"registered": _l("参加登録済み"), "waiting": _l("キャンセル待ち"), "cancelled": _l("取消済み")},
+    "QuestionState": {"open": _l("未回答"), "answered_live": _l("当日回答済み"), "hidden": _l("非表示")},
+    "SubcommitteeStatus": {
+        "proposed": _l("確認中"), "changes_requested": _l("修正依頼あり"), "active": _l("活動中"),
+        "rejected": _l("見送り"), "closed": _l("終了"),
+    },
+    "MembershipState": {"pending": _l("申請中"), "approved": _l("参加中"), "declined": _l("見送り"), "left": _l("退会済み")},
+    "SessionStatus": {"scheduled": lazy_pgettext("meeting status", "予定"), "cancelled": _l("中止")},
+    "MilestoneState": {"planned": _l("予定"), "done": _l("完了"), "late": _l("遅延")},
+    "OrganizationKind": {
+        "municipality": _l("自治体"), "ministry": _l("府省庁"), "company": _l("企業"),
+        "university": _l("大学・研究機関"), "other": _l("その他"),
+    },
+    "Membership": {"member": _l("会員"), "observer": _l("オブザーバー")},
+    "Role": {"secretariat": _l("事務局"), "member": _l("会員"), "observer": _l("オブザーバー")},
+    "AccountState": {"pending": _l("承認待ち"), "active": _l("有効"), "rejected": _l("却下済み"), "deactivated": _l("停止中")},
+    "OutboxStatus": {"pending": _l("送信待ち"), "sending": _l("送信中"), "sent": _l("送信済み"), "failed": _l("送信失敗")},
+}
+
+# Dotted codes: what a mail in the outbox is, and what an audit event records.
+CODES: dict[str, dict[str, Any]] = {
+    "mail": {
+        "account.signup_received": _l("利用申請の受付"),
+        "account.signup_secretariat": _l("利用申請（事務局あて）"),
+        "account.approved": _l("アカウント承認"),
+        "account.rejected": _l("利用申請の却下"),
+        "account.password_reset": _l("パスワード再設定"),
+        "account.deletion_requested": _l("削除依頼（事務局あて）"),
+        "inventory.review_reminder": _l("アカウント棚卸しのお知らせ"),
+        "seminar.registered": _l("参加登録の確認"),
+        "seminar.waiting": _l("キャンセル待ちの確認"),
+        "seminar.promoted": _l("キャンセル待ちからの繰り上げ"),
+        "seminar.cancelled": _l("参加取消の確認"),
+        "seminar.reminder": _l("開催前日のお知らせ"),
+        "seminar.rescheduled": _l("日時変更のお知らせ"),
+        "seminar.cancelled_by_secretariat": _l("開催中止のお知らせ"),
+        "seminar.announcement": _l("参加登録者へのお知らせ"),
+        "qa.digest": _l("未回答の質問（事務局あて）"),
+        "qa.followup": _l("追加の質問（事務局あて）"),
+        "qa.answer": _l("質問への回答"),
+        "qa.hidden": _l("質問の非表示のお知らせ"),
+        "subcommittee.proposed": _l("分科会の提案（事務局あて）"),
+        "subcommittee.revised": _l("分科会の提案の修正（事務局あて）"),
+        "subcommittee.reviewed": _l("分科会の提案への回答"),
+        "subcommittee.join_requested": _l("分科会への参加申請"),
+        "subcommittee.join_decided": _l("分科会への参加申請の結果"),
+        "subcommittee.lead_appointed": _l("分科会リーダーの任命"),
+        "subcommittee.session_scheduled": _l("分科会の日程のお知らせ"),
+        "subcommittee.session_moved": _l("分科会の日程変更のお知らせ"),
+        "subcommittee.session_cancelled": _l("分科会の中止のお知らせ"),
+        "subcommittee.milestone_reminder": _l("マイルストーン期日のお知らせ"),
+    },
+    "audit": {
+        "account.signup": _l("利用申請"),
+        "account.created": _l("アカウント作成"),
+        "account.approved": _l("アカウント承認"),
+        "account.rejected": _l("利用申請の却下"),
+        "account.role_changed": _l("ロール変更"),
+        "account.state_changed": _l("アカウント状態の変更"),
+        "account.anonymized": _l("匿名化"),
+        "account.data_exported": _l("本人データの書き出し"),
+        "account.deletion_requested": _l("削除依頼"),
+        "calendar.token_regenerated": _l("カレンダーURLの再発行"),
+        "export.audit": _l("監査ログの書き出し"),
+        "export.inventory": _l("アカウント一覧の書き出し"),
+        "export.questions": _l("質問一覧の書き出し"),
+        "export.registrants": _l("参加登録者一覧の書き出し"),
+        "inventory.reviewed": _l("棚卸し確認"),
+        "login.success": _l("ログイン"),
+        "login.failure": _l("ログイン失敗"),
+        "login.locked": _l("ロック中のログイン試行"),
+        "login.lockout": _l("アカウントのロック"),
+        "login.password_ok": _l("パスワード確認（二要素認証待ち）"),
+        "login.refused": _l("ログイン拒否"),
+        "logout": _l("ログアウト"),
+        "logout.everywhere": _l("すべての端末からログアウト"),
+        "password.reset": _l("パスワード再設定"),
+        "password.reset_requested": _l("パスワード再設定の依頼"),
+        "totp.enabled": _l("二要素認証の設定"),
+        "totp.disabled": _l("二要素認証の解除"),
+        "qa.closed": _l("Q&A終了"),
+        "qa.hidden": _l("質問の非表示"),
+        "qa.routed": _l("未回答の質問を事務局へ送付"),
+        "subcommittee.proposed": _l("分科会の提案"),
+        "subcommittee.lead_appointed": _l("分科会リーダーの任命"),
+        "subcommittee.member_approved": _l("分科会メンバーの承認"),
+        "subcommittee.member_declined": _l("分科会メンバーの見送り"),
+    },
+}
+
+
+def label(value: Any, kind: str | None = None) -> str:
+    """How people read a state (an enum member) or a code of ``kind`` ("mail", "audit")."""
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        found = STATES.get(type(value).__name__, {}).get(value.value)
+    else:
+        found = CODES.get(kind or "", {}).get(str(value))
+    return str(found) if found is not None else str(getattr(value, "value", value))

@@ -1,0 +1,66 @@
+"""Form pieces shared by every domain: fields that parse with the core's one parser."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from flask_babel import gettext as _
+from wtforms import IntegerField, SelectChoice, StringField
+from wtforms.validators import ValidationError
+
+from portal.core.dates import Precision, parse_day, parse_when
+from portal.core.errors import DomainError
+
+
+class BoundedIntegerField(IntegerField):
+    """An integer field that refuses absurdly long input before any range check runs
+    (WTForms' NumberRange would overflow converting a 400-digit number to float)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and isinstance(valuelist[0], str) and len(valuelist[0].strip()) > 9:
+            self.data = None
+            raise ValueError(_("数が大きすぎます。"))
+        super().process_formdata(valuelist)
+
+
+class DayField(StringField):
+    """A day typed as text. ``data`` is a ``date`` (None when left empty); what was typed is
+    shown again on a re-rendered form; a bad day is this field's error (core.dates' message)."""
+
+    data: date | None  # type: ignore[assignment]
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]).strip() if valuelist else ""
+        self.data = None
+        if text:
+            try:
+                self.data = parse_day(text)
+            except DomainError as exc:
+                raise ValueError(str(exc)) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return self.data.isoformat() if isinstance(self.data, date) else ""
+
+
+def choices(labels: Mapping[Any, Any]) -> list[SelectChoice]:
+    """SelectField choices from ``{value: label}``. The labels are lazy strings (translated when
+    the form is shown), which WTForms' dict shorthand would take for option groups."""
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+def parse_dated(precision_value: str, text: str | None, expected_fy: int | None = None) -> date | None:
+    """The date of a form's "when" pair (precision select + text), through ``core.dates.parse_when``.
+
+    None when undecided, or when the precision itself is invalid (that field reports its own
+    error); ValidationError with the message to show next to the date otherwise.
+    """
+    if precision_value not in {p.value for p in Precision}:
+        return None
+    try:
+        return parse_when(Precision(precision_value), text, expected_fy)
+    except DomainError as exc:
+        raise ValidationError(str(exc)) from None
