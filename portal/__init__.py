@@ -50,7 +50,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     changes.init_app(app)
     # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
-    app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(app.wsgi_app, changes.watch_of(app))
+    app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(  # type: ignore[method-assign]
+        app.wsgi_app, changes.watch_of(app))
     return app
 
 
@@ -60,7 +61,7 @@ def select_locale() -> str:
     if not has_request_context():
         return "ja"  # CLI, workers and services called outside a request speak Japanese
     lang = session.get("lang")
-    return lang if lang in current_app.config["LANGUAGES"] else "ja"
+    return lang if isinstance(lang, str) and lang in current_app.config["LANGUAGES"] else "ja"
 
 
 @event.listens_for(Engine, "connect")

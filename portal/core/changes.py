@@ -85,6 +85,7 @@ class ChangeWatch:
         self._conn = None
         self._retry_at = time.monotonic() + RETRY_SECONDS
         url = self._url
+        conn: Any  # a psycopg or a sqlite3 connection, by the database's kind
         try:
             if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
                 import psycopg

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from wtforms import IntegerField, SelectChoice, StringField
+from wtforms import IntegerField, SelectChoice, StringField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
 from wtforms.validators import ValidationError
 
 from portal.core.dates import Precision, parse_day, parse_when
