@@ -9,6 +9,8 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.local import LocalProxy
+from werkzeug.routing import IntegerConverter
 
 from portal.core.config import configure
 
@@ -37,6 +39,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
 
+    # Ids are 32-bit integers on PostgreSQL (and 64-bit on SQLite): a larger one in a URL names
+    # nothing, so routing answers 404 before any query could overflow.
+    app.url_map.converters["int"] = BoundedId
     _import_models()
     _configure_login(login_manager)
     _register_blueprints(app)
@@ -53,6 +58,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(  # type: ignore[method-assign]
         app.wsgi_app, changes.watch_of(app))
     return app
+
+
+class BoundedId(IntegerConverter):
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def select_locale() -> str:
@@ -149,8 +160,9 @@ def _register_template_helpers(app: Flask) -> None:
 
         from portal.accounts.access import is_secretariat
 
-        # Mails are rendered outside requests too: no viewer there.
-        return {"viewer_is_secretariat": has_request_context() and is_secretariat(current_user)}
+        # Lazy: asked only where the menu is drawn (not on an error page drawn without the
+        # database), and never for mails, which are rendered outside requests.
+        return {"viewer_is_secretariat": LocalProxy(lambda: has_request_context() and is_secretariat(current_user))}
 
     @app.template_filter("local")
     def _local(value, fmt: str = "%Y-%m-%d %H:%M"):
@@ -227,6 +239,12 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(500)
     def _server_error(exc):
+        # The database may be what failed: this page must not need it. An account not loaded
+        # yet is not loaded for it (Flask-Login's template context would load it eagerly).
+        from flask import g
+
+        if "_login_user" not in g:
+            g._login_user = app.login_manager.anonymous_user()
         return render(500)
 
     @app.errorhandler(DomainError)
