@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.local import LocalProxy
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.core.config import configure
@@ -57,6 +58,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
     app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(  # type: ignore[method-assign]
         app.wsgi_app, changes.watch_of(app))
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        # Outermost: every layer inside (stored answers keyed by host and scheme, rate limits,
+        # the audit log through web.client) sees the client as the trusted proxies forwarded it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 
@@ -213,6 +219,10 @@ def _register_security(app: Flask) -> None:
     def _headers(response):
         for name, value in security_headers(app.config):
             response.headers.setdefault(name, value)
+        # What a logged-in account sees (a join link, a feed token, an inventory) is never kept
+        # by a browser's history, a proxy or a shared gateway's cache.
+        if "_user_id" in session and request.endpoint != "static" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-store"
         return response
 
 

@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
     "BABEL_TRANSLATION_DIRECTORIES": "../translations",
     "LANGUAGES": ["ja", "en"],
+    # How many reverse proxies in front are trusted for X-Forwarded-For/-Proto/-Host (0: none,
+    # a forged header changes nothing). The app behind deploy/nginx.conf runs with 1.
+    "PROXY_HOPS": 0,
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

@@ -7,11 +7,26 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from wtforms import IntegerField, SelectChoice, StringField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectChoice, StringField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
 from wtforms.validators import ValidationError
 
 from portal.core.dates import Precision, parse_day, parse_when
 from portal.core.errors import DomainError
+
+
+class Form(FlaskForm):
+    """The base of every form: a single-line field never takes a line break or another control
+    character (a name with CR/LF would add lines to a mail's header or body)."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if (isinstance(field, StringField) and not isinstance(field, TextAreaField)
+                    and isinstance(field.data, str) and any(ord(c) < 32 or ord(c) == 127 for c in field.data)):
+                field.errors = [*field.errors, _("改行や制御文字は入力できません。")]
+                valid = False
+        return valid
 
 
 class BoundedIntegerField(IntegerField):

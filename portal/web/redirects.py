@@ -7,9 +7,12 @@ from urllib.parse import urlsplit
 
 def safe_next(target: str | None) -> str | None:
     """A same-site path, or None."""
-    if not target:
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None  # CR/LF and other control characters never reach a Location header
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # e.g. an unbalanced "[" in the host part
         return None
-    parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     if "\\" in target:
