@@ -850,3 +850,68 @@ def test_questions_export_as_excel_safe_csv(app, create_user):
     assert "'@SUM(1+1)" in cells and "'+テスト市" in cells  # the asker, also of the anonymous one
     assert sum(1 for row in body if "'@SUM(1+1)" in row) == 3
     assert len({len(row) for row in rows}) == 1, header
+
+
+# ----------------------------------------------------------------------------- one package, one rule
+
+
+def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, create_user):
+    """The contract's URLs stay; they are Q&A's own routes (secretariat.qa.*), behind the
+    secretariat's one guard, and the secretariat's list carries the answered-live form."""
+    sid = make_seminar(app, "nested")
+    _, auth = attendee(app, create_user, sid)
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert ask(auth, sid, "入れ子の質問").status_code == 302
+    qid = question_id(app, sid, "入れ子の質問")
+
+    adapter = app.url_map.bind("localhost")
+    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"), ("POST", f"/secretariat/seminars/{sid}/qa/close"),
+                         ("POST", f"/secretariat/questions/{qid}/answered"), ("POST", f"/secretariat/questions/{qid}/hide"),
+                         ("POST", f"/secretariat/questions/{qid}/answer"), ("GET", f"/secretariat/seminars/{sid}/questions"),
+                         ("GET", f"/secretariat/seminars/{sid}/questions.csv")):
+        endpoint, _ = adapter.match(path, method=method)
+        assert endpoint.startswith("secretariat.qa."), (path, endpoint)
+
+    html = get_html(secretariat.client, f"/seminars/{sid}/questions")
+    assert f'action="/secretariat/questions/{qid}/answered"' in html
+    assert f'action="/secretariat/seminars/{sid}/qa/close"' in html
+    assert "/secretariat/" not in get_html(auth.client, f"/seminars/{sid}/questions")  # no moderation forms
+
+    assert secretariat.post(f"/secretariat/questions/{qid}/answered").status_code == 302
+    html = get_html(secretariat.client, f"/seminars/{sid}/questions")
+    assert f'action="/secretariat/questions/{qid}/answered"' not in html  # answered: the form is gone
+    assert "当日回答済み" in page_text(html)  # the state's one label
+
+
+def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, create_user):
+    sid = make_seminar(app, "refused-vote")
+    _, asker = attendee(app, create_user, sid)
+    _, voter = attendee(app, create_user, sid)
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert ask(asker, sid, "非表示になる質問").status_code == 302
+    qid = question_id(app, sid, "非表示になる質問")
+    assert secretariat.post(f"/secretariat/questions/{qid}/hide").status_code == 302
+
+    response = vote(voter, qid, headers={"Accept": "application/json"})
+    assert response.status_code == 409
+    assert response.get_json() == {"error": "この質問には投票できません。"}
+    # The refusal was the JSON answer's: the next page shows no stale message.
+    assert "この質問には投票できません。" not in page_text(get_html(voter.client, f"/seminars/{sid}/questions"))
+    # Without JS: back to the list, with the message.
+    response = vote(voter, qid)
+    assert response.status_code == 302
+    assert "この質問には投票できません。" in page_text(get_html(voter.client, f"/seminars/{sid}/questions"))
+    assert vote_count(app, qid) == 0
+
+
+def test_a_refused_question_shows_why_beside_the_form(app, create_user):
+    sid = make_seminar(app, "refused-ask")
+    other = make_seminar(app, "refused-ask-other")
+    _, auth = attendee(app, create_user, sid)
+    [(foreign_item, _), _] = program_items(app, other)
+    response = ask(auth, sid, "別のセミナーの項目について", program_item=str(foreign_item))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "対象のプログラム項目が見つかりません。" in page_text(html)
+    assert "別のセミナーの項目について" in html  # kept in the form
+    assert questions(app, sid) == []
