@@ -27,7 +27,7 @@ def _status(status_cancelled: bool, precision: Precision) -> str:
 
 
 def _span(date_on: date | None, precision: Precision, starts_at: datetime | None,
-          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[object, object] | None:
+          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[date, date | None] | None:
     if window is None:
         return None  # undecided (未定): in no feed
     if precision is Precision.DAY and starts_at is not None:

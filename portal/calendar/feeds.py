@@ -236,7 +236,7 @@ class Built:
 
 # Per feed (and base URL), only the body of its newest version: a feed edited often holds one
 # body, not one per edit (the public feed is about 1 MB per 1,000 events).
-_cache: OrderedDict[tuple[str, str], Built] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 256
 

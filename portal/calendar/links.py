@@ -16,7 +16,7 @@ def google_calendar_url(seminar: Seminar) -> str | None:
         return None
     if isinstance(event.start, datetime):
         fmt = "%Y%m%dT%H%M%SZ"
-        end = event.end or event.start
+        end = event.end if isinstance(event.end, datetime) else event.start
         dates = f"{event.start.astimezone(UTC):{fmt}}/{end.astimezone(UTC):{fmt}}"
     else:
         dates = f"{event.start:%Y%m%d}/{event.end:%Y%m%d}"

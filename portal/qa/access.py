@@ -20,11 +20,11 @@ def is_attendee(user: Any, seminar: Seminar) -> bool:
     """Registered (not waiting) for the seminar, with an active account."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
-    return db.session.scalar(
+    return bool(db.session.scalar(
         select(func.count()).select_from(Registration).where(
             Registration.seminar_id == seminar.id, Registration.user_id == user.id,
             Registration.state == RegistrationState.REGISTERED)
-    ) > 0
+    ))
 
 
 def may_know_of(seminar: Seminar, user: Any) -> bool:
