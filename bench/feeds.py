@@ -10,7 +10,7 @@ What it measures (see bench/README.md), with 500 and then 1,000 published semina
    ``--no-control-socket``, a free 127.0.0.1 port), each as a ratio to a one-route
    ``Flask(__name__)`` app served the same way in the same run, in alternating rounds.
 2. The byte size of the feeds.
-3. The cold build of the public feed in-process: ``services.public_feed().events()`` and
+3. The cold build of the public feed in-process: ``feeds.public_feed().events()`` and
    ``ics.calendar_bytes`` over them, in a fresh app context each time, as ms per event and the
    ratio between 1,000 and 500 events (linear growth keeps the per-event cost flat).
 
@@ -233,7 +233,7 @@ def cold_build(app, repeats: int) -> dict[str, Any]:
     """The public feed built from scratch: events() (queries, ORM, Event objects), then
     calendar_bytes; each repetition in a fresh app context (a new session), after one untimed
     warm-up. Medians over ``repeats``; the time the garbage collector took is counted too."""
-    from portal.calendar import services
+    from portal.calendar import feeds
     from portal.calendar.ics import calendar_bytes
 
     events_s, bytes_s, gc_s = [], [], []
@@ -241,7 +241,7 @@ def cold_build(app, repeats: int) -> dict[str, Any]:
     for r in range(repeats + 1):
         with app.app_context(), GcClock() as collector:
             began = time.perf_counter()
-            feed = services.public_feed()
+            feed = feeds.public_feed()
             events = feed.events()
             built = time.perf_counter()
             body = calendar_bytes(feed.name, events)
@@ -296,7 +296,7 @@ def profile_requests(app, path: str, headers: dict[str, str], expect: int, calls
     time of the feed's version (the aggregate queries behind ETag), then cProfile."""
     from sqlalchemy import event
 
-    from portal.calendar import services
+    from portal.calendar import feeds
     from portal.core.db import db
 
     client = app.test_client()
@@ -317,7 +317,7 @@ def profile_requests(app, path: str, headers: dict[str, str], expect: int, calls
             client.get(path, headers=headers)
         finally:
             event.remove(engine, "before_cursor_execute", on_execute)
-        version_ms = per_call_ms(lambda: services.etag_and_modified(services.public_feed()), calls)
+        version_ms = per_call_ms(lambda: feeds.etag_and_modified(feeds.public_feed()), calls)
         db.session.rollback()
     label = f"GET {path}" + (" with If-None-Match" if headers else "")
     print(f"  {label} (test client): status {status} (expected {expect}); {request_ms:.2f} ms per request, "
@@ -335,15 +335,16 @@ def profile_build(app, top: int) -> None:
     """The cold build split into the load (seminars with series, program and presenters, as
     plain rows), the Event objects and the bytes, with the garbage collector's share; then
     cProfile."""
-    from portal.calendar import services
+    from portal.calendar import feeds
+    from portal.calendar.events import seminar_event
     from portal.calendar.ics import calendar_bytes
 
     with app.app_context(), GcClock() as collector:
         began = time.perf_counter()
-        seminars = services.seminar_facts()
+        seminars = feeds.seminar_facts()
         loaded = time.perf_counter()
         load_gc = collector.seconds
-        events = [e for e in (services.seminar_event(s) for s in seminars) if e]
+        events = [e for e in (seminar_event(s) for s in seminars) if e]
         made = time.perf_counter()
         calendar_bytes("bench", events)
         ended = time.perf_counter()
@@ -354,7 +355,7 @@ def profile_build(app, top: int) -> None:
     profile = cProfile.Profile()
     with app.app_context():
         profile.enable()
-        feed = services.public_feed()
+        feed = feeds.public_feed()
         calendar_bytes(feed.name, feed.events())
         profile.disable()
     print_profile(profile, 1, top)
@@ -496,7 +497,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
             print("    (other answers or connection errors above; portal log tail:)\n" + phase["log"])
 
     print()
-    print(f"cold build of the public feed, in-process (services.public_feed().events() + ics.calendar_bytes, "
+    print(f"cold build of the public feed, in-process (feeds.public_feed().events() + ics.calendar_bytes, "
           f"fresh app context each time; median of {args.build_repeats} after a warm-up)")
     for phase in phases:
         b = phase["build"]

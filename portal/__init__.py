@@ -143,7 +143,7 @@ def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from portal import access
-    from portal.calendar.services import google_calendar_url
+    from portal.calendar.links import google_calendar_url
     from portal.core.dates import format_day, format_time
     from portal.core.labels import label
     from portal.web.urls import external_url, external_url_for

@@ -40,8 +40,6 @@ RULES = {
     "see_subcommittee_members": lambda user, sub=None: is_secretariat(user) or _sub_rule("is_member", sub, user),
     "propose_subcommittee": lambda user, obj=None: is_participant(user) and user.role is not Role.OBSERVER,
     "join_subcommittee": lambda user, sub=None: is_participant(user) and user.role is not Role.OBSERVER,
-    # Q&A: the seminar's registered attendees and the secretariat.
-    "take_part_in_qa": lambda user, seminar=None: is_secretariat(user) or _is_attendee(seminar, user),
     "download_material": lambda user, material=None: _may_download(material, user),
 }
 
@@ -65,12 +63,6 @@ def _sub_rule(name: str, sub: Any, user: Any) -> bool:
     from portal.subcommittees import services
 
     return sub is not None and is_participant(user) and getattr(services, name)(sub, user)
-
-
-def _is_attendee(seminar: Any, user: Any) -> bool:
-    from portal.qa.services import is_attendee
-
-    return seminar is not None and is_attendee(seminar, user)
 
 
 def can(action: str, obj: Any = None, user: Any = None) -> bool:

@@ -183,16 +183,16 @@ def test_a_draft_seen_by_the_secretariat_is_never_served_to_others(app, client, 
 
 def test_a_feed_edited_many_times_keeps_one_body_per_process(app, client):
     """Each edit makes a new version; only the newest one's bytes are kept (memory stays flat)."""
-    from portal.calendar import services as calendar_services
+    from portal.calendar import feeds
 
     load(app, "ans-1")
-    with calendar_services._cache_lock:
-        calendar_services._cache.clear()  # the module's cache is shared by the apps of earlier tests
+    with feeds._cache_lock:
+        feeds._cache.clear()  # the module's cache is shared by the apps of earlier tests
     for n in range(5):
         retitle(app, "ans-1", f"版 {n}")
         assert f"版 {n}" in client.get("/calendar.ics").data.decode()
-    with calendar_services._cache_lock:
-        public = [key for key in calendar_services._cache if key[0] == "public"]
+    with feeds._cache_lock:
+        public = [key for key in feeds._cache if key[0] == "public"]
     assert len(public) == 1, public
 
 
@@ -318,22 +318,22 @@ def test_a_token_regenerated_while_its_feed_is_being_made_is_404_afterwards(app,
     """The view looked the account up by its old token; the token changes before the feed is
     stored. The old URL must not go on answering from the store."""
     from portal.accounts.models import User
-    from portal.calendar import services as calendar_services
+    from portal.calendar import tokens
 
     member = create_user("member")
     old = f"/calendar/{member.calendar_token}.ics"
-    looked_up = calendar_services.user_for_token
+    looked_up = tokens.user_for_token
 
     def racing(token: str):
         found = looked_up(token)
         with app.app_context():  # another request, committing in the middle of this one
-            calendar_services.regenerate_token(db.session.get(User, member.id))
+            tokens.regenerate_token(db.session.get(User, member.id))
             db.session.commit()
         return found
 
-    monkeypatch.setattr(calendar_services, "user_for_token", racing)
+    monkeypatch.setattr(tokens, "user_for_token", racing)
     client.get(old)
-    monkeypatch.setattr(calendar_services, "user_for_token", looked_up)
+    monkeypatch.setattr(tokens, "user_for_token", looked_up)
     for _ in range(2):
         assert client.get(old).status_code == 404
 

@@ -383,10 +383,10 @@ def public_seminar_uid(feed: Feed, key: str) -> str:
 
 def forget_built_feeds(app) -> None:
     """Drop this process's built feeds and stored answers, as a freshly started app process has none."""
-    from portal.calendar import services as calendar_services
+    from portal.calendar import feeds
 
-    with calendar_services._cache_lock:
-        calendar_services._cache.clear()
+    with feeds._cache_lock:
+        feeds._cache.clear()
     app.extensions["portal.web.answers"].clear()
 
 

@@ -1,8 +1,9 @@
 """Q&A (質疑応答) through HTTP on a real database and a real SMTP server.
 
 Registered attendees (and the secretariat) ask questions while the secretariat has Q&A open,
-optionally about one program item and optionally anonymously (the name is hidden from other
-attendees, never from the secretariat), and up-vote them once per account. The secretariat
+optionally about one program item and optionally anonymously (the list names nobody, to anyone,
+the secretariat included; the secretariat's back office, digest and CSV name the asker), and
+up-vote them once per account. The secretariat
 marks questions answered live, hides inappropriate ones, and closes Q&A: every question not
 answered live and not hidden goes to the secretariat mailbox in ONE digest, exactly once, also
 when closes race, when Q&A is reopened and closed again, and when mail is down. After closing,
@@ -341,7 +342,7 @@ def test_question_text_is_limited_to_1000_characters(app, create_user):
     assert [q.body for q in questions(app, sid)] == [at_limit]
 
 
-def test_anonymous_question_hides_the_name_from_other_attendees_only(app, create_user):
+def test_anonymous_question_names_nobody_on_the_list_the_back_office_names_the_asker(app, create_user):
     sid = make_seminar(app, "anon")
     asker, asker_auth = attendee(app, create_user, sid, name="匿名 希望子", org="秘密市役所")
     _, named_auth = attendee(app, create_user, sid, name="実名 太郎", org="公開町")
@@ -369,10 +370,17 @@ def test_anonymous_question_hides_the_name_from_other_attendees_only(app, create
     assert response.status_code == 200
     assert "希望子" not in response.get_data(as_text=True)
 
-    # The secretariat always sees who asked.
-    admin_html = get_html(secretariat.client, f"/seminars/{sid}/questions")
+    # The list names nobody to the secretariat either (it moderates the list on a projector);
+    # its back office names the asker.
+    for path in (f"/seminars/{sid}/questions", f"/seminars/{sid}/questions?fragment=1"):
+        html = get_html(secretariat.client, path)
+        assert anon_id in [qid for qid, _ in listed(html)]
+        assert "匿名 希望子" not in html and "秘密市役所" not in html and asker.email not in html
+        assert "実名 太郎" in html
+    # The asker sees their own question as theirs.
+    assert "匿名 希望子" in get_html(asker_auth.client, f"/seminars/{sid}/questions")
+    admin_html = get_html(secretariat.client, f"/secretariat/seminars/{sid}/questions")
     assert "匿名 希望子" in admin_html and "秘密市役所" in admin_html
-    assert "匿名 希望子" in get_html(secretariat.client, f"/secretariat/seminars/{sid}/questions")
 
 
 # ----------------------------------------------------------------------------- voting and listing
@@ -842,3 +850,68 @@ def test_questions_export_as_excel_safe_csv(app, create_user):
     assert "'@SUM(1+1)" in cells and "'+テスト市" in cells  # the asker, also of the anonymous one
     assert sum(1 for row in body if "'@SUM(1+1)" in row) == 3
     assert len({len(row) for row in rows}) == 1, header
+
+
+# ----------------------------------------------------------------------------- one package, one rule
+
+
+def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, create_user):
+    """The contract's URLs stay; they are Q&A's own routes (secretariat.qa.*), behind the
+    secretariat's one guard, and the secretariat's list carries the answered-live form."""
+    sid = make_seminar(app, "nested")
+    _, auth = attendee(app, create_user, sid)
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert ask(auth, sid, "入れ子の質問").status_code == 302
+    qid = question_id(app, sid, "入れ子の質問")
+
+    adapter = app.url_map.bind("localhost")
+    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"), ("POST", f"/secretariat/seminars/{sid}/qa/close"),
+                         ("POST", f"/secretariat/questions/{qid}/answered"), ("POST", f"/secretariat/questions/{qid}/hide"),
+                         ("POST", f"/secretariat/questions/{qid}/answer"), ("GET", f"/secretariat/seminars/{sid}/questions"),
+                         ("GET", f"/secretariat/seminars/{sid}/questions.csv")):
+        endpoint, _ = adapter.match(path, method=method)
+        assert endpoint.startswith("secretariat.qa."), (path, endpoint)
+
+    html = get_html(secretariat.client, f"/seminars/{sid}/questions")
+    assert f'action="/secretariat/questions/{qid}/answered"' in html
+    assert f'action="/secretariat/seminars/{sid}/qa/close"' in html
+    assert "/secretariat/" not in get_html(auth.client, f"/seminars/{sid}/questions")  # no moderation forms
+
+    assert secretariat.post(f"/secretariat/questions/{qid}/answered").status_code == 302
+    html = get_html(secretariat.client, f"/seminars/{sid}/questions")
+    assert f'action="/secretariat/questions/{qid}/answered"' not in html  # answered: the form is gone
+    assert "当日回答済み" in page_text(html)  # the state's one label
+
+
+def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, create_user):
+    sid = make_seminar(app, "refused-vote")
+    _, asker = attendee(app, create_user, sid)
+    _, voter = attendee(app, create_user, sid)
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert ask(asker, sid, "非表示になる質問").status_code == 302
+    qid = question_id(app, sid, "非表示になる質問")
+    assert secretariat.post(f"/secretariat/questions/{qid}/hide").status_code == 302
+
+    response = vote(voter, qid, headers={"Accept": "application/json"})
+    assert response.status_code == 409
+    assert response.get_json() == {"error": "この質問には投票できません。"}
+    # The refusal was the JSON answer's: the next page shows no stale message.
+    assert "この質問には投票できません。" not in page_text(get_html(voter.client, f"/seminars/{sid}/questions"))
+    # Without JS: back to the list, with the message.
+    response = vote(voter, qid)
+    assert response.status_code == 302
+    assert "この質問には投票できません。" in page_text(get_html(voter.client, f"/seminars/{sid}/questions"))
+    assert vote_count(app, qid) == 0
+
+
+def test_a_refused_question_shows_why_beside_the_form(app, create_user):
+    sid = make_seminar(app, "refused-ask")
+    other = make_seminar(app, "refused-ask-other")
+    _, auth = attendee(app, create_user, sid)
+    [(foreign_item, _), _] = program_items(app, other)
+    response = ask(auth, sid, "別のセミナーの項目について", program_item=str(foreign_item))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "対象のプログラム項目が見つかりません。" in page_text(html)
+    assert "別のセミナーの項目について" in html  # kept in the form
+    assert questions(app, sid) == []

@@ -7,53 +7,59 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal import access
+from portal.accounts.access import is_secretariat
 from portal.audit.services import record
-from portal.calendar import services
+from portal.calendar import feeds, tokens
 from portal.core.db import db
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web import answers
+from portal.web.access import get_or_404
 from portal.web.answers import Answer
+from portal.web.client import client_address
 from portal.web.reads import read_only
+from portal.web.uow import unit_of_work
 
 bp = Blueprint("calendar", __name__)
 
 
-def _serve(feed: services.Feed, generation: int | None, *, private: bool = False, for_everyone: bool = True) -> Answer:
+def _serve(feed: feeds.Feed, generation: int | None, *, private: bool = False, for_everyone: bool = True) -> Answer:
     """The feed's answer: 304 decided from its version alone, else its bytes (built once per
     version). An answer that is the same for everyone who has the URL is stored for the URL
     until the database changes after ``generation`` (read before the view loaded anything);
     one that depends on who asks (a draft shown to the secretariat) never is."""
-    etag, last_modified, version = services.etag_and_modified(feed)
+    etag, last_modified, version = feeds.etag_and_modified(feed)
     headers = answers.headers(
         "text/calendar; charset=utf-8",
         ("Cache-Control", "private, no-cache" if private or not for_everyone else "public, max-age=0, must-revalidate"),
     )
     answer = Answer(etag, last_modified, headers, None)
     if not answer.not_modified(request.environ):
-        answer = Answer(etag, last_modified, headers, services.build(feed, version))
+        answer = Answer(etag, last_modified, headers, feeds.build(feed, version))
     if for_everyone:
         current_app.extensions["portal.web.answers"].put(request.environ, generation, answer)
     return answer
 
 
+def _seminar_known(seminar: Seminar, user: object) -> bool:
+    """A draft is not found by anyone but the secretariat (the seminars' draft rule)."""
+    return seminar.status is not SeminarStatus.DRAFT or is_secretariat(user)
+
+
 @bp.get("/calendar.ics")
 @read_only
 def public():
-    return _serve(services.public_feed(), answers.generation())
+    return _serve(feeds.public_feed(), answers.generation())
 
 
 @bp.get("/seminars/<int:seminar_id>.ics")
 @read_only
 def seminar(seminar_id: int):
     generation = answers.generation()
-    seminar = access.get_or_404(Seminar, seminar_id)
-    if seminar.status is SeminarStatus.DRAFT and not access.can("view_draft"):
-        abort(404)
+    seminar = get_or_404(Seminar, seminar_id, visible=_seminar_known)
     if seminar.window is None:
         abort(404)  # 未定: on the schedule, in no feed
-    return _serve(services.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)
+    return _serve(feeds.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
@@ -63,17 +69,17 @@ def subcommittee(slug: str):
     sub = db.session.scalar(db.select(Subcommittee).where(Subcommittee.slug == slug))
     if sub is None or sub.status is not SubcommitteeStatus.ACTIVE:
         abort(404)
-    return _serve(services.subcommittee_feed(sub), generation)
+    return _serve(feeds.subcommittee_feed(sub), generation)
 
 
 @bp.get("/calendar/<token>.ics")
 @read_only
 def personal(token: str):
     generation = answers.generation()
-    user = services.user_for_token(token)
+    user = tokens.user_for_token(token)
     if user is None:
         abort(404)
-    return _serve(services.personal_feed(user), generation, private=True)
+    return _serve(feeds.personal_feed(user), generation, private=True)
 
 
 @bp.post("/account/calendar-token")
@@ -81,9 +87,9 @@ def personal(token: str):
 def regenerate_token():
     if not FlaskForm().validate_on_submit():
         abort(400)
-    services.regenerate_token(current_user)
-    record("calendar.token_regenerated", actor_id=current_user.id, subject=current_user.email,
-           ip=request.remote_addr)
-    db.session.commit()
+    with unit_of_work():
+        tokens.regenerate_token(current_user)
+        record("calendar.token_regenerated", actor_id=current_user.id, subject=current_user.email,
+               ip=client_address())
     flash(_("カレンダー購読用のURLを再発行しました。以前のURLは使えなくなりました。"), "success")
     return redirect(url_for("accounts.account"))

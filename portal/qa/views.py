@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, get_flashed_messages, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal import access
 from portal.core.dates import format_time
-from portal.core.db import db
 from portal.extensions import limiter
-from portal.qa import services
+from portal.qa import access, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
 from portal.secretariat.forms import ActionForm
-from portal.seminars.models import Seminar, SeminarStatus
+from portal.seminars.models import Seminar
+from portal.web import access as web_access
+from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)
 
 
 def _seminar_for_qa(seminar_id: int) -> Seminar:
-    """404 for a missing or unpublished seminar; 403 for anyone but its attendees and the secretariat."""
-    seminar = access.get_or_404(Seminar, seminar_id)
-    if seminar.status is SeminarStatus.DRAFT and not access.can("secretariat"):
-        abort(404)
-    access.require("take_part_in_qa", seminar)
+    """404 for a missing or draft seminar (but for the secretariat); 403 for anyone but its
+    attendees and the secretariat."""
+    seminar = web_access.get_or_404(Seminar, seminar_id, visible=access.may_know_of)
+    web_access.require(access.may_take_part(current_user, seminar))
     return seminar
 
 
@@ -38,13 +37,12 @@ def _form(seminar: Seminar) -> QuestionForm:
     return form
 
 
-def _render(seminar: Seminar, form: QuestionForm, status: int = 200):
+def _render(seminar: Seminar, form: QuestionForm):
     sort = "time" if request.args.get("sort") == "time" else "votes"
-    secretariat = access.can("secretariat")
-    questions = services.listing(seminar, current_user, sort=sort, secretariat=secretariat)
     template = "qa/_list.html" if request.args.get("fragment") else "qa/questions.html"
-    return render_template(template, seminar=seminar, form=form, questions=questions, sort=sort,
-                           secretariat=secretariat, action_form=ActionForm()), status
+    return render_form(template, form, seminar=seminar, sort=sort,
+                       questions=queries.listing(seminar, current_user, sort=sort),
+                       moderator=access.may_moderate(current_user, seminar), action_form=ActionForm())
 
 
 @bp.get("/seminars/<int:seminar_id>/questions")
@@ -62,34 +60,28 @@ def ask(seminar_id: int):
     seminar = _seminar_for_qa(seminar_id)
     form = _form(seminar)
     if form.validate_on_submit():
-        try:
-            question = services.ask(seminar, current_user, form.body.data, anonymous=form.anonymous.data,
-                                    program_item_id=form.program_item.data or None)
-        except services.QuestionRefused as exc:
-            db.session.rollback()
-            form.body.errors = [*form.body.errors, str(exc)]
-        else:
-            db.session.commit()
+        with unit_of_work(form) as work:
+            question = operations.ask(seminar, current_user, form.body.data, anonymous=form.anonymous.data,
+                                      program_item_id=form.program_item.data or None)
+        if work.ok:
             flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"), "success")
             return redirect(url_for(".questions", seminar_id=seminar.id))
-    return _render(seminar, form, 422)
+    return _render(seminar, form)
 
 
 @bp.post("/questions/<int:question_id>/vote")
 @login_required
 def vote(question_id: int):
-    question = access.get_or_404(Question, question_id)
+    question = web_access.get_or_404(Question, question_id)
     seminar = _seminar_for_qa(question.seminar_id)
-    try:
-        added = services.vote(question, current_user)
-    except services.QuestionRefused as exc:
-        db.session.rollback()
-        if request.accept_mimetypes.best == "application/json":
-            return jsonify({"error": str(exc)}), 409
-        flash(str(exc), "error")
+    wants_json = request.accept_mimetypes.best == "application/json"
+    with unit_of_work() as work:
+        added = operations.vote(question, current_user)
+    if wants_json:
+        if not work.ok:
+            get_flashed_messages()  # the JSON answer carries the refusal, not the next page
+            return jsonify({"error": str(work.error)}), 409
+        return jsonify({"question": question.id, "votes": queries.votes_of(question), "added": added})
+    if not work.ok:
         return redirect(url_for(".questions", seminar_id=seminar.id))
-    db.session.commit()
-    if request.accept_mimetypes.best == "application/json":
-        votes = services.votes_by_question(seminar.id).get(question.id, 0)
-        return jsonify({"question": question.id, "votes": votes, "added": added})
     return redirect(url_for(".questions", seminar_id=seminar.id, sort=request.args.get("sort")) + f"#q{question.id}")

@@ -20,7 +20,6 @@ from portal.materials import services as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
-from portal.qa import services as qa_services
 from portal.secretariat.forms import ActionForm
 from portal.secretariat.views import bp
 from portal.seminars import services
@@ -34,7 +33,6 @@ from portal.seminars.forms import (
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.views import requested_fiscal_year
 from portal.web.client import client_address
-from portal.web.redirects import back_or
 from portal.web.responses import csv_response
 
 
@@ -311,22 +309,3 @@ def material_delete(material_id: int):
     db.session.commit()
     flash(_("資料を削除しました。"), "info")
     return redirect(url_for(".seminar_manage", seminar_id=seminar_id) + "#materials")
-
-
-@bp.post("/seminars/<int:seminar_id>/qa/open")
-def qa_open(seminar_id: int):
-    seminar = access.get_or_404(Seminar, seminar_id)
-    qa_services.open_qa(seminar)
-    db.session.commit()
-    flash(_("Q&Aを開始しました。"), "success")
-    return back_or(url_for(".seminar_manage", seminar_id=seminar.id))
-
-
-@bp.post("/seminars/<int:seminar_id>/qa/close")
-def qa_close(seminar_id: int):
-    seminar = access.get_or_404(Seminar, seminar_id)
-    routed = qa_services.close_qa(seminar, current_user)
-    db.session.commit()
-    flash(_("Q&Aを終了しました。未回答の質問 %(count)s 件を事務局宛てにまとめて送ります。", count=routed) if routed
-          else _("Q&Aを終了しました（事務局へ送る未回答の質問はありません）。"), "info")
-    return back_or(url_for(".seminar_manage", seminar_id=seminar.id))

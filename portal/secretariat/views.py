@@ -13,11 +13,14 @@ from portal.accounts.services import pending_count
 from portal.core.db import db
 from portal.mail import services as mail_services
 from portal.mail.models import OutboxMessage, OutboxStatus
+from portal.qa.admin import bp as qa_admin_bp
 from portal.secretariat import services
 from portal.secretariat.forms import ActionForm, ApproveForm, RejectForm
 from portal.web.client import client_address
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
+# Each domain's back office, nested: this blueprint's guard covers its routes.
+bp.register_blueprint(qa_admin_bp)
 
 
 @bp.before_request
@@ -119,6 +122,5 @@ def outbox_retry(message_id: int):
 
 
 # The seminar back office adds its routes to this blueprint.
-from portal.secretariat import questions as _questions  # noqa: E402, F401
 from portal.secretariat import seminars as _seminars  # noqa: E402, F401
 from portal.secretariat import subcommittees as _subcommittees  # noqa: E402, F401

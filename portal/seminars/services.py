@@ -314,7 +314,7 @@ def _mail_registration(registration: Registration, user: User, event: str) -> No
 
     A confirmation of a place carries the seminar as an .ics file (the feeds' own builder).
     """
-    from portal.calendar.services import ics_attachment
+    from portal.calendar.events import ics_attachment
 
     seminar = registration.seminar
     join_url = seminar.join_url if registration.state is RegistrationState.REGISTERED else None

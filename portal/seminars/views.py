@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from portal import access
 from portal.core.dates import next_local_midnight, year_ok
 from portal.core.db import db, utcnow
-from portal.qa import services as qa_services
+from portal.qa import access as qa_access
+from portal.qa import queries as qa_queries
 from portal.seminars import services
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, SeminarStatus
@@ -62,8 +63,8 @@ def detail(seminar_id: int):
         closed_reason=services.registration_problem(seminar),
         # Only a logged-in account gets forms: an anonymous view then needs no session at all.
         form=RegistrationForm() if current_user.is_authenticated else None,
-        can_take_part_in_qa=access.can("take_part_in_qa", seminar),
-        faq=qa_services.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],
+        can_take_part_in_qa=qa_access.may_take_part(current_user, seminar),
+        faq=qa_queries.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],
     )
     return answers.page(html, generation, until=seminar.next_change_by_time(now))
 

@@ -13,16 +13,24 @@ import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
+from portal.calendar.events import (
+    FACT_COLUMNS,
+    ProgramLine,
+    SeminarFacts,
+    milestone_event,
+    seminar_event,
+    session_event,
+)
 from portal.calendar.ics import Event, calendar_bytes
 from portal.calendar.models import CalendarTombstone
-from portal.core.dates import Precision, date_label, format_time, window
+from portal.core.dates import Precision
 from portal.core.db import db
 from portal.seminars.models import (
     Presenter,
@@ -33,96 +41,24 @@ from portal.seminars.models import (
     SeminarSeries,
     SeminarStatus,
     presenter_display,
-    stands_under,
 )
 from portal.subcommittees.models import (
     MembershipState,
     Milestone,
-    SessionStatus,
     Subcommittee,
     SubcommitteeMember,
     SubcommitteeSession,
     SubcommitteeStatus,
 )
-from portal.web.urls import external_url
+from portal.web.urls import base_url
 
-UID_DOMAIN = "smartcity-ppp-portal"
 # Raise when what the same records are written as changes (a new deploy): ETags then change,
 # so calendar apps fetch the new text instead of being told 304.
 FORMAT = 2
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
-
-# --------------------------------------------------------------------------- events
-
-
-def _status(status_cancelled: bool, precision: Precision) -> str:
-    if status_cancelled:
-        return "CANCELLED"
-    return "TENTATIVE" if precision.is_tentative else "CONFIRMED"
-
-
-def _span(date_on: date | None, precision: Precision, starts_at: datetime | None,
-          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[object, object] | None:
-    if window is None:
-        return None  # undecided (未定): in no feed
-    if precision is Precision.DAY and starts_at is not None:
-        return starts_at, ends_at
-    return window  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
-
-
-@dataclass(frozen=True, slots=True)
-class ProgramLine:
-    """One program item as an event's DESCRIPTION shows it."""
-
-    start_time: time | None
-    title: str
-    points: tuple[str, ...]
-    # (index of the point they present, or None for the whole item; as displayed: 横浜市 スマートシティ推進課 様)
-    presenters: tuple[tuple[int | None, str], ...]
-
-
-# Seminar columns an event is made of, in SeminarFacts' field order.
-_FACT_COLUMNS = ("id", "key", "title", "number", "status", "date_on", "precision", "starts_at",
-                 "ends_at", "sequence", "created_at", "updated_at", "join_url")
-
-
-@dataclass(frozen=True, slots=True)
-class SeminarFacts:
-    """What a seminar's calendar event is made of.
-
-    Feeds read these as plain rows (``seminar_facts``): a feed holds hundreds of seminars, and
-    building ORM objects for them and their programs cost more than the rest of the feed. One
-    seminar already loaded (a mail attachment, the Google link) converts with ``of``.
-    """
-
-    id: int
-    key: str
-    title: str | None
-    number: int | None
-    status: SeminarStatus
-    date_on: date | None
-    precision: Precision
-    starts_at: datetime | None
-    ends_at: datetime | None
-    sequence: int
-    created_at: datetime
-    updated_at: datetime
-    join_url: str | None
-    series_name: str
-    program: tuple[ProgramLine, ...] = ()
-
-    @classmethod
-    def of(cls, seminar: Seminar) -> SeminarFacts:
-        return cls(
-            *(getattr(seminar, name) for name in _FACT_COLUMNS),
-            series_name=seminar.series.name,
-            program=tuple(
-                ProgramLine(item.start_time, item.title, tuple(item.points or ()),
-                            tuple((p.point_index, p.display) for p in item.presenters))
-                for item in seminar.program
-            ),
-        )
+PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
+ACTIVE_SUB = (Subcommittee.status == SubcommitteeStatus.ACTIVE,)
 
 
 def seminar_facts(*conditions) -> list[SeminarFacts]:
@@ -132,7 +68,7 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
     # Core execution on the session's connection: the rows are plain, no ORM row processing.
     conn = db.session.connection()
     rows = conn.execute(
-        select(*(getattr(Seminar, name) for name in _FACT_COLUMNS), SeminarSeries.name)
+        select(*(getattr(Seminar, name) for name in FACT_COLUMNS), SeminarSeries.name)
         .join(SeminarSeries).where(*where)
         .order_by(Seminar.date_on, Seminar.starts_at, Seminar.id)
     ).all()
@@ -155,94 +91,6 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
     ).all():
         program[seminar_id].append(ProgramLine(start, title, tuple(points or ()), tuple(presenters.get(item_id, ()))))
     return [SeminarFacts(*row, program=tuple(program.get(row[0], ()))) for row in rows]
-
-
-def program_text(program: tuple[ProgramLine, ...]) -> str:
-    """The program as the seminar page shows it: who presents a point stands under that point,
-    who presents the whole item under the item."""
-    lines = []
-    for item in program:
-        time = f"{format_time(item.start_time)}～ " if item.start_time else ""
-        lines.append(f"{time}{item.title}")
-        under: dict[int | None, list[str]] = defaultdict(list)
-        for at, name in item.presenters:
-            under[stands_under(at, len(item.points))].append(name)
-        for index, point in enumerate(item.points):
-            lines.append(f"・{point}")
-            if index in under:
-                lines.append("　（" + "、".join(under[index]) + "）")
-        if None in under:
-            lines.append("（" + "、".join(under[None]) + "）")
-    return "\n".join(lines)
-
-
-def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Event | None:
-    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at,
-                 window(seminar.date_on, seminar.precision))
-    if span is None:
-        return None
-    url = external_url(f"/seminars/{seminar.id}")
-    title = seminar.title or "（テーマ未定）"
-    number = f"第{seminar.number}回 " if seminar.number else ""
-    parts = [f"{seminar.series_name} {number}".strip()]
-    if seminar.precision.is_tentative:
-        parts.append(f"時期: {date_label(seminar.date_on, seminar.precision, with_year=True)}（予定・変更の可能性があります）")
-    if join_url:
-        parts.append(f"参加用リンク: {join_url}")
-    program = program_text(seminar.program)
-    if program:
-        parts += ["", "プログラム", program]
-    parts += ["", url]
-    return Event(
-        uid=f"seminar-{seminar.key}@{UID_DOMAIN}",
-        summary=f"{number}{title}",
-        start=span[0], end=span[1],
-        status=_status(seminar.status is SeminarStatus.CANCELLED, seminar.precision),
-        sequence=seminar.sequence, created=seminar.created_at, last_modified=seminar.updated_at,
-        description="\n".join(parts), url=url, location=join_url or "オンライン",
-        categories=[seminar.series_name],
-    )
-
-
-def session_event(session: SubcommitteeSession, *, join_url: str | None = None) -> Event | None:
-    span = _span(session.date_on, session.precision, session.starts_at, session.ends_at, session.window)
-    if span is None:
-        return None
-    sub = session.subcommittee
-    url = external_url(f"/subcommittees/{sub.slug}")
-    parts = [f"{sub.name} 分科会{session.circled_number}：{session.title}"]
-    if session.precision.is_tentative:
-        parts.append(f"時期: {session.label(with_year=True)}（予定）")
-    if join_url:
-        parts.append(f"参加用リンク: {join_url}")
-    parts += ["", url]
-    return Event(
-        uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
-        summary=f"{sub.name} 分科会{session.circled_number} {session.title}",
-        start=span[0], end=span[1],
-        status=_status(session.status is SessionStatus.CANCELLED, session.precision),
-        sequence=session.sequence, created=session.created_at, last_modified=session.updated_at,
-        description="\n".join(parts), url=url, location=join_url or "オンライン", categories=[sub.name],
-    )
-
-
-def milestone_event(milestone: Milestone) -> Event:
-    sub = milestone.subcommittee
-    url = external_url(f"/subcommittees/{sub.slug}")
-    day = milestone.done_on or milestone.due_on
-    # Only stored facts go in: "late" depends on today, and the feed must not change by itself.
-    done = f"\n完了: {milestone.done_on:%Y-%m-%d}" if milestone.done_on else ""
-    return Event(
-        uid=f"milestone-{milestone.id}@{UID_DOMAIN}",
-        summary=f"★ {milestone.title}（{sub.name}）",
-        start=day, end=day + timedelta(days=1), status="CONFIRMED",
-        sequence=milestone.sequence, created=milestone.created_at, last_modified=milestone.updated_at,
-        description=f"マイルストーン: {milestone.title}\n期日: {milestone.due_on:%Y-%m-%d}{done}\n\n{url}",
-        url=url, categories=[sub.name],
-    )
-
-
-# --------------------------------------------------------------------------- feeds
 
 
 @dataclass
@@ -283,10 +131,6 @@ def _version_of(model, *conditions, joins=()) -> Select:
 
 
 _TOMBSTONES = select(func.max(CalendarTombstone.deleted_at), func.count(CalendarTombstone.id))
-
-
-PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
-ACTIVE_SUB = (Subcommittee.status == SubcommitteeStatus.ACTIVE,)
 
 
 def _sessions_query(*conditions) -> Select:
@@ -384,9 +228,6 @@ def personal_feed(user: User) -> Feed:
     )
 
 
-# --------------------------------------------------------------------------- HTTP bits
-
-
 @dataclass(frozen=True)
 class Built:
     version: tuple
@@ -395,7 +236,7 @@ class Built:
 
 # Per feed (and base URL), only the body of its newest version: a feed edited often holds one
 # body, not one per edit (the public feed is about 1 MB per 1,000 events).
-_cache: OrderedDict[tuple[str, str], Built] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 256
 
@@ -410,7 +251,7 @@ def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
 
 def build(feed: Feed, version: tuple) -> bytes:
     """The feed's bytes for this version, kept from an earlier request or built now."""
-    key = (feed.key, feed.name, external_url("/"))  # links carry the host when no base URL is set
+    key = (feed.key, feed.name, base_url())  # links carry the host when no base URL is set
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit.version == version:
@@ -423,46 +264,3 @@ def build(feed: Feed, version: tuple) -> bytes:
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return body
-
-
-def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:
-    """The seminar as an .ics mail attachment (same builder as the feeds)."""
-    event = seminar_event(SeminarFacts.of(seminar), join_url=join_url)
-    if event is None:
-        return None
-    name = f"seminar-{seminar.key}.ics"
-    return {"filename": name, "content_type": "text/calendar; charset=utf-8",
-            "data": calendar_bytes(seminar.series.name, [event]).decode("utf-8")}
-
-
-
-
-def regenerate_token(user: User) -> str:
-    """A new personal feed URL; the old one answers 404 from now on."""
-    from portal.accounts.models import new_calendar_token
-
-    user.calendar_token = new_calendar_token()
-    return user.calendar_token
-
-
-def user_for_token(token: str) -> User | None:
-    user = db.session.scalar(select(User).where(User.calendar_token == token))
-    return user if user is not None and user.is_active else None
-
-
-def google_calendar_url(seminar: Seminar) -> str | None:
-    """"Add to Google Calendar" for one seminar (public data only: never the join link)."""
-    from urllib.parse import urlencode
-
-    event = seminar_event(SeminarFacts.of(seminar))
-    if event is None or event.status == "CANCELLED":
-        return None
-    if isinstance(event.start, datetime):
-        fmt = "%Y%m%dT%H%M%SZ"
-        end = event.end or event.start
-        dates = f"{event.start.astimezone(UTC):{fmt}}/{end.astimezone(UTC):{fmt}}"
-    else:
-        dates = f"{event.start:%Y%m%d}/{event.end:%Y%m%d}"
-    query = {"action": "TEMPLATE", "text": event.summary, "dates": dates,
-             "details": event.description, "location": event.location or "", "ctz": "Asia/Tokyo"}
-    return "https://calendar.google.com/calendar/render?" + urlencode(query)

@@ -1,0 +1,184 @@
+"""Calendar events: what a seminar, a subcommittee session or a milestone is as a VEVENT.
+
+One builder for every feed, mail attachment and Google link, so an event has the same UID,
+SEQUENCE and text wherever it appears. SEQUENCE is read from the record, never changed here
+(``portal.calendar.sequence`` is the one rule that moves it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from portal.calendar.ics import Event, calendar_bytes
+from portal.core.dates import Precision, date_label, format_time, window
+from portal.seminars.models import Seminar, SeminarStatus, stands_under
+from portal.subcommittees.models import Milestone, SessionStatus, SubcommitteeSession
+from portal.web.urls import external_url_for
+
+UID_DOMAIN = "smartcity-ppp-portal"
+
+
+def _status(status_cancelled: bool, precision: Precision) -> str:
+    if status_cancelled:
+        return "CANCELLED"
+    return "TENTATIVE" if precision.is_tentative else "CONFIRMED"
+
+
+def _span(date_on: date | None, precision: Precision, starts_at: datetime | None,
+          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[date, date | None] | None:
+    if window is None:
+        return None  # undecided (未定): in no feed
+    if precision is Precision.DAY and starts_at is not None:
+        return starts_at, ends_at
+    return window  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramLine:
+    """One program item as an event's DESCRIPTION shows it."""
+
+    start_time: time | None
+    title: str
+    points: tuple[str, ...]
+    # (index of the point they present, or None for the whole item; as displayed: 横浜市 スマートシティ推進課 様)
+    presenters: tuple[tuple[int | None, str], ...]
+
+
+# Seminar columns an event is made of, in SeminarFacts' field order.
+FACT_COLUMNS = ("id", "key", "title", "number", "status", "date_on", "precision", "starts_at",
+                 "ends_at", "sequence", "created_at", "updated_at", "join_url")
+
+
+@dataclass(frozen=True, slots=True)
+class SeminarFacts:
+    """What a seminar's calendar event is made of.
+
+    Feeds read these as plain rows (``seminar_facts``): a feed holds hundreds of seminars, and
+    building ORM objects for them and their programs cost more than the rest of the feed. One
+    seminar already loaded (a mail attachment, the Google link) converts with ``of``.
+    """
+
+    id: int
+    key: str
+    title: str | None
+    number: int | None
+    status: SeminarStatus
+    date_on: date | None
+    precision: Precision
+    starts_at: datetime | None
+    ends_at: datetime | None
+    sequence: int
+    created_at: datetime
+    updated_at: datetime
+    join_url: str | None
+    series_name: str
+    program: tuple[ProgramLine, ...] = ()
+
+    @classmethod
+    def of(cls, seminar: Seminar) -> SeminarFacts:
+        return cls(
+            *(getattr(seminar, name) for name in FACT_COLUMNS),
+            series_name=seminar.series.name,
+            program=tuple(
+                ProgramLine(item.start_time, item.title, tuple(item.points or ()),
+                            tuple((p.point_index, p.display) for p in item.presenters))
+                for item in seminar.program
+            ),
+        )
+
+
+def program_text(program: tuple[ProgramLine, ...]) -> str:
+    """The program as the seminar page shows it: who presents a point stands under that point,
+    who presents the whole item under the item."""
+    lines = []
+    for item in program:
+        time = f"{format_time(item.start_time)}～ " if item.start_time else ""
+        lines.append(f"{time}{item.title}")
+        under: dict[int | None, list[str]] = defaultdict(list)
+        for at, name in item.presenters:
+            under[stands_under(at, len(item.points))].append(name)
+        for index, point in enumerate(item.points):
+            lines.append(f"・{point}")
+            if index in under:
+                lines.append("　（" + "、".join(under[index]) + "）")
+        if None in under:
+            lines.append("（" + "、".join(under[None]) + "）")
+    return "\n".join(lines)
+
+
+def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Event | None:
+    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at,
+                 window(seminar.date_on, seminar.precision))
+    if span is None:
+        return None
+    url = external_url_for("seminars.detail", seminar_id=seminar.id)
+    title = seminar.title or "（テーマ未定）"
+    number = f"第{seminar.number}回 " if seminar.number else ""
+    parts = [f"{seminar.series_name} {number}".strip()]
+    if seminar.precision.is_tentative:
+        parts.append(f"時期: {date_label(seminar.date_on, seminar.precision, with_year=True)}（予定・変更の可能性があります）")
+    if join_url:
+        parts.append(f"参加用リンク: {join_url}")
+    program = program_text(seminar.program)
+    if program:
+        parts += ["", "プログラム", program]
+    parts += ["", url]
+    return Event(
+        uid=f"seminar-{seminar.key}@{UID_DOMAIN}",
+        summary=f"{number}{title}",
+        start=span[0], end=span[1],
+        status=_status(seminar.status is SeminarStatus.CANCELLED, seminar.precision),
+        sequence=seminar.sequence, created=seminar.created_at, last_modified=seminar.updated_at,
+        description="\n".join(parts), url=url, location=join_url or "オンライン",
+        categories=[seminar.series_name],
+    )
+
+
+def session_event(session: SubcommitteeSession, *, join_url: str | None = None) -> Event | None:
+    span = _span(session.date_on, session.precision, session.starts_at, session.ends_at, session.window)
+    if span is None:
+        return None
+    sub = session.subcommittee
+    url = external_url_for("subcommittees.detail", slug=sub.slug)
+    parts = [f"{sub.name} 分科会{session.circled_number}：{session.title}"]
+    if session.precision.is_tentative:
+        parts.append(f"時期: {session.label(with_year=True)}（予定）")
+    if join_url:
+        parts.append(f"参加用リンク: {join_url}")
+    parts += ["", url]
+    return Event(
+        uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
+        summary=f"{sub.name} 分科会{session.circled_number} {session.title}",
+        start=span[0], end=span[1],
+        status=_status(session.status is SessionStatus.CANCELLED, session.precision),
+        sequence=session.sequence, created=session.created_at, last_modified=session.updated_at,
+        description="\n".join(parts), url=url, location=join_url or "オンライン", categories=[sub.name],
+    )
+
+
+def milestone_event(milestone: Milestone) -> Event:
+    sub = milestone.subcommittee
+    url = external_url_for("subcommittees.detail", slug=sub.slug)
+    day = milestone.done_on or milestone.due_on
+    # Only stored facts go in: "late" depends on today, and the feed must not change by itself.
+    done = f"\n完了: {milestone.done_on:%Y-%m-%d}" if milestone.done_on else ""
+    return Event(
+        uid=f"milestone-{milestone.id}@{UID_DOMAIN}",
+        summary=f"★ {milestone.title}（{sub.name}）",
+        start=day, end=day + timedelta(days=1), status="CONFIRMED",
+        sequence=milestone.sequence, created=milestone.created_at, last_modified=milestone.updated_at,
+        description=f"マイルストーン: {milestone.title}\n期日: {milestone.due_on:%Y-%m-%d}{done}\n\n{url}",
+        url=url, categories=[sub.name],
+    )
+
+
+def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:
+    """The seminar as an .ics mail attachment (same builder as the feeds)."""
+    event = seminar_event(SeminarFacts.of(seminar), join_url=join_url)
+    if event is None:
+        return None
+    name = f"seminar-{seminar.key}.ics"
+    return {"filename": name, "content_type": "text/calendar; charset=utf-8",
+            "data": calendar_bytes(seminar.series.name, [event]).decode("utf-8")}

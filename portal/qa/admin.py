@@ -1,0 +1,96 @@
+"""Back office for Q&A, nested under the secretariat's blueprint (its guard covers these
+routes; URLs under /secretariat): open and close Q&A, moderation during the seminar, answers
+and FAQ afterwards, CSV."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.audit.services import record
+from portal.qa import exports, operations, queries
+from portal.qa.forms import AnswerForm
+from portal.qa.models import Question
+from portal.secretariat.forms import ActionForm
+from portal.seminars.models import Seminar
+from portal.web.access import get_or_404
+from portal.web.client import client_address
+from portal.web.redirects import back_or
+from portal.web.responses import csv_response
+from portal.web.uow import unit_of_work
+
+bp = Blueprint("qa", __name__)
+
+
+def _button_pressed() -> None:
+    """A moderation button carries only the CSRF token; without a valid one, 400."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/seminars/<int:seminar_id>/qa/open")
+def open_qa(seminar_id: int):
+    seminar = get_or_404(Seminar, seminar_id)
+    with unit_of_work():
+        operations.open_qa(seminar)
+    flash(_("Q&Aを開始しました。"), "success")
+    return back_or(url_for("secretariat.seminar_manage", seminar_id=seminar.id))
+
+
+@bp.post("/seminars/<int:seminar_id>/qa/close")
+def close_qa(seminar_id: int):
+    seminar = get_or_404(Seminar, seminar_id)
+    with unit_of_work():
+        routed = operations.close_qa(seminar, current_user)
+    flash(_("Q&Aを終了しました。未回答の質問 %(count)s 件を事務局宛てにまとめて送ります。", count=routed) if routed
+          else _("Q&Aを終了しました（事務局へ送る未回答の質問はありません）。"), "info")
+    return back_or(url_for("secretariat.seminar_manage", seminar_id=seminar.id))
+
+
+@bp.post("/questions/<int:question_id>/answered")
+def answered(question_id: int):
+    question = get_or_404(Question, question_id)
+    _button_pressed()
+    with unit_of_work():
+        operations.mark_answered_live(question)
+    return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+
+
+@bp.post("/questions/<int:question_id>/hide")
+def hide(question_id: int):
+    question = get_or_404(Question, question_id)
+    _button_pressed()
+    with unit_of_work():
+        operations.hide(question, current_user)
+    flash(_("質問を非表示にしました（質問者にお知らせします）。"), "info")
+    return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+
+
+@bp.get("/seminars/<int:seminar_id>/questions")
+def questions(seminar_id: int):
+    seminar = get_or_404(Seminar, seminar_id)
+    return render_template("secretariat/questions.html", seminar=seminar,
+                           questions=queries.for_back_office(seminar, current_user), form=AnswerForm())
+
+
+@bp.post("/questions/<int:question_id>/answer")
+def answer(question_id: int):
+    question = get_or_404(Question, question_id)
+    form = AnswerForm()
+    if form.validate_on_submit():
+        with unit_of_work() as work:
+            operations.answer(question, form.answer.data, current_user, publish=form.publish.data)
+        if work.ok:
+            flash(_("回答を保存し、質問者にメールでお送りします。"), "success")
+    else:
+        flash(_("回答を入力してください。"), "error")
+    return redirect(url_for(".questions", seminar_id=question.seminar_id) + f"#q{question.id}")
+
+
+@bp.get("/seminars/<int:seminar_id>/questions.csv")
+def questions_csv(seminar_id: int):
+    seminar = get_or_404(Seminar, seminar_id)
+    with unit_of_work():  # the export is on the audit log before any data leaves
+        record("export.questions", actor_id=current_user.id, subject=f"seminar:{seminar.id}", ip=client_address())
+    return csv_response(exports.questions_csv(seminar), f"questions-{seminar.key}")
