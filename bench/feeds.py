@@ -128,7 +128,7 @@ def feed_seminars(first: int, last: int, fy: int) -> dict[str, Any]:
 
 def import_seminars(app, first: int, last: int, fy: int) -> float:
     from portal.core.db import db
-    from portal.imports.services import import_data
+    from portal.imports.operations import import_data
 
     began = time.perf_counter()
     with app.app_context():

@@ -406,7 +406,7 @@ def count_queries(database_url: str, env: dict[str, str], scratch: Path) -> list
     from portal import create_app
     from portal.core.dates import fiscal_year, today_local
     from portal.core.db import db
-    from portal.imports.services import import_data
+    from portal.imports.operations import import_data
     from portal.seminars.models import Seminar
 
     flask(["db", "upgrade"], env)

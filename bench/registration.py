@@ -129,7 +129,7 @@ def set_up(database_url: str, scratch: Path, accounts: int, capacity: int, tag: 
     from portal.accounts.models import Membership, OrganizationKind, Role
     from portal.core.dates import today_local
     from portal.core.db import db
-    from portal.imports.services import import_data
+    from portal.imports.operations import import_data
 
     app = create_app({
         "DATABASE_URL": database_url, "SECRET_KEY": SECRET_KEY,

@@ -41,7 +41,7 @@ from portal.accounts.models import AccountState, Membership, OrganizationKind, R
 from portal.accounts.services import find_or_create_organization
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
 from portal.materials import services as material_services
 from portal.materials.models import Material

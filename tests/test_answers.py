@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select, text
 
 from portal.core import changes
 from portal.core.db import db, utcnow
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Seminar
 

@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 from portal.accounts.models import AccountState, User
 from portal.core.dates import fiscal_year, local_datetime, today_local
 from portal.core.db import db, utcnow
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import (

@@ -39,7 +39,7 @@ from sqlalchemy import select
 from portal.accounts.models import Membership, OrganizationKind
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.services import (
+from portal.imports.checks import (
     ACTIVITY_KEYS,
     CONTACT_KEYS,
     MILESTONE_KEYS,
@@ -51,8 +51,8 @@ from portal.imports.services import (
     SESSION_KEYS,
     SUBCOMMITTEE_KEYS,
     ImportFailed,
-    import_data,
 )
+from portal.imports.operations import import_data
 from portal.seminars.models import ProgramItem, Seminar
 from portal.subcommittees.models import (
     TARGET_FIELDS,

@@ -33,7 +33,7 @@ from portal.audit.models import AuditEvent
 from portal.core.dates import fiscal_year, to_local, today_local
 from portal.core.db import db, utcnow
 from portal.governance.services import send_review_reminder
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.qa.models import Question
 from portal.seminars import services as seminar_services
 from portal.seminars.models import Registration, RegistrationState, Seminar

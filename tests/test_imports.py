@@ -21,10 +21,11 @@ from sqlalchemy import select
 from portal.accounts.models import AccountState, Membership, Organization, OrganizationKind, Role, User
 from portal.core.dates import TOKYO, Precision, to_local, today_local
 from portal.core.db import db
+from portal.imports.checks import ImportFailed
 from portal.imports.demo import DEMO_FILE
-from portal.imports.services import ImportFailed, import_data
+from portal.imports.operations import import_data
 from portal.seminars.models import Seminar, SeminarStatus
-from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
+from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeStatus
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 
@@ -559,6 +560,127 @@ def test_session_sequence_grows_with_date_not_title(app, runner, tmp_path):
     data["subcommittees"][0]["sessions"][0].update(date="2021-09-21", start="10:00")
     import_ok(runner, tmp_path, data, "v2.json")
     assert session_seq(1) > seq0
+
+
+# ----------------------------------------------------------------------------- one rule both ways
+# The importer writes through the leads' and the back office's operations: the same change gives
+# the same SEQUENCE, the same notices, and the same refusal whichever way it comes in.
+
+PLAN_SESSION = {"number": 1, "title": "キックオフ", "date": "2021-09", "join_url": "https://example.org/meet/1"}
+PLAN_MILESTONE = {"title": "分科会立上げ", "due": "2021-09-30"}
+
+
+def plan_file(slug: str, session: dict[str, Any] | None = None, milestone: dict[str, Any] | None = None) -> dict:
+    return {"subcommittees": [{"slug": slug, "name": f"分科会 {slug}", "fiscal_year": 2021,
+                               "sessions": [session or PLAN_SESSION], "milestones": [milestone or PLAN_MILESTONE]}]}
+
+
+def as_form(session: dict[str, Any]) -> dict[str, str]:
+    """What the lead's session form posts for an import file's session."""
+    exact = len(session["date"]) == 10
+    return {"number": str(session["number"]), "title": session["title"],
+            "precision": "day" if exact else session.get("period") or "month", "date": session["date"],
+            "start": session.get("start", ""), "end": session.get("end", ""),
+            "join_url": session.get("join_url", ""), "status": session.get("status", "scheduled")}
+
+
+def plan_of(app, slug: str) -> dict[str, Any]:
+    with app.app_context():
+        sub = subcommittee(slug)
+        return {"session": [(s.id, s.title, s.date_on, s.precision, s.sequence) for s in sub.sessions],
+                "milestone": [(m.id, m.title, m.due_on, m.sequence) for m in sub.milestones]}
+
+
+@pytest.fixture
+def two_plans(app, runner, tmp_path, create_user):
+    """Two subcommittees in the same state, each with a lead and a member: one is changed through
+    the import, the other through the lead's form."""
+    from conftest import AuthActions
+
+    from portal.subcommittees.models import SubcommitteeMember
+
+    import_ok(runner, tmp_path, plan_file("by-import"), "a.json")
+    import_ok(runner, tmp_path, plan_file("by-form"), "b.json")
+    lead = create_user("member", email="plan-lead@example.org")
+    member = create_user("member", email="plan-member@example.org")
+    with app.app_context():
+        for slug in ("by-import", "by-form"):
+            sub_id = subcommittee(slug).id
+            db.session.add(SubcommitteeMember(subcommittee_id=sub_id, user_id=lead.id, is_lead=True,
+                                              state=MembershipState.APPROVED))
+            db.session.add(SubcommitteeMember(subcommittee_id=sub_id, user_id=member.id,
+                                              state=MembershipState.APPROVED))
+        db.session.commit()
+    auth = AuthActions(app.test_client())
+    assert auth.login(lead).status_code == 302
+    return auth
+
+
+def sequences(plan: dict[str, Any]) -> tuple[list[int], list[int]]:
+    return [s[-1] for s in plan["session"]], [m[-1] for m in plan["milestone"]]
+
+
+def test_a_session_changed_by_import_or_by_the_lead_gets_the_same_sequence_and_notice(
+        app, runner, tmp_path, two_plans, outbox):
+    session_id = plan_of(app, "by-form")["session"][0][0]
+    steps = [
+        ("title", {**PLAN_SESSION, "title": "キックオフ（全体会）"}),
+        ("time", {**PLAN_SESSION, "title": "キックオフ（全体会）", "date": "2021-10-05", "start": "15:00",
+                  "end": "16:30"}),
+        ("link", {**PLAN_SESSION, "title": "キックオフ（全体会）", "date": "2021-10-05", "start": "15:00",
+                  "end": "16:30", "join_url": "https://example.org/meet/2"}),
+    ]
+    for step, session in steps:
+        import_ok(runner, tmp_path, plan_file("by-import", session), f"{step}.json")
+        response = two_plans.post(f"/subcommittees/by-form/sessions/{session_id}", as_form(session))
+        assert response.status_code == 302, (step, response.get_data(as_text=True)[:300])
+        by_import, by_form = plan_of(app, "by-import"), plan_of(app, "by-form")
+        assert sequences(by_import) == sequences(by_form), step
+        assert [s[1:] for s in by_import["session"]] == [s[1:] for s in by_form["session"]], step
+
+    # Only the move was significant (the title is not), and each way told both members once.
+    assert sequences(plan_of(app, "by-import"))[0] == [2]
+    moved = outbox("subcommittee.session_moved")
+    assert sorted(row.recipients[0] for row in moved) == sorted(["plan-lead@example.org", "plan-member@example.org"] * 2)
+    assert sorted(row.subject.rsplit(": ", 1)[1] for row in moved) == ["分科会 by-form"] * 2 + ["分科会 by-import"] * 2
+
+
+def test_a_milestone_renamed_by_import_stays_the_same_milestone_with_the_operations_sequence(
+        app, runner, tmp_path, two_plans):
+    """A title-only change: the importer once ignored it for SEQUENCE while the lead's operation
+    counted it; now both go through the same operation, and the renamed milestone keeps its id
+    (and calendar UID) instead of being dropped and added again."""
+    from portal.subcommittees.services import save_milestone
+
+    before = plan_of(app, "by-import")["milestone"]
+    import_ok(runner, tmp_path, plan_file("by-import", milestone={**PLAN_MILESTONE, "title": "分科会の立上げ"}),
+              "renamed.json")
+    with app.app_context():
+        sub = subcommittee("by-form")
+        save_milestone(sub, sub.milestones[0], title="分科会の立上げ", due_on=date(2021, 9, 30))
+        db.session.commit()
+    by_import, by_form = plan_of(app, "by-import"), plan_of(app, "by-form")
+    assert by_import["milestone"][0][0] == before[0][0]
+    assert by_import["milestone"][0][1] == "分科会の立上げ"
+    assert sequences(by_import) == sequences(by_form)
+
+
+def test_the_importer_refuses_the_dates_the_lead_s_form_refuses_with_the_same_message(
+        app, runner, tmp_path, two_plans):
+    before = snapshot(app)
+    for bad in ("2021-02-30", "2020-10-05"):  # no such day; outside the subcommittee's fiscal year
+        session = {**PLAN_SESSION, "number": 2, "date": bad}
+        page = two_plans.post("/subcommittees/by-form/sessions", as_form(session), follow_redirects=True)
+        flashed = re.findall(r'<p class="flash flash-error"[^>]*>(.*?)</p>', page.get_data(as_text=True), re.S)
+        assert len(flashed) == 1, flashed
+        message = flashed[0].strip()
+        assert "日付" in message
+
+        data = plan_file("by-import", session)
+        data["subcommittees"][0]["sessions"].insert(0, PLAN_SESSION)
+        result = import_file(runner, write(tmp_path, data, f"bad-{bad}.json"))
+        assert_rejected(result, f"subcommittees[0] (slug=by-import).sessions[1].date: {message}", bad)
+    assert snapshot(app) == before
 
 
 # ----------------------------------------------------------------------------- demo

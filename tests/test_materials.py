@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.materials.models import Material
 from portal.seminars.models import ProgramItem, Seminar
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from portal.accounts.models import User
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from portal.core.dates import fiscal_year, local_datetime, today_local
 from portal.core.db import db, utcnow
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.seminars import services
 from portal.seminars.models import Registration, RegistrationState, Seminar, SeminarStatus
 

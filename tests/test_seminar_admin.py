@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.core.dates import Precision, fiscal_year, today_local
 from portal.core.db import db, utcnow
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
 from portal.seminars import services
 from portal.seminars.models import (

@@ -35,7 +35,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.materials.models import Material
 from portal.subcommittees import services
 from portal.subcommittees.models import (

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from portal.core.db import db
-from portal.imports.services import import_data
+from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
 

@@ -171,7 +171,8 @@ def parse_month(text: str) -> date:
     match = re.fullmatch(r"(\d{4})-(\d{2})", text)
     if match is None or not 1 <= int(match[2]) <= 12:
         raise _bad_format("2021-10", "YYYY-MM")
-    return _in_range(date(int(match[1]), int(match[2]), 1))
+    year = max(int(match[1]), 1)  # year 0 has no date; 0001 is out of range with the same message
+    return _in_range(date(year, int(match[2]), 1))
 
 
 def parse_when(precision: Precision, text: str | None, expected_fy: int | None = None) -> date | None:

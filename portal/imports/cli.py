@@ -10,7 +10,8 @@ import click
 
 from portal.cli import portal_cli
 from portal.core.db import db
-from portal.imports.services import ImportFailed, import_data
+from portal.imports.checks import ImportFailed
+from portal.imports.operations import import_data
 
 
 def _load_json(path: Path) -> object:
