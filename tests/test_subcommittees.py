@@ -37,7 +37,7 @@ from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
 from portal.imports.services import import_data
 from portal.materials.models import Material
-from portal.subcommittees import services
+from portal.subcommittees import jobs, operations
 from portal.subcommittees.models import (
     Activity,
     ContactPerson,
@@ -817,7 +817,7 @@ def test_milestone_done_with_a_bad_day_is_refused(app, team):
 def test_milestone_of_another_subcommittee_is_404(app, team):
     with app.app_context():
         other = db.session.get(Subcommittee, team.other_id)
-        milestone = services.save_milestone(other, None, title="別の分科会の目標", due_on=date(2021, 12, 1))
+        milestone = operations.save_milestone(other, None, title="別の分科会の目標", due_on=date(2021, 12, 1))
         db.session.commit()
         mid = milestone.id
     response = login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{mid}/done")
@@ -830,7 +830,7 @@ def test_milestone_of_another_subcommittee_is_404(app, team):
 
 def reminders(app, today: date) -> int:
     with app.app_context():
-        return services.send_milestone_reminders(today=today)
+        return jobs.send_milestone_reminders(today=today)
 
 
 def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
@@ -858,7 +858,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     moved = due + timedelta(days=14)
     with app.app_context():
         milestone = db.session.get(Milestone, milestones_of(app, team.sub_id)["中間報告書の提出"]["id"])
-        services.save_milestone(milestone.subcommittee, milestone, title=milestone.title, due_on=moved)
+        operations.save_milestone(milestone.subcommittee, milestone, title=milestone.title, due_on=moved)
         db.session.commit()
     assert reminders(app, moved - timedelta(days=9)) == 0
     assert reminders(app, moved - timedelta(days=5)) == 1
@@ -971,6 +971,47 @@ def test_dashboard_next_session_milestones_and_pending_requests(app, create_user
     assert card(member_page, "quiet-sub") is None
 
     assert card(html_of(login(app, outsider), "/account/subcommittees"), "dash-sub") is None
+
+
+# ----------------------------------------------------------------------------- the plan table
+
+
+def plan_rows(html: str) -> dict[str, list[str]]:
+    """The plan table (実施スケジュール) by row heading: the text of its four quarter cells."""
+    table = re.search(r'<table class="plan">(.*?)</table>', html, re.S)
+    assert table, "no plan table"
+    rows = {}
+    for heading, cells in re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table.group(1), re.S):
+        texts = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td>(.*?)</td>", cells, re.S)]
+        rows[heading.strip()] = texts
+    return rows
+
+
+def test_activity_with_only_a_start_month_is_shown_in_its_quarter(app, team):
+    """The form and the importer allow an activity with a start month only (no end): the page
+    used to fail (500) computing the end's quarter in the template; it runs within its month."""
+    make_sub(app, "one-month", name="単月活動の分科会", activities=[
+        {"label": "活動1", "title": "単月の事例調査", "start": "2021-10"},
+        {"label": "活動2", "title": "通年の検討", "start": "2021-04", "end": "2022-03"},
+    ])
+    for who in (visitor(app), login(app, team.member)):
+        response = who.client.get("/subcommittees/one-month")
+        assert response.status_code == 200
+        rows = plan_rows(response.get_data(as_text=True))
+        assert rows["活動1"] == ["", "", "単月の事例調査", ""]  # 10-12月 only
+        assert rows["活動2"] == ["通年の検討"] * 4
+
+
+def test_the_meetings_activity_lists_the_sessions_whatever_its_label(app, team):
+    """The row of the activity that holds the meetings (分科会開催…) lists the sessions of each
+    quarter; another activity shows its own title, even when labelled 活動2 like the seed's."""
+    make_sub(app, "meetings", name="会合の分科会", activities=[
+        {"label": "会合", "title": "分科会開催（オンライン2回）", "start": "2021-07", "end": "2022-03"},
+        {"label": "活動2", "title": "事例調査", "start": "2021-07", "end": "2021-09"},
+    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"}, {"number": 2, "title": "第2回", "date": "2022-01"}])
+    rows = plan_rows(html_of(visitor(app), "/subcommittees/meetings"))
+    assert rows["会合"] == ["", "分科会 ①", "", "分科会 ②"]
+    assert rows["活動2"] == ["", "事例調査", "", ""]
 
 
 # ----------------------------------------------------------------------------- the seed's plan

@@ -15,9 +15,12 @@ from portal.mail import services as mail_services
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.secretariat import services
 from portal.secretariat.forms import ActionForm, ApproveForm, RejectForm
+from portal.subcommittees import admin as subcommittees_admin
 from portal.web.client import client_address
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
+# Each domain's back office, nested here so this blueprint's guard covers it.
+bp.register_blueprint(subcommittees_admin.bp)
 
 
 @bp.before_request
@@ -121,4 +124,3 @@ def outbox_retry(message_id: int):
 # The seminar back office adds its routes to this blueprint.
 from portal.secretariat import questions as _questions  # noqa: E402, F401
 from portal.secretariat import seminars as _seminars  # noqa: E402, F401
-from portal.secretariat import subcommittees as _subcommittees  # noqa: E402, F401
