@@ -825,6 +825,47 @@ def test_milestone_of_another_subcommittee_is_404(app, team):
     assert milestones_of(app, team.other_id)["別の分科会の目標"]["done_on"] is None
 
 
+def test_the_lead_and_the_importer_give_the_same_sequence(app, team):
+    """One SEQUENCE rule: a new title is no significant revision (for a milestone too, as the
+    importer always had it); a new day is one, counted once, on either path."""
+    record = {"slug": "twin", "name": "双子の分科会", "fiscal_year": 2021,
+              "sessions": [{"number": 1, "title": "キックオフ", "date": "2021-09"}],
+              "milestones": [{"title": "分科会立上げ", "due": "2021-09-30"}]}
+    make_sub(app, "twin", name="双子の分科会", sessions=record["sessions"], milestones=record["milestones"])
+    lead = login(app, team.lead)
+    session_path = f"/subcommittees/{SLUG}/sessions/{sessions_of(app, team.sub_id)[1]['id']}"
+    base = {"number": "1", "precision": "month", "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled"}
+
+    def sequences(slug: str) -> tuple[int, int]:
+        with app.app_context():
+            sub = db.session.scalar(select(Subcommittee).where(Subcommittee.slug == slug))
+            return sub.sessions[0].sequence, sub.milestones[0].sequence
+
+    def change_milestone(title: str, due: date) -> None:
+        with app.app_context():
+            sub = db.session.get(Subcommittee, team.sub_id)
+            operations.save_milestone(sub, sub.milestones[0], title=title, due_on=due)
+            db.session.commit()
+
+    # A new title only: no new SEQUENCE on either path.
+    assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-09"}).status_code == 302
+    change_milestone("分科会の立上げ", date(2021, 9, 30))
+    with app.app_context():
+        import_data({"subcommittees": [{**record, "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]}]})
+        db.session.commit()
+    assert sequences(SLUG) == sequences("twin") == (0, 0)
+
+    # A new day: one more on either path.
+    assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-10"}).status_code == 302
+    change_milestone("分科会の立上げ", date(2021, 10, 29))
+    with app.app_context():
+        import_data({"subcommittees": [{**record,
+                                        "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-10"}],
+                                        "milestones": [{"title": "分科会立上げ", "due": "2021-10-29"}]}]})
+        db.session.commit()
+    assert sequences(SLUG) == sequences("twin") == (1, 1)
+
+
 # ----------------------------------------------------------------------------- reminders
 
 

@@ -132,11 +132,11 @@ class ProposalForm(FlaskForm):
     def values(self) -> dict[str, Any]:
         """The proposal as ``operations.propose`` and ``revise`` take it (after validation)."""
         return {
-            "name": self.name.data.strip(), "fiscal_year": self.fiscal_year.data,
-            "purpose": self.purpose.data.strip(), "main_theme": (self.main_theme.data or "").strip() or None,
+            "name": (self.name.data or "").strip(), "fiscal_year": self.fiscal_year.data,
+            "purpose": (self.purpose.data or "").strip(), "main_theme": (self.main_theme.data or "").strip() or None,
             "issues": [x.strip() for x in _lines(self.issues.data)],
             "outcomes": [x.strip() for x in _lines(self.outcomes.data)],
-            "fields": list(self.fields.data), "fields_other": (self.fields_other.data or "").strip() or None,
+            "fields": list(self.fields.data or []), "fields_other": (self.fields_other.data or "").strip() or None,
             "activities": [Activity(position=i, **a) for i, a in enumerate(parse_activities(self.activities.data))],
             "contacts": [ContactPerson(position=i, **c) for i, c in enumerate(parse_contacts(self.contacts.data))],
         }
@@ -193,7 +193,7 @@ class SessionForm(FlaskForm):
         start: time | None = self.start.data
         timed = precision is Precision.DAY and day is not None and start is not None
         return {
-            "number": self.number.data, "title": self.title.data.strip(), "precision": precision,
+            "number": self.number.data, "title": (self.title.data or "").strip(), "precision": precision,
             "date_on": day,
             "starts_at": local_datetime(day, start) if timed and day and start else None,
             "ends_at": local_datetime(day, self.end.data) if timed and day and self.end.data else None,
@@ -230,7 +230,7 @@ class MilestoneForm(FlaskForm):
         due_on: date | None = self.due.data
         if due_on is None:
             due_on = quarter_bounds(self.fy, int(self.quarter.data))[1]
-        return {"title": self.title.data.strip(), "due_on": due_on}
+        return {"title": (self.title.data or "").strip(), "due_on": due_on}
 
 
 class DoneForm(FlaskForm):

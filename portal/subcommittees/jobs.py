@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select
+from sqlalchemy.engine import CursorResult
 
 from portal.core.dates import today_local
 from portal.core.db import db
@@ -28,12 +30,13 @@ def send_milestone_reminders(today: date | None = None) -> int:
     ))
     sent = 0
     for milestone in due:
-        claimed = db.session.execute(
+        claim = cast("CursorResult[Any]", db.session.execute(
             Milestone.__table__.update()
             .where(Milestone.id == milestone.id,
                    (Milestone.reminded_for.is_(None)) | (Milestone.reminded_for != milestone.due_on))
             .values(reminded_for=milestone.due_on)
-        ).rowcount
+        ))
+        claimed = claim.rowcount
         if claimed and notifications.milestone_due(milestone):
             sent += 1
         db.session.commit()

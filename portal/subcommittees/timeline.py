@@ -12,10 +12,11 @@ from datetime import date, timedelta
 
 from portal.core.dates import Precision, fiscal_year_bounds, today_local
 from portal.core.labels import label
-from portal.subcommittees.models import MilestoneState, Subcommittee
+from portal.subcommittees.models import MilestoneState, SessionStatus, Subcommittee
 
 QUARTER_LABELS = ("4-6月", "7-9月", "10-12月", "1-3月")
 QUARTERS = (1, 2, 3, 4)
+MILESTONE_COLORS = {MilestoneState.DONE: "#1b6e2d", MilestoneState.LATE: "#b00020", MilestoneState.PLANNED: "#0b5cad"}
 
 
 def quarter_of(day: date) -> int:
@@ -98,6 +99,8 @@ class TimelineMark:
     quarter: int
     state: str = ""
     label_end: bool = False  # label drawn left of the mark (near the right edge)
+    color: str = ""  # a milestone's star: green done, red late, blue planned
+    dashed: bool = False  # a cancelled session's outline
 
 
 @dataclass
@@ -138,7 +141,8 @@ def timeline(sub: Subcommittee, today: date | None = None) -> Timeline:
         rows.append(TimelineRow(label_text, top + row_h * len(rows), marks))
 
     add_row("マイルストーン", [
-        TimelineMark("milestone", m.title, x(m.due_on), 0, quarter_of(m.due_on), m.state(today).value)
+        TimelineMark("milestone", m.title, x(m.due_on), 0, quarter_of(m.due_on), m.state(today).value,
+                     color=MILESTONE_COLORS[m.state(today)])
         for m in sub.milestones
     ])
     for m in sub.milestones:
@@ -157,8 +161,8 @@ def timeline(sub: Subcommittee, today: date | None = None) -> Timeline:
             continue
         start, end = s.window
         width = 0 if s.precision is Precision.DAY else x(end) - x(start)
-        add_row(f"分科会{s.circled_number}", [TimelineMark("session", s.title, x(start), width,
-                                                          quarter_of(start), s.status.value)])
+        add_row(f"分科会{s.circled_number}", [TimelineMark("session", s.title, x(start), width, quarter_of(start),
+                                                          s.status.value, dashed=s.status is SessionStatus.CANCELLED)])
         lines.append(f"分科会{s.circled_number} {s.title}: {s.label(with_year=True)}")
     for row in rows:
         for mark in row.marks:
