@@ -45,6 +45,7 @@ class DetailPage:
     may_join: bool
     is_member: bool
     lead: bool  # may run it (a lead, or the secretariat)
+    show_contacts: bool  # the contact persons are for logged-in accounts
     members: list[SubcommitteeMember]
     pending: list[SubcommitteeMember]
     sessions: list[SessionLine]
@@ -69,6 +70,7 @@ def detail_page(sub: Subcommittee, user: Any, locale: str) -> DetailPage:
         may_join=access.may_join(user, sub),
         is_member=is_member,
         lead=lead,
+        show_contacts=bool(getattr(user, "is_authenticated", False)),
         members=queries.members(sub) if access.see_members(user, sub) else [],
         pending=queries.members(sub, (MembershipState.PENDING,)) if lead else [],
         sessions=[
