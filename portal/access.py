@@ -35,11 +35,6 @@ RULES = {
     "manage_seminar": lambda user, seminar=None: is_secretariat(user),
     "view_draft": lambda user, obj=None: is_secretariat(user),
     "register": lambda user, seminar=None: is_participant(user),
-    # Subcommittees: leads (and the secretariat) run them; members see each other.
-    "lead_subcommittee": lambda user, sub=None: is_secretariat(user) or _sub_rule("is_lead", sub, user),
-    "see_subcommittee_members": lambda user, sub=None: is_secretariat(user) or _sub_rule("is_member", sub, user),
-    "propose_subcommittee": lambda user, obj=None: is_participant(user) and user.role is not Role.OBSERVER,
-    "join_subcommittee": lambda user, sub=None: is_participant(user) and user.role is not Role.OBSERVER,
     "download_material": lambda user, material=None: _may_download(material, user),
 }
 
@@ -52,17 +47,14 @@ def _may_download(material: Any, user: Any) -> bool:
     if material.public:
         return True
     if material.subcommittee_id is not None:  # members-only: the subcommittee's members
+        from portal.subcommittees.access import see_members
         from portal.subcommittees.models import Subcommittee
 
         sub = db.session.get(Subcommittee, material.subcommittee_id)
-        return is_secretariat(user) or _sub_rule("is_member", sub, user)
+        return sub is not None and see_members(user, sub)
     return is_participant(user)
 
 
-def _sub_rule(name: str, sub: Any, user: Any) -> bool:
-    from portal.subcommittees import services
-
-    return sub is not None and is_participant(user) and getattr(services, name)(sub, user)
 
 
 def can(action: str, obj: Any = None, user: Any = None) -> bool:

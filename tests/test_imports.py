@@ -650,7 +650,7 @@ def test_a_milestone_renamed_by_import_stays_the_same_milestone_with_the_operati
     """A title-only change: the importer once ignored it for SEQUENCE while the lead's operation
     counted it; now both go through the same operation, and the renamed milestone keeps its id
     (and calendar UID) instead of being dropped and added again."""
-    from portal.subcommittees.services import save_milestone
+    from portal.subcommittees.operations import save_milestone
 
     before = plan_of(app, "by-import")["milestone"]
     import_ok(runner, tmp_path, plan_file("by-import", milestone={**PLAN_MILESTONE, "title": "分科会の立上げ"}),

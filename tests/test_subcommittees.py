@@ -37,7 +37,7 @@ from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
 from portal.imports.operations import import_data
 from portal.materials.models import Material
-from portal.subcommittees import services
+from portal.subcommittees import jobs, operations
 from portal.subcommittees.models import (
     Activity,
     ContactPerson,
@@ -817,7 +817,7 @@ def test_milestone_done_with_a_bad_day_is_refused(app, team):
 def test_milestone_of_another_subcommittee_is_404(app, team):
     with app.app_context():
         other = db.session.get(Subcommittee, team.other_id)
-        milestone = services.save_milestone(other, None, title="別の分科会の目標", due_on=date(2021, 12, 1))
+        milestone = operations.save_milestone(other, None, title="別の分科会の目標", due_on=date(2021, 12, 1))
         db.session.commit()
         mid = milestone.id
     response = login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{mid}/done")
@@ -825,12 +825,53 @@ def test_milestone_of_another_subcommittee_is_404(app, team):
     assert milestones_of(app, team.other_id)["別の分科会の目標"]["done_on"] is None
 
 
+def test_the_lead_and_the_importer_give_the_same_sequence(app, team):
+    """One SEQUENCE rule: a new title is no significant revision (for a milestone too, as the
+    importer always had it); a new day is one, counted once, on either path."""
+    record = {"slug": "twin", "name": "双子の分科会", "fiscal_year": 2021,
+              "sessions": [{"number": 1, "title": "キックオフ", "date": "2021-09"}],
+              "milestones": [{"title": "分科会立上げ", "due": "2021-09-30"}]}
+    make_sub(app, "twin", name="双子の分科会", sessions=record["sessions"], milestones=record["milestones"])
+    lead = login(app, team.lead)
+    session_path = f"/subcommittees/{SLUG}/sessions/{sessions_of(app, team.sub_id)[1]['id']}"
+    base = {"number": "1", "precision": "month", "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled"}
+
+    def sequences(slug: str) -> tuple[int, int]:
+        with app.app_context():
+            sub = db.session.scalar(select(Subcommittee).where(Subcommittee.slug == slug))
+            return sub.sessions[0].sequence, sub.milestones[0].sequence
+
+    def change_milestone(title: str, due: date) -> None:
+        with app.app_context():
+            sub = db.session.get(Subcommittee, team.sub_id)
+            operations.save_milestone(sub, sub.milestones[0], title=title, due_on=due)
+            db.session.commit()
+
+    # A new title only: no new SEQUENCE on either path.
+    assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-09"}).status_code == 302
+    change_milestone("分科会の立上げ", date(2021, 9, 30))
+    with app.app_context():
+        import_data({"subcommittees": [{**record, "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]}]})
+        db.session.commit()
+    assert sequences(SLUG) == sequences("twin") == (0, 0)
+
+    # A new day: one more on either path.
+    assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-10"}).status_code == 302
+    change_milestone("分科会の立上げ", date(2021, 10, 29))
+    with app.app_context():
+        import_data({"subcommittees": [{**record,
+                                        "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-10"}],
+                                        "milestones": [{"title": "分科会立上げ", "due": "2021-10-29"}]}]})
+        db.session.commit()
+    assert sequences(SLUG) == sequences("twin") == (1, 1)
+
+
 # ----------------------------------------------------------------------------- reminders
 
 
 def reminders(app, today: date) -> int:
     with app.app_context():
-        return services.send_milestone_reminders(today=today)
+        return jobs.send_milestone_reminders(today=today)
 
 
 def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
@@ -858,7 +899,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     moved = due + timedelta(days=14)
     with app.app_context():
         milestone = db.session.get(Milestone, milestones_of(app, team.sub_id)["中間報告書の提出"]["id"])
-        services.save_milestone(milestone.subcommittee, milestone, title=milestone.title, due_on=moved)
+        operations.save_milestone(milestone.subcommittee, milestone, title=milestone.title, due_on=moved)
         db.session.commit()
     assert reminders(app, moved - timedelta(days=9)) == 0
     assert reminders(app, moved - timedelta(days=5)) == 1
@@ -971,6 +1012,47 @@ def test_dashboard_next_session_milestones_and_pending_requests(app, create_user
     assert card(member_page, "quiet-sub") is None
 
     assert card(html_of(login(app, outsider), "/account/subcommittees"), "dash-sub") is None
+
+
+# ----------------------------------------------------------------------------- the plan table
+
+
+def plan_rows(html: str) -> dict[str, list[str]]:
+    """The plan table (実施スケジュール) by row heading: the text of its four quarter cells."""
+    table = re.search(r'<table class="plan">(.*?)</table>', html, re.S)
+    assert table, "no plan table"
+    rows = {}
+    for heading, cells in re.findall(r'<tr><th scope="row">(.*?)</th>(.*?)</tr>', table.group(1), re.S):
+        texts = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td>(.*?)</td>", cells, re.S)]
+        rows[heading.strip()] = texts
+    return rows
+
+
+def test_activity_with_only_a_start_month_is_shown_in_its_quarter(app, team):
+    """The form and the importer allow an activity with a start month only (no end): the page
+    used to fail (500) computing the end's quarter in the template; it runs within its month."""
+    make_sub(app, "one-month", name="単月活動の分科会", activities=[
+        {"label": "活動1", "title": "単月の事例調査", "start": "2021-10"},
+        {"label": "活動2", "title": "通年の検討", "start": "2021-04", "end": "2022-03"},
+    ])
+    for who in (visitor(app), login(app, team.member)):
+        response = who.client.get("/subcommittees/one-month")
+        assert response.status_code == 200
+        rows = plan_rows(response.get_data(as_text=True))
+        assert rows["活動1"] == ["", "", "単月の事例調査", ""]  # 10-12月 only
+        assert rows["活動2"] == ["通年の検討"] * 4
+
+
+def test_the_meetings_activity_lists_the_sessions_whatever_its_label(app, team):
+    """The row of the activity that holds the meetings (分科会開催…) lists the sessions of each
+    quarter; another activity shows its own title, even when labelled 活動2 like the seed's."""
+    make_sub(app, "meetings", name="会合の分科会", activities=[
+        {"label": "会合", "title": "分科会開催（オンライン2回）", "start": "2021-07", "end": "2022-03"},
+        {"label": "活動2", "title": "事例調査", "start": "2021-07", "end": "2021-09"},
+    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"}, {"number": 2, "title": "第2回", "date": "2022-01"}])
+    rows = plan_rows(html_of(visitor(app), "/subcommittees/meetings"))
+    assert rows["会合"] == ["", "分科会 ①", "", "分科会 ②"]
+    assert rows["活動2"] == ["", "事例調査", "", ""]
 
 
 # ----------------------------------------------------------------------------- the seed's plan

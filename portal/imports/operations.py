@@ -39,7 +39,7 @@ from portal.seminars.services import (
     update_series,
 )
 from portal.subcommittees.models import ContactPerson, Milestone, Subcommittee
-from portal.subcommittees.services import mark_done, save_activity, save_milestone, save_session
+from portal.subcommittees.operations import mark_done, save_activity, save_milestone, save_session
 
 
 @dataclass

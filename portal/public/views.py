@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from portal.core.db import db
 from portal.seminars.services import upcoming
-from portal.subcommittees.services import open_subcommittees
+from portal.subcommittees.queries import open_subcommittees
 from portal.web.redirects import safe_next
 
 bp = Blueprint("public", __name__)

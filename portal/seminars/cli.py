@@ -11,7 +11,7 @@ from portal.seminars.services import send_reminders
 @portal_cli.command("send-reminders")
 def send_reminders_command() -> None:
     """Day-before seminar reminders and week-before milestone reminders (each once)."""
-    from portal.subcommittees.services import send_milestone_reminders
+    from portal.subcommittees.jobs import send_milestone_reminders
 
     click.echo(f"send-reminders: {send_reminders()} seminar reminder(s) queued")
     click.echo(f"send-reminders: {send_milestone_reminders()} milestone reminder(s) queued")

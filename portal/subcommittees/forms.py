@@ -1,22 +1,38 @@
-"""Subcommittee forms: the proposal (every section of the seed's form) and the lead's plan."""
+"""Subcommittee forms: the proposal (every section of the seed's form) and the lead's plan.
+
+Dates are parsed by ``core.dates`` (through ``DayField``, ``parse_dated`` and ``parse_month``);
+each form turns its input into the operation's values in one method (``values``) and is filled
+from a stored record in one class method (``from_model``).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, time, timedelta
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import pgettext
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.core.dates import Precision, year_ok
+from portal.core.dates import Precision, local_datetime, parse_month, to_local, window
+from portal.core.errors import DomainError
+from portal.core.labels import label
 from portal.seminars.forms import PRECISION_LABELS
-from portal.subcommittees.models import TARGET_FIELDS
-from portal.web.forms import BoundedIntegerField, choices, parse_dated
+from portal.subcommittees.models import (
+    OTHER_FIELD,
+    TARGET_FIELDS,
+    Activity,
+    ContactPerson,
+    SessionStatus,
+    Subcommittee,
+    SubcommitteeSession,
+)
+from portal.subcommittees.timeline import quarter_bounds
+from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 # The target fields are stored in Japanese (TARGET_FIELDS); only their labels on the form are translated.
@@ -41,6 +57,51 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def _lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").splitlines() if line.strip()]
+
+
+def _parts(line: str) -> list[str]:
+    return [p.strip() for p in line.replace("／", "/").split("/")]
+
+
+def parse_activities(text: str | None) -> list[dict[str, Any]]:
+    """"活動1 / 内容 / 開始月 / 終了月" per line; an activity runs to the end of its last month.
+    ValidationError naming the line otherwise."""
+    activities = []
+    for n, line in enumerate(_lines(text), start=1):
+        parts = _parts(line)
+        label_text, title = [*parts, "", ""][:2]
+        try:
+            months = [parse_month(month) for month in parts[2:4]]
+        except DomainError:
+            raise ValidationError(_("%(line)s行目: 開始月・終了月は YYYY-MM で入力してください。", line=n)) from None
+        if not title:
+            raise ValidationError(_("%(line)s行目: 活動の内容を入力してください。", line=n))
+        if len(label_text) > 50 or len(title) > 300:
+            raise ValidationError(_("%(line)s行目: 見出しは50文字、内容は300文字以内で入力してください。", line=n))
+        month_end = window(months[1], Precision.MONTH) if len(months) > 1 else None
+        activities.append({"label": label_text or f"活動{n}", "title": title,
+                           "starts_on": months[0] if months else None,
+                           "ends_on": month_end[1] - timedelta(days=1) if month_end else None})
+    return activities
+
+
+def parse_contacts(text: str | None) -> list[dict[str, Any]]:
+    """"氏名 / 所属 / 部署 / メール" per line; ValidationError naming the line otherwise."""
+    contacts = []
+    for n, line in enumerate(_lines(text), start=1):
+        name, org, dept, email = ([p or None for p in _parts(line)] + [None] * 4)[:4]
+        if not name:
+            raise ValidationError(_("%(line)s行目: 氏名を入力してください。", line=n))
+        if any(part and len(part) > 200 for part in (name, org, dept)) or (email and len(email) > 254):
+            raise ValidationError(_("%(line)s行目: 長すぎる項目があります（各200文字、メールは254文字まで）。", line=n))
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            raise ValidationError(_("%(line)s行目: メールアドレスの形式が正しくありません。", line=n))
+        contacts.append({"name": name, "organization": org, "department": dept, "email": email})
+    return contacts
+
+
 class ProposalForm(FlaskForm):
     name = StringField(_l("分科会名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
@@ -59,43 +120,41 @@ class ProposalForm(FlaskForm):
             raise ValidationError(_("対象分野を1つ以上選んでください。"))
 
     def validate_fields_other(self, field: StringField) -> None:
-        if "その他" in (self.fields.data or []) and not (field.data or "").strip():
+        if OTHER_FIELD in (self.fields.data or []) and not (field.data or "").strip():
             raise ValidationError(_("「その他」を選んだときは分野を入力してください。"))
 
     def validate_activities(self, field: TextAreaField) -> None:
-        self.parsed_activities = []
-        for n, line in enumerate(text for text in (field.data or "").splitlines() if text.strip()):
-            parts = [p.strip() for p in line.replace("／", "/").split("/")]
-            label, title = [*parts, "", ""][:2]
-            months = []
-            for month in parts[2:4]:
-                if not re.fullmatch(r"\d{4}-\d{2}", month or "") or not year_ok(int(month[:4])) \
-                        or not 1 <= int(month[5:7]) <= 12:
-                    raise ValidationError(_("%(line)s行目: 開始月・終了月は YYYY-MM で入力してください。", line=n + 1))
-                months.append(date(int(month[:4]), int(month[5:7]), 1))
-            if len(months) > 1:  # an activity runs to the end of its last month
-                last = months[1]
-                months[1] = date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1)
-            if not title:
-                raise ValidationError(_("%(line)s行目: 活動の内容を入力してください。", line=n + 1))
-            if len(label) > 50 or len(title) > 300:
-                raise ValidationError(_("%(line)s行目: 見出しは50文字、内容は300文字以内で入力してください。", line=n + 1))
-            self.parsed_activities.append({"label": label or f"活動{n + 1}", "title": title,
-                                           "starts_on": months[0] if months else None,
-                                           "ends_on": months[1] if len(months) > 1 else None})
+        parse_activities(field.data)
 
     def validate_contacts(self, field: TextAreaField) -> None:
-        self.parsed_contacts = []
-        for n, line in enumerate(text for text in (field.data or "").splitlines() if text.strip()):
-            parts = [p.strip() or None for p in line.replace("／", "/").split("/")] + [None] * 4
-            name, org, dept, email = parts[:4]
-            if not name:
-                raise ValidationError(_("%(line)s行目: 氏名を入力してください。", line=n + 1))
-            if any(part and len(part) > 200 for part in (name, org, dept)) or (email and len(email) > 254):
-                raise ValidationError(_("%(line)s行目: 長すぎる項目があります（各200文字、メールは254文字まで）。", line=n + 1))
-            if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-                raise ValidationError(_("%(line)s行目: メールアドレスの形式が正しくありません。", line=n + 1))
-            self.parsed_contacts.append({"name": name, "organization": org, "department": dept, "email": email})
+        parse_contacts(field.data)
+
+    def values(self) -> dict[str, Any]:
+        """The proposal as ``operations.propose`` and ``revise`` take it (after validation)."""
+        return {
+            "name": (self.name.data or "").strip(), "fiscal_year": self.fiscal_year.data,
+            "purpose": (self.purpose.data or "").strip(), "main_theme": (self.main_theme.data or "").strip() or None,
+            "issues": [x.strip() for x in _lines(self.issues.data)],
+            "outcomes": [x.strip() for x in _lines(self.outcomes.data)],
+            "fields": list(self.fields.data or []), "fields_other": (self.fields_other.data or "").strip() or None,
+            "activities": [Activity(position=i, **a) for i, a in enumerate(parse_activities(self.activities.data))],
+            "contacts": [ContactPerson(position=i, **c) for i, c in enumerate(parse_contacts(self.contacts.data))],
+        }
+
+    @classmethod
+    def from_model(cls, sub: Subcommittee) -> ProposalForm:
+        """The form as the proposer wrote it, to revise."""
+        def months(a: Activity) -> list[str]:
+            return [f"{day:%Y-%m}" for day in a.period] if a.period else []
+
+        return cls(data={
+            "name": sub.name, "fiscal_year": sub.fiscal_year, "purpose": sub.purpose, "main_theme": sub.main_theme,
+            "issues": "\n".join(sub.issues), "outcomes": "\n".join(sub.outcomes),
+            "fields": sub.fields, "fields_other": sub.fields_other,
+            "activities": "\n".join(" / ".join([a.label, a.title, *months(a)]) for a in sub.activities),
+            "contacts": "\n".join(" / ".join(x or "" for x in (c.name, c.organization, c.department, c.email))
+                                  for c in sub.contacts),
+        })
 
 
 class ReviewForm(FlaskForm):
@@ -111,52 +170,68 @@ class SessionForm(FlaskForm):
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
     join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
-    status = SelectField(_l("状態"), choices=choices({"scheduled": "予定", "cancelled": "中止"}), default="scheduled")
+    status = SelectField(_l("状態"), default=SessionStatus.SCHEDULED.value)
 
-    def __init__(self, *args, fiscal_year: int | None = None, **kwargs):
+    def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fy = fiscal_year
-        self.parsed_date: date | None = None
-        # 予定 as a meeting's state (scheduled), not a seminar's tentative date (same Japanese word).
-        self.status.choices = choices({"scheduled": pgettext("meeting status", "予定"), "cancelled": _("中止")})
+        # 予定 as a meeting's state (scheduled), from the one label table.
+        self.status.choices = choices({s.value: label(s) for s in SessionStatus})
 
     def validate_date(self, field: StringField) -> None:
-        self.parsed_date = parse_dated(self.precision.data, field.data, self.fy)
+        parse_dated(self.precision.data, field.data, self.fy)
 
     def validate_end(self, field: TimeField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
+    def values(self) -> dict[str, Any]:
+        """The session as ``operations.save_session`` takes it (after validation): a time only
+        for an exact day."""
+        precision = Precision(self.precision.data)
+        day = parse_dated(self.precision.data, self.date.data, self.fy)
+        start: time | None = self.start.data
+        timed = precision is Precision.DAY and day is not None and start is not None
+        return {
+            "number": self.number.data, "title": (self.title.data or "").strip(), "precision": precision,
+            "date_on": day,
+            "starts_at": local_datetime(day, start) if timed and day and start else None,
+            "ends_at": local_datetime(day, self.end.data) if timed and day and self.end.data else None,
+            "join_url": (self.join_url.data or "").strip() or None, "status": SessionStatus(self.status.data),
+        }
+
+    @classmethod
+    def from_model(cls, session: SubcommitteeSession) -> SessionForm:
+        day = session.date_on
+        return cls(fiscal_year=session.subcommittee.fiscal_year, data={
+            "number": session.number, "title": session.title, "precision": session.precision.value,
+            "date": "" if day is None else day.isoformat() if session.precision is Precision.DAY else f"{day:%Y-%m}",
+            "start": to_local(session.starts_at).time() if session.starts_at else None,
+            "end": to_local(session.ends_at).time() if session.ends_at else None,
+            "join_url": session.join_url, "status": session.status.value,
+        })
+
 
 class MilestoneForm(FlaskForm):
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    due = StringField(_l("期日（YYYY-MM-DD）"), validators=[Length(max=10)])
+    due = DayField(_l("期日（YYYY-MM-DD）"))
     quarter = SelectField(_l("または四半期の末日"), choices=choices({"0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}), default="0")
 
-    def validate_due(self, field: StringField) -> None:
-        text = (field.data or "").strip()
-        if not text and self.quarter.data == "0":
+    def __init__(self, *args: Any, fiscal_year: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fy = fiscal_year
+
+    def validate_due(self, field: DayField) -> None:
+        if field.data is None and not field.errors and self.quarter.data == "0":
             raise ValidationError(_("期日か四半期を指定してください。"))
-        if text:
-            try:
-                self.parsed_due = date.fromisoformat(text)
-                if not year_ok(self.parsed_due.year):
-                    raise ValueError
-            except ValueError:
-                raise ValidationError(_("期日は YYYY-MM-DD で入力してください。")) from None
+
+    def values(self) -> dict[str, Any]:
+        """Due on the day given, else on the last day of the chosen quarter of the fiscal year."""
+        due_on: date | None = self.due.data
+        if due_on is None:
+            due_on = quarter_bounds(self.fy, int(self.quarter.data))[1]
+        return {"title": (self.title.data or "").strip(), "due_on": due_on}
 
 
 class DoneForm(FlaskForm):
-    done_on = StringField(_l("完了日（空欄なら今日）"), validators=[Length(max=10, message=_l("完了日は YYYY-MM-DD で入力してください。"))])
-
-    def validate_done_on(self, field: StringField) -> None:
-        self.parsed_done_on: date | None = None
-        text = (field.data or "").strip()
-        if not text:
-            return
-        try:
-            self.parsed_done_on = date.fromisoformat(text)
-            if not year_ok(self.parsed_done_on.year):
-                raise ValueError
-        except ValueError:
-            raise ValidationError(_("完了日は YYYY-MM-DD で入力してください。")) from None
+    done_on = DayField(_l("完了日（空欄なら今日）"))

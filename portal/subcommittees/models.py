@@ -26,6 +26,9 @@ TARGET_FIELDS = (
     "セキュリティ・見守り",
     "その他",
 )
+OTHER_FIELD = "その他"
+# How the seed's proposal names the activity of holding the subcommittee's meetings.
+SESSIONS_ACTIVITY = "分科会開催"
 
 
 class SubcommitteeStatus(enum.StrEnum):
@@ -98,6 +101,16 @@ class Subcommittee(Timestamps, db.Model):
     materials = relationship("Material", order_by="Material.id", passive_deletes=True)
     proposed_by = relationship("User", foreign_keys=[proposed_by_id])
 
+    @property
+    def in_review(self) -> bool:
+        """A proposal the secretariat has not decided yet (proposed, or sent back for changes)."""
+        return self.status in (SubcommitteeStatus.PROPOSED, SubcommitteeStatus.CHANGES_REQUESTED)
+
+    @property
+    def awaits_revision(self) -> bool:
+        """The secretariat asked its proposer for changes."""
+        return self.status is SubcommitteeStatus.CHANGES_REQUESTED
+
 
 class SubcommitteeMember(db.Model):
     __tablename__ = "subcommittee_members"
@@ -135,6 +148,20 @@ class Activity(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)  # last day of its period
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="activities")
+
+    @property
+    def period(self) -> tuple[date, date] | None:
+        """First and last day, None when undated. An activity given only a start month (the
+        form and the importer allow it) runs within that month."""
+        if self.starts_on is None:
+            return None
+        return self.starts_on, self.ends_on or self.starts_on
+
+    @property
+    def holds_sessions(self) -> bool:
+        """The activity that is the subcommittee's own meetings (the seed's 活動2 「分科会開催…」):
+        the plan lists the sessions in its row instead of repeating its title."""
+        return self.title.startswith(SESSIONS_ACTIVITY)
 
 
 class SubcommitteeSession(Timestamps, db.Model):

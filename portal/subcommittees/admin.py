@@ -1,0 +1,40 @@
+"""Back office for subcommittees (/secretariat/subcommittees…): reviewing proposals.
+
+Nested under the secretariat's blueprint (registered in ``portal.secretariat.views``), whose one
+guard lets only the secretariat in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.subcommittees import operations, queries
+from portal.subcommittees.forms import ReviewForm
+from portal.subcommittees.models import Subcommittee
+from portal.web.access import get_or_404
+from portal.web.uow import render_form, unit_of_work
+
+bp = Blueprint("subcommittees", __name__, url_prefix="/subcommittees")
+
+
+@bp.get("")
+def index() -> str:
+    return render_template("secretariat/subcommittees.html", proposals=queries.proposals_to_review(),
+                           subcommittees=queries.all_subcommittees())
+
+
+@bp.route("/<int:sub_id>", methods=["GET", "POST"])
+def review(sub_id: int) -> Any:
+    sub = get_or_404(Subcommittee, sub_id)
+    form = ReviewForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as work:
+            operations.review(sub, current_user, form.decision.data, form.note.data or "")
+        if work.ok:
+            flash(_("提案を処理しました（提案者にメールでお知らせします）。"), "success")
+            return redirect(url_for(".index"))
+    return render_form("secretariat/subcommittee_review.html", form, sub=sub)

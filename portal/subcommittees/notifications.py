@@ -1,0 +1,96 @@
+"""Mail about subcommittees, through the one outbox (queued in the caller's transaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template
+
+from portal.accounts.models import User
+from portal.mail.services import enqueue, secretariat_address
+from portal.subcommittees.models import (
+    MembershipState,
+    Milestone,
+    Subcommittee,
+    SubcommitteeMember,
+    SubcommitteeSession,
+)
+from portal.web.urls import external_url_for
+
+SUBJECT_PREFIX = "【官民連携プラットフォーム】"
+REVIEW_SUBJECTS = {
+    "approve": "分科会の提案が承認されました",
+    "changes": "分科会の提案について修正のお願い",
+    "reject": "分科会の提案について",
+}
+
+
+def _mail(to: str | list[str], subject: str, template: str, kind: str, **context: Any) -> None:
+    """One message per recipient, so members' addresses are not shown to each other."""
+    body = render_template(f"mail/{template}", **context)
+    for address in [to] if isinstance(to, str) else to:
+        enqueue(address, SUBJECT_PREFIX + subject, body, kind=kind)
+
+
+def lead_addresses(sub: Subcommittee) -> list[str]:
+    return [m.user.email for m in sub.members if m.is_lead and m.state is MembershipState.APPROVED]
+
+
+def member_addresses(sub: Subcommittee) -> list[str]:
+    return [m.user.email for m in sub.members if m.state is MembershipState.APPROVED]
+
+
+def _page(sub: Subcommittee) -> str:
+    return external_url_for("subcommittees.detail", slug=sub.slug)
+
+
+def proposal_received(sub: Subcommittee, proposer: User, *, revised: bool = False) -> None:
+    """To the secretariat's mailbox: a new proposal, or one revised after a request for changes."""
+    subject = f"分科会の提案（修正版）: {sub.name}" if revised else f"分科会の提案: {sub.name}"
+    _mail(secretariat_address(), subject, "subcommittee_proposed.txt",
+          "subcommittee.revised" if revised else "subcommittee.proposed", sub=sub, user=proposer,
+          url=external_url_for("secretariat.subcommittees.review", sub_id=sub.id))
+
+
+def proposal_reviewed(sub: Subcommittee, proposer: User, decision: str) -> None:
+    """To the proposer: approved (a link to the new page), changes requested or rejected (their dashboard)."""
+    url = _page(sub) if decision == "approve" else external_url_for("subcommittees.dashboard")
+    _mail(proposer.email, f"{REVIEW_SUBJECTS[decision]}: {sub.name}", "subcommittee_reviewed.txt",
+          f"subcommittee.{decision}", sub=sub, user=proposer, decision=decision, url=url)
+
+
+def join_requested(sub: Subcommittee, applicant: User) -> None:
+    """To the leads (the secretariat when there is none yet)."""
+    _mail(lead_addresses(sub) or [secretariat_address()], f"分科会への参加申請: {sub.name}",
+          "subcommittee_join_requested.txt", "subcommittee.join_requested",
+          sub=sub, user=applicant, url=external_url_for("subcommittees.dashboard"))
+
+
+def join_decided(membership: SubcommitteeMember, approve: bool) -> None:
+    sub = membership.subcommittee
+    subject = ("分科会への参加が承認されました: " if approve else "分科会への参加申請について: ") + sub.name
+    _mail(membership.user.email, subject, "subcommittee_join_decided.txt", "subcommittee.join_decided",
+          sub=sub, user=membership.user, approve=approve, url=_page(sub))
+
+
+def session_announced(sub: Subcommittee, session: SubcommitteeSession, before: str | None) -> None:
+    """To every member: a session scheduled (``before`` None) or moved from ``before``."""
+    addresses = member_addresses(sub)
+    if not addresses:
+        return
+    moved = before is not None
+    _mail(addresses, f"分科会{session.circled_number}の日程{'変更のお知らせ' if moved else 'のお知らせ'}: {sub.name}",
+          "subcommittee_session.txt", "subcommittee.session_" + ("moved" if moved else "scheduled"),
+          sub=sub, session=session, before=before, url=_page(sub))
+
+
+def milestone_due(milestone: Milestone) -> bool:
+    """To every member, a week before the due day; False when there is nobody to tell."""
+    sub = milestone.subcommittee
+    addresses = member_addresses(sub)
+    if not addresses:
+        return False
+    _mail(addresses, f"マイルストーン「{milestone.title}」の期日が近づいています: {sub.name}",
+          "subcommittee_milestone.txt", "subcommittee.milestone_reminder", sub=sub, milestone=milestone,
+          url=_page(sub))
+    return True
