@@ -26,7 +26,7 @@ from portal.core.dates import Precision, fiscal_year, today_local
 from portal.core.db import db, utcnow
 from portal.imports.services import import_data
 from portal.mail.models import OutboxMessage
-from portal.seminars import services
+from portal.seminars import operations, presenters, registrations
 from portal.seminars.models import (
     Presenter,
     ProgramItem,
@@ -155,7 +155,7 @@ def register(app, seminar_id: int, *users: Any) -> list[RegistrationState]:
     result = []
     with app.app_context():
         for user in users:
-            registration = services.register(seminar_id, db.session.get(User, user.id))
+            registration = registrations.register(seminar_id, db.session.get(User, user.id))
             db.session.commit()
             result.append(registration.state)
     return result
@@ -163,7 +163,7 @@ def register(app, seminar_id: int, *users: Any) -> list[RegistrationState]:
 
 def cancel(app, seminar_id: int, user: Any) -> None:
     with app.app_context():
-        services.cancel(seminar_id, db.session.get(User, user.id))
+        registrations.cancel(seminar_id, db.session.get(User, user.id))
         db.session.commit()
 
 
@@ -596,8 +596,8 @@ def test_presenters_text_reads_back_what_it_wrote():
         Presenter(organization="総務省", person="山田 太郎", position=0),
         Presenter(organization="2030：未来会議", department="事務局", position=1, point_index=1),
     ])
-    text = services.presenters_text(item)
-    assert [(p.organization, p.department, p.person, p.point) for p in services.parse_presenters(text)] == [
+    text = presenters.presenters_text(item)
+    assert [(p.organization, p.department, p.person, p.point) for p in presenters.parse_presenters(text)] == [
         ("総務省", None, "山田 太郎", None), ("2030：未来会議", "事務局", None, 1)]
 
 
@@ -910,7 +910,7 @@ def test_back_office_seminar_routes_are_for_the_secretariat_only(app, client, cr
     with app.app_context():
         seminar = db.session.get(Seminar, seminar_id)
         series_id = seminar.series_id
-        services.save_program_item(seminar, None, start_time=time(15, 30), title="開会", points=[], notes=[],
+        operations.save_program_item(seminar, None, start_time=time(15, 30), title="開会", points=[], notes=[],
                                    presenters=[])
         db.session.commit()
         item_id = seminar.program[0].id

@@ -7,13 +7,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal import access
 from portal.audit.services import record
 from portal.calendar import services
 from portal.core.db import db
+from portal.seminars.access import is_visible
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web import answers
+from portal.web.access import get_or_404
 from portal.web.answers import Answer
 from portal.web.reads import read_only
 
@@ -48,9 +49,7 @@ def public():
 @read_only
 def seminar(seminar_id: int):
     generation = answers.generation()
-    seminar = access.get_or_404(Seminar, seminar_id)
-    if seminar.status is SeminarStatus.DRAFT and not access.can("view_draft"):
-        abort(404)
+    seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
     if seminar.window is None:
         abort(404)  # 未定: on the schedule, in no feed
     return _serve(services.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)

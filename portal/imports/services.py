@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.accounts.models import Membership, Organization, OrganizationKind
+from portal.calendar.sequence import SEQUENCE_FIELDS
 from portal.core.dates import MAX_YEAR, MIN_YEAR, Precision, fiscal_year, local_datetime, year_ok
 from portal.core.db import assign, db, utcnow
 from portal.seminars.models import Presenter, ProgramItem, Seminar, SeminarSeries, SeminarStatus
-from portal.seminars.services import SEQUENCE_FIELDS, update_seminar
+from portal.seminars.operations import update_seminar
 from portal.subcommittees.models import (
     TARGET_FIELDS,
     Activity,

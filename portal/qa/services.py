@@ -26,7 +26,8 @@ from portal.core.db import db, utcnow
 from portal.mail.services import enqueue
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
 from portal.seminars.models import Registration, RegistrationState, Seminar
-from portal.seminars.services import lock_seminar, seminar_title
+from portal.seminars.notifications import seminar_title
+from portal.seminars.registrations import lock_seminar
 from portal.web.urls import external_url
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,16 +14,16 @@ from portal.qa import services
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
 from portal.secretariat.forms import ActionForm
-from portal.seminars.models import Seminar, SeminarStatus
+from portal.seminars.access import is_visible
+from portal.seminars.models import Seminar
+from portal.web.access import get_or_404
 
 bp = Blueprint("qa", __name__)
 
 
 def _seminar_for_qa(seminar_id: int) -> Seminar:
     """404 for a missing or unpublished seminar; 403 for anyone but its attendees and the secretariat."""
-    seminar = access.get_or_404(Seminar, seminar_id)
-    if seminar.status is SeminarStatus.DRAFT and not access.can("secretariat"):
-        abort(404)
+    seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
     access.require("take_part_in_qa", seminar)
     return seminar
 

@@ -15,9 +15,12 @@ from portal.mail import services as mail_services
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.secretariat import services
 from portal.secretariat.forms import ActionForm, ApproveForm, RejectForm
+from portal.seminars.admin import bp as seminars_admin_bp
 from portal.web.client import client_address
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
+# Each domain's back office: nested, so this blueprint's one guard covers it.
+bp.register_blueprint(seminars_admin_bp)
 
 
 @bp.before_request
@@ -118,7 +121,6 @@ def outbox_retry(message_id: int):
     return redirect(url_for(".outbox_message", message_id=message.id))
 
 
-# The seminar back office adds its routes to this blueprint.
+# Back-office modules that still add their routes to this blueprint.
 from portal.secretariat import questions as _questions  # noqa: E402, F401
-from portal.secretariat import seminars as _seminars  # noqa: E402, F401
 from portal.secretariat import subcommittees as _subcommittees  # noqa: E402, F401

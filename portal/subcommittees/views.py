@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from portal import access
 from portal.core.dates import Precision, fiscal_year, to_local, today_local
 from portal.core.db import db
-from portal.materials import services as material_services
+from portal.materials import storage as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
