@@ -29,7 +29,7 @@ from portal.seminars.forms import (
     SeminarForm,
     SeriesForm,
 )
-from portal.seminars.models import ProgramItem, Seminar, SeminarSeries
+from portal.seminars.models import ProgramItem, RegistrationState, Seminar, SeminarSeries
 from portal.seminars.views import requested_fiscal_year, seminar_for_page
 from portal.web.access import get_or_404
 from portal.web.client import client_address
@@ -77,10 +77,10 @@ def series_generate(series_id: int) -> ResponseReturnValue:
     series = get_or_404(SeminarSeries, series_id)
     fiscal_year = series.fiscal_year
     form = GenerateForm(fiscal_year=fiscal_year)
-    if form.validate_on_submit() and form.first_date.data is not None:
+    first, count = form.first_date.data, form.count.data
+    if form.validate_on_submit() and first is not None and count is not None:
         with unit_of_work() as work:
-            created = operations.generate_bimonthly(series, form.first_date.data, form.count.data,
-                                                    form.start.data, form.end.data)
+            created = operations.generate_bimonthly(series, first, count, form.start.data, form.end.data)
         if work.ok:
             flash(_("隔月のセミナーを%(count)s件、下書きとして作成しました。", count=len(created)), "success")
     else:
@@ -120,8 +120,10 @@ def seminar_edit(seminar_id: int) -> ResponseReturnValue:
 def _manage_page(seminar: Seminar, item_form: ProgramItemForm | None = None) -> str:
     """The seminar's back-office page; ``item_form`` re-shows a program item that was refused."""
     registrations = queries.active_registrations(seminar)
+    states = [r.state for r in registrations]
     return render_template(
         "secretariat/seminar.html", seminar=seminar, registrations=registrations,
+        registered_count=states.count(RegistrationState.REGISTERED), waiting_count=states.count(RegistrationState.WAITING),
         by_kind=queries.counts_by_organization_kind(registrations),
         item_form=item_form or ProgramItemForm(), mail_form=MailRegistrantsForm(), form=ActionForm(),
         material_form=_material_form(seminar),
@@ -192,7 +194,7 @@ def registrants_mail(seminar_id: int) -> ResponseReturnValue:
     form = MailRegistrantsForm()
     if form.validate_on_submit():
         with unit_of_work():
-            count = notifications.mail_registrants(seminar, form.subject.data.strip(), form.body.data)
+            count = notifications.mail_registrants(seminar, (form.subject.data or "").strip(), form.body.data or "")
         flash(_("参加登録者 %(count)s 名にメールを送信します。", count=count), "success")
     else:
         flash(_("件名と本文を入力してください。"), "error")

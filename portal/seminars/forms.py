@@ -48,7 +48,7 @@ class SeriesForm(FlaskForm):
 
     def values(self) -> dict[str, Any]:
         """What ``operations.create_series`` / ``update_series`` take."""
-        return {"name": self.name.data.strip(), "fiscal_year": self.fiscal_year.data,
+        return {"name": (self.name.data or "").strip(), "fiscal_year": self.fiscal_year.data,
                 "description": _text(self.description.data)}
 
 
@@ -98,8 +98,8 @@ class SeminarForm(FlaskForm):
             form.process(data={
                 "series_id": seminar.series_id, "number": seminar.number, "title": seminar.title,
                 "description": seminar.description, "precision": seminar.precision.value,
-                "date": (seminar.date_on.isoformat() if seminar.precision is Precision.DAY
-                         else seminar.date_on.strftime("%Y-%m") if seminar.date_on else ""),
+                "date": ("" if seminar.date_on is None else seminar.date_on.isoformat()
+                         if seminar.precision is Precision.DAY else seminar.date_on.strftime("%Y-%m")),
                 "start": seminar.start_time, "end": seminar.end_time, "status": seminar.status.value,
                 "capacity": seminar.capacity, "registration_open": seminar.registration_open,
                 "registration_opens_at": _local_naive(seminar.registration_opens_at),
@@ -215,7 +215,7 @@ class ProgramItemForm(FlaskForm):
         """What ``operations.save_program_item`` takes."""
         return {
             "start_time": self.start_time.data,
-            "title": self.title.data.strip(),
+            "title": (self.title.data or "").strip(),
             "points": lines(self.points.data),
             "notes": [n.lstrip("※") for n in lines(self.notes.data)],
             "presenters": parse_presenters(self.presenters.data),

@@ -136,6 +136,27 @@ def registration_counts(seminar: Seminar) -> dict[RegistrationState, int]:
     return {state: count for state, count in rows}
 
 
+@dataclass(frozen=True)
+class Seats:
+    capacity: int
+    taken: int  # registered, not waiting
+
+    @property
+    def full(self) -> bool:
+        return self.taken >= self.capacity
+
+    @property
+    def left(self) -> int:
+        return max(self.capacity - self.taken, 0)
+
+
+def seats(seminar: Seminar) -> Seats | None:
+    """Places, shown only for a published seminar still ahead that has a capacity."""
+    if not seminar.capacity or seminar.status is not SeminarStatus.PUBLISHED or seminar.is_past:
+        return None
+    return Seats(seminar.capacity, registration_counts(seminar).get(RegistrationState.REGISTERED, 0))
+
+
 def count_in_state(seminar_id: int, state: RegistrationState) -> int:
     return db.session.scalar(
         select(func.count()).select_from(Registration).where(

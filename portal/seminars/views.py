@@ -15,7 +15,7 @@ from portal.qa import services as qa_services
 from portal.seminars import api, queries, registrations
 from portal.seminars.access import is_visible, may_register, sees_drafts
 from portal.seminars.forms import RegistrationForm
-from portal.seminars.models import RegistrationState, Seminar, SeminarStatus
+from portal.seminars.models import RegistrationState, Seminar
 from portal.web import answers
 from portal.web.access import MAX_ID, get_or_404, require
 from portal.web.reads import read_only
@@ -57,19 +57,18 @@ def detail(seminar_id: int) -> ResponseReturnValue:
     now = utcnow()  # before rendering: a stored page expires no later than what it shows
     seminar = seminar_for_page(seminar_id)
     registration = queries.registration_of(seminar, current_user)
+    state = registration.state if registration is not None else None
     html = render_template(
         "seminars/detail.html",
         seminar=seminar,
-        registration=registration,
-        show_join_link=registration is not None and registration.state is RegistrationState.REGISTERED,
-        # Seats are shown only for a published seminar still ahead; FAQ only after a Q&A.
-        counts=queries.registration_counts(seminar)
-        if seminar.capacity and seminar.status is SeminarStatus.PUBLISHED and not seminar.is_past else {},
+        registered=state is RegistrationState.REGISTERED,  # the join link, at any time
+        waiting=state is RegistrationState.WAITING,
+        seats=queries.seats(seminar),
         closed_reason=registrations.registration_problem(seminar),
         # Only a logged-in account gets forms: an anonymous view then needs no session at all.
         form=RegistrationForm() if current_user.is_authenticated else None,
         can_take_part_in_qa=access.can("take_part_in_qa", seminar),
-        faq=qa_services.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],
+        faq=qa_services.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],  # after a Q&A
         downloadable={m.id for m in seminar.materials if may_download(current_user, m)},
     )
     return answers.page(html, generation, until=seminar.next_change_by_time(now))
