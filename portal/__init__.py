@@ -187,7 +187,7 @@ ERROR_TEXT = {
 }
 
 
-UPLOAD_ENDPOINTS = {"secretariat.material_upload", "subcommittees.material_upload"}
+UPLOAD_ENDPOINTS = {"secretariat.seminars.material_upload", "subcommittees.material_upload"}
 
 def _register_security(app: Flask) -> None:
     from portal.web.headers import security_headers

@@ -32,27 +32,15 @@ def is_participant(user: Any = None) -> bool:
 # The rules by name, so templates and views ask the same question.
 RULES = {
     "secretariat": lambda user, obj=None: is_secretariat(user),
-    "manage_seminar": lambda user, seminar=None: is_secretariat(user),
-    "view_draft": lambda user, obj=None: is_secretariat(user),
-    "register": lambda user, seminar=None: is_participant(user),
-    "download_material": lambda user, material=None: _may_download(material, user),
+    # The rule is materials.access.may_download; still asked by name by the subcommittee page.
+    "download_material": lambda user, material=None: material is not None and _may_download(user, material),
 }
 
 
-def _may_download(material: Any, user: Any) -> bool:
-    """Public files for everyone, members-only files for approved accounts (a draft seminar's
-    files are not found at all for others: see materials.views)."""
-    if material is None:
-        return False
-    if material.public:
-        return True
-    if material.subcommittee_id is not None:  # members-only: the subcommittee's members
-        from portal.subcommittees.access import see_members
-        from portal.subcommittees.models import Subcommittee
+def _may_download(user: Any, material: Any) -> bool:
+    from portal.materials.access import may_download
 
-        sub = db.session.get(Subcommittee, material.subcommittee_id)
-        return sub is not None and see_members(user, sub)
-    return is_participant(user)
+    return may_download(user, material)
 
 
 

@@ -43,11 +43,11 @@ from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
 from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
-from portal.materials import services as material_services
+from portal.materials import storage
 from portal.materials.models import Material
 from portal.qa import operations as qa_operations
 from portal.qa.models import Question
-from portal.seminars import services as seminar_services
+from portal.seminars import operations, registrations
 from portal.seminars.models import ProgramItem, Registration, RegistrationState, Seminar
 from portal.subcommittees.models import (
     MembershipState,
@@ -278,14 +278,14 @@ class World:
     def fresh_program_item(self) -> int:
         with self.app.app_context():
             seminar = db.session.get(Seminar, self.ids["fy1"])
-            item = seminar_services.save_program_item(
+            item = operations.save_program_item(
                 seminar, None, start_time=None, title=f"削除用の項目 {self.next()}", points=[], notes=[], presenters=[])
             db.session.commit()
             return item.id
 
     def fresh_material(self, **owner: int) -> int:
         with self.app.app_context():
-            material = material_services.save_material(
+            material = storage.save_material(
                 io.BytesIO(PDF), f"資料{self.next()}.pdf", title="", public=False,
                 uploaded_by_id=self.users["secretariat"].id, **owner)
             db.session.commit()
@@ -355,7 +355,7 @@ def build_world(app) -> World:
         ])
         # The member attends the upcoming demo seminar (Q&A open) and asked a question there.
         member = db.session.get(User, users["member"].id)
-        seminar_services.register(ids["upcoming"], member)
+        registrations.register(ids["upcoming"], member)
         db.session.commit()
         upcoming = db.session.get(Seminar, ids["upcoming"])
         assert upcoming.qa_open
@@ -743,7 +743,7 @@ def test_materials_of_a_draft_seminar_are_not_found(app, create_user):
     with app.app_context():
         ids = []
         for public in (True, False):
-            material = material_services.save_material(io.BytesIO(PDF), "下書き資料.pdf", title="", public=public,
+            material = storage.save_material(io.BytesIO(PDF), "下書き資料.pdf", title="", public=public,
                                                        uploaded_by_id=None, seminar_id=draft_id)
             db.session.commit()
             ids.append(material.id)
@@ -773,9 +773,9 @@ def test_members_only_subcommittee_material(app, demo, create_user):
             SubcommitteeMember(subcommittee_id=sub_id, user_id=member_of_sub.id, state=MembershipState.APPROVED),
             SubcommitteeMember(subcommittee_id=sub_id, user_id=pending.id, state=MembershipState.PENDING),
         ])
-        material = material_services.save_material(io.BytesIO(PDF), "会員限定.pdf", title="会員限定資料", public=False,
+        material = storage.save_material(io.BytesIO(PDF), "会員限定.pdf", title="会員限定資料", public=False,
                                                    uploaded_by_id=lead.id, subcommittee_id=sub_id)
-        public = material_services.save_material(io.BytesIO(PDF), "公開.pdf", title="公開資料", public=True,
+        public = storage.save_material(io.BytesIO(PDF), "公開.pdf", title="公開資料", public=True,
                                                  uploaded_by_id=lead.id, subcommittee_id=sub_id)
         db.session.commit()
         material_id, public_id = material.id, public.id
@@ -809,7 +809,7 @@ def test_a_lead_reaches_no_object_of_another_subcommittee(app, demo, create_user
                                           state=MembershipState.APPROVED))
         request = SubcommitteeMember(subcommittee_id=net_zero_id, user_id=applicant.id, state=MembershipState.PENDING)
         db.session.add(request)
-        material = material_services.save_material(io.BytesIO(PDF), "nz.pdf", title="", public=False,
+        material = storage.save_material(io.BytesIO(PDF), "nz.pdf", title="", public=False,
                                                    uploaded_by_id=None, subcommittee_id=net_zero_id)
         db.session.commit()
         request_id, material_id = request.id, material.id

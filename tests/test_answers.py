@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, select, text
 from portal.core import changes
 from portal.core.db import db, utcnow
 from portal.imports.operations import import_data
-from portal.seminars import services as seminar_services
+from portal.seminars import operations
 from portal.seminars.models import Seminar
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
@@ -39,7 +39,7 @@ def load(app, *keys: str) -> None:
 def retitle(app, key: str, title: str) -> None:
     with app.app_context():
         seminar = db.session.scalar(select(Seminar).where(Seminar.key == key))
-        seminar_services.update_seminar(seminar, {"title": title})
+        operations.update_seminar(seminar, {"title": title})
         db.session.commit()
 
 
@@ -368,7 +368,7 @@ def test_renaming_a_series_or_an_account_changes_the_feeds_that_show_the_name(ap
     before = {p: client.get(p).headers["ETag"] for p in paths}
     with app.app_context():
         series = db.session.scalar(select(SeminarSeries).where(SeminarSeries.name == SERIES))
-        seminar_services.update_series(series, name="改称後のセミナー", fiscal_year=series.fiscal_year,
+        operations.update_series(series, name="改称後のセミナー", fiscal_year=series.fiscal_year,
                                        description=None)
         db.session.get(User, member.id).name = "改名 花子"
         db.session.commit()

@@ -29,7 +29,7 @@ from portal.accounts.models import AccountState, User
 from portal.core.dates import fiscal_year, local_datetime, today_local
 from portal.core.db import db, utcnow
 from portal.imports.operations import import_data
-from portal.seminars import services as seminar_services
+from portal.seminars import operations
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import (
     MembershipState,
@@ -146,7 +146,7 @@ def edit_seminar(app, key: str, **values: Any) -> None:
     """Change a seminar through the service the back office and the import use."""
     with app.app_context():
         seminar = db.session.scalar(select(Seminar).where(Seminar.key == key))
-        seminar_services.update_seminar(seminar, values)
+        operations.update_seminar(seminar, values)
         db.session.commit()
 
 

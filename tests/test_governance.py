@@ -35,7 +35,7 @@ from portal.core.db import db, utcnow
 from portal.governance.services import send_review_reminder
 from portal.imports.operations import import_data
 from portal.qa.models import Question
-from portal.seminars import services as seminar_services
+from portal.seminars import registrations
 from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
 
@@ -152,7 +152,7 @@ def make_seminar(app, key: str, *, title: str | None = None, qa: str = "open") -
 def register(app, seminar_id: int, *users) -> None:
     with app.app_context():
         for user in users:
-            registration = seminar_services.register(seminar_id, db.session.get(User, user.id))
+            registration = registrations.register(seminar_id, db.session.get(User, user.id))
             db.session.commit()
             assert registration.state is RegistrationState.REGISTERED
 

@@ -38,7 +38,7 @@ from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState, QuestionVote
-from portal.seminars import services as seminar_services
+from portal.seminars import registrations
 from portal.seminars.models import ProgramItem, RegistrationState, Seminar
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
@@ -86,7 +86,7 @@ def register(app, seminar_id: int, *users) -> list[RegistrationState]:
     result = []
     with app.app_context():
         for user in users:
-            registration = seminar_services.register(seminar_id, db.session.get(User, user.id))
+            registration = registrations.register(seminar_id, db.session.get(User, user.id))
             db.session.commit()
             result.append(registration.state)
     return result
@@ -243,7 +243,7 @@ def test_only_registered_attendees_and_the_secretariat_take_part(app, client, cr
 
     # A cancelled registration loses access too.
     with app.app_context():
-        seminar_services.cancel(sid, db.session.get(User, observer.id))
+        registrations.cancel(sid, db.session.get(User, observer.id))
         db.session.commit()
     assert observer_auth.client.get(f"/seminars/{sid}/questions").status_code == 403
     assert ask(observer_auth, sid, "取り消した後の質問").status_code == 403

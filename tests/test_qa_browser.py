@@ -16,7 +16,7 @@ from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState
-from portal.seminars import services as seminar_services
+from portal.seminars import registrations
 from portal.seminars.models import ProgramItem, Seminar
 
 pytestmark = pytest.mark.browser
@@ -51,7 +51,7 @@ def make_seminar(app) -> tuple[int, int, str]:
 def register(app, seminar_id: int, *users) -> None:
     with app.app_context():
         for user in users:
-            seminar_services.register(seminar_id, db.session.get(User, user.id))
+            registrations.register(seminar_id, db.session.get(User, user.id))
             db.session.commit()
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from portal.core.dates import fiscal_year, local_datetime, today_local
 from portal.core.db import db, utcnow
 from portal.imports.operations import import_data
-from portal.seminars import services
+from portal.seminars import jobs
 from portal.seminars.models import Registration, RegistrationState, Seminar, SeminarStatus
 
 SERIES = "官民連携プラットフォーム オンラインセミナー"
@@ -537,7 +537,7 @@ def test_reminder_the_day_before_reaches_each_registered_account_once(app, outbo
 
     def run(at_day: date, at: time) -> int:
         with app.app_context():
-            return services.send_reminders(now=local_datetime(at_day, at))
+            return jobs.send_reminders(now=local_datetime(at_day, at))
 
     assert run(day - timedelta(days=2), time(9, 0)) == 0
     assert registration_mails(outbox, event="reminder") == []
@@ -572,7 +572,7 @@ def test_reminder_runs_at_the_same_time_mail_each_registration_once(app, outbox,
     def run() -> int:
         barrier.wait(timeout=30)
         with app.app_context():
-            return services.send_reminders(now=now)
+            return jobs.send_reminders(now=now)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         sent = [f.result() for f in [pool.submit(run) for _ in range(3)]]

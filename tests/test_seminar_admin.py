@@ -26,7 +26,8 @@ from portal.core.dates import Precision, fiscal_year, today_local
 from portal.core.db import db, utcnow
 from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
-from portal.seminars import services
+from portal.materials.models import Material
+from portal.seminars import operations, presenters, registrations
 from portal.seminars.models import (
     Presenter,
     ProgramItem,
@@ -155,7 +156,7 @@ def register(app, seminar_id: int, *users: Any) -> list[RegistrationState]:
     result = []
     with app.app_context():
         for user in users:
-            registration = services.register(seminar_id, db.session.get(User, user.id))
+            registration = registrations.register(seminar_id, db.session.get(User, user.id))
             db.session.commit()
             result.append(registration.state)
     return result
@@ -163,7 +164,7 @@ def register(app, seminar_id: int, *users: Any) -> list[RegistrationState]:
 
 def cancel(app, seminar_id: int, user: Any) -> None:
     with app.app_context():
-        services.cancel(seminar_id, db.session.get(User, user.id))
+        registrations.cancel(seminar_id, db.session.get(User, user.id))
         db.session.commit()
 
 
@@ -596,8 +597,8 @@ def test_presenters_text_reads_back_what_it_wrote():
         Presenter(organization="総務省", person="山田 太郎", position=0),
         Presenter(organization="2030：未来会議", department="事務局", position=1, point_index=1),
     ])
-    text = services.presenters_text(item)
-    assert [(p.organization, p.department, p.person, p.point) for p in services.parse_presenters(text)] == [
+    text = presenters.presenters_text(item)
+    assert [(p.organization, p.department, p.person, p.point) for p in presenters.parse_presenters(text)] == [
         ("総務省", None, "山田 太郎", None), ("2030：未来会議", "事務局", None, 1)]
 
 
@@ -645,6 +646,49 @@ def test_draft_is_invisible_until_published_then_cancelled(app, client, auth, cr
     page = member_client.get(f"/seminars/{seminar.id}")
     assert page.status_code == 200
     assert "中止" in page_text(page.get_data(as_text=True))
+
+
+PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_registration(app, client, auth, create_user):
+    """A draft does not exist for anyone but the secretariat, and every way in says so alike (the
+    page, its .ics, its Q&A page, a public file on it, the registration button); published, the
+    same ways in answer at once. Before, four loaders each wrote the rule under two names."""
+    seminar_id = make_seminar(app, "draft-rule", future_day(), status="draft", qa="open")
+    secretariat(create_user, auth)
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/materials",
+                         {"title": "", "program_item_id": "0", "public": "y", "file": (io.BytesIO(PDF), "案内.pdf")},
+                         content_type="multipart/form-data")
+    assert response.status_code == 302
+    with app.app_context():
+        (material_id,) = db.session.scalars(select(Material.id).where(Material.seminar_id == seminar_id))
+    paths = {"page": f"/seminars/{seminar_id}", "ics": f"/seminars/{seminar_id}.ics",
+             "questions": f"/seminars/{seminar_id}/questions", "file": f"/materials/{material_id}"}
+
+    def answers(c: Any) -> dict[str, int]:
+        codes = {}
+        for name, path in paths.items():
+            response = c.get(path)
+            response.get_data()
+            response.close()
+            codes[name] = response.status_code
+        return codes
+
+    visitor, member = app.test_client(), app.test_client()
+    AuthActions(member).login(create_user("member"))
+    hidden = {"page": 404, "ics": 404, "questions": 404, "file": 404}
+    assert answers(visitor) == {**hidden, "questions": 302}  # Q&A asks a visitor to log in first
+    assert answers(member) == hidden
+    assert AuthActions(member).post(f"/seminars/{seminar_id}/registration").status_code == 404
+    assert answers(client) == {"page": 200, "ics": 200, "questions": 200, "file": 200}  # the secretariat
+
+    data = edit_form(client, seminar_id)
+    assert auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "published"}).status_code == 302
+    # Published: the page, the feed and the public file are everyone's; Q&A is for attendees.
+    assert answers(visitor) == {"page": 200, "ics": 200, "questions": 302, "file": 200}
+    assert answers(member) == {"page": 200, "ics": 200, "questions": 403, "file": 200}
+    assert AuthActions(member).post(f"/seminars/{seminar_id}/registration").status_code == 302
 
 
 def test_cancelling_mails_everyone_registered_or_waiting_once(app, client, auth, create_user, outbox):
@@ -910,7 +954,7 @@ def test_back_office_seminar_routes_are_for_the_secretariat_only(app, client, cr
     with app.app_context():
         seminar = db.session.get(Seminar, seminar_id)
         series_id = seminar.series_id
-        services.save_program_item(seminar, None, start_time=time(15, 30), title="開会", points=[], notes=[],
+        operations.save_program_item(seminar, None, start_time=time(15, 30), title="開会", points=[], notes=[],
                                    presenters=[])
         db.session.commit()
         item_id = seminar.program[0].id

@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
-from portal.accounts.access import is_secretariat
 from portal.audit.services import record
 from portal.calendar import feeds, tokens
 from portal.core.db import db
+from portal.seminars.access import is_visible
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web import answers
@@ -41,11 +41,6 @@ def _serve(feed: feeds.Feed, generation: int | None, *, private: bool = False, f
     return answer
 
 
-def _seminar_known(seminar: Seminar, user: object) -> bool:
-    """A draft is not found by anyone but the secretariat (the seminars' draft rule)."""
-    return seminar.status is not SeminarStatus.DRAFT or is_secretariat(user)
-
-
 @bp.get("/calendar.ics")
 @read_only
 def public():
@@ -56,7 +51,7 @@ def public():
 @read_only
 def seminar(seminar_id: int):
     generation = answers.generation()
-    seminar = get_or_404(Seminar, seminar_id, visible=_seminar_known)
+    seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
     if seminar.window is None:
         abort(404)  # 未定: on the schedule, in no feed
     return _serve(feeds.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)

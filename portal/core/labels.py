@@ -21,6 +21,7 @@ STATES: dict[str, dict[str, Any]] = {
         "month": _l("月のみ"), "undecided": _l("未定"),
     },
     "SeminarStatus": {"draft": _l("下書き"), "published": _l("公開"), "cancelled": _l("中止")},
+    "SeminarBadge": {"cancelled": _l("中止"), "draft": _l("下書き"), "tentative": _l("予定")},
     "RegistrationState": {"registered": _l("参加登録済み"), "waiting": _l("キャンセル待ち"), "cancelled": _l("取消済み")},
     "QuestionState": {"open": _l("未回答"), "answered_live": _l("当日回答済み"), "hidden": _l("非表示")},
     "SubcommitteeStatus": {

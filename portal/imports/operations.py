@@ -28,16 +28,9 @@ from portal.calendar.sequence import revise
 from portal.core.db import assign, db, utcnow
 from portal.core.errors import DomainError
 from portal.imports.checks import ImportFailed, Records, check
-
-# The seminars' and subcommittees' operations (their modules are being split; these names stay).
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries
-from portal.seminars.services import (
-    PresenterLine,
-    remove_program_item,
-    save_program_item,
-    update_seminar,
-    update_series,
-)
+from portal.seminars.operations import remove_program_item, save_program_item, update_seminar, update_series
+from portal.seminars.presenters import PresenterLine
 from portal.subcommittees.models import ContactPerson, Milestone, Subcommittee
 from portal.subcommittees.operations import mark_done, save_activity, save_milestone, save_session
 

@@ -1,32 +1,29 @@
-"""Downloads of materials, with the access rule in one place."""
+"""Downloads of materials, and the one upload flow every owner's back office uses."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, flash, send_file
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal import access
-from portal.core.db import db
-from portal.materials import services
+from portal.materials import storage
+from portal.materials.access import is_visible, may_download
+from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
-from portal.seminars.models import Seminar, SeminarStatus
+from portal.web.access import get_or_404, require
+from portal.web.uow import unit_of_work
 
 bp = Blueprint("materials", __name__)
 
 
-def _hidden_seminar(material: Material) -> bool:
-    seminar = db.session.get(Seminar, material.seminar_id) if material.seminar_id else None
-    return seminar is not None and seminar.status is SeminarStatus.DRAFT
-
-
 @bp.get("/materials/<int:material_id>")
-def download(material_id: int):
-    material = access.get_or_404(Material, material_id)
-    if _hidden_seminar(material) and not access.can("secretariat"):
-        abort(404)  # a draft seminar's file does not exist for others
-    access.require("download_material", material)
-    path = services.path_of(material)
+def download(material_id: int) -> ResponseReturnValue:
+    material = get_or_404(Material, material_id, visible=is_visible)
+    require(may_download(current_user, material))
+    path = storage.path_of(material)
     if not path.exists():
         abort(404)
     response = send_file(path, mimetype=material.content_type, as_attachment=True,
@@ -36,18 +33,16 @@ def download(material_id: int):
     return response
 
 
-def upload_from_form(form, **owner) -> None:
+def upload_from_form(form: MaterialForm, **owner: Any) -> bool:
     """The one upload flow for every owner (seminar, program item, subcommittee): check, store,
-    commit, and tell the uploader what happened."""
+    commit, and tell the uploader what happened (the form sits on a page: messages are flashed).
+    True when the file was stored."""
     if not form.validate_on_submit():
         flash(" ".join(str(m) for errors in form.errors.values() for m in errors), "error")
-        return
-    try:
-        services.save_material(form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
-                               public=form.public.data, uploaded_by_id=current_user.id, **owner)
-    except services.MaterialRejected as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+        return False
+    with unit_of_work() as work:
+        storage.save_material(form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
+                              public=form.public.data, uploaded_by_id=current_user.id, **owner)
+    if work.ok:
         flash(_("資料をアップロードしました。"), "success")
+    return work.ok

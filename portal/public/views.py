@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from sqlalchemy import text
 
 from portal.core.db import db
-from portal.seminars.services import upcoming
+from portal.seminars.queries import upcoming
 from portal.subcommittees.queries import open_subcommittees
 from portal.web.redirects import safe_next
 

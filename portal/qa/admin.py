@@ -35,7 +35,7 @@ def open_qa(seminar_id: int):
     with unit_of_work():
         operations.open_qa(seminar)
     flash(_("Q&Aを開始しました。"), "success")
-    return back_or(url_for("secretariat.seminar_manage", seminar_id=seminar.id))
+    return back_or(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
 
 
 @bp.post("/seminars/<int:seminar_id>/qa/close")
@@ -45,7 +45,7 @@ def close_qa(seminar_id: int):
         routed = operations.close_qa(seminar, current_user)
     flash(_("Q&Aを終了しました。未回答の質問 %(count)s 件を事務局宛てにまとめて送ります。", count=routed) if routed
           else _("Q&Aを終了しました（事務局へ送る未回答の質問はありません）。"), "info")
-    return back_or(url_for("secretariat.seminar_manage", seminar_id=seminar.id))
+    return back_or(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
 
 
 @bp.post("/questions/<int:question_id>/answered")

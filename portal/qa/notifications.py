@@ -18,7 +18,7 @@ from portal.mail.services import enqueue
 from portal.qa.models import Question
 from portal.qa.queries import unrouted, votes_by_question
 from portal.seminars.models import Seminar
-from portal.seminars.services import seminar_title
+from portal.seminars.notifications import seminar_title
 from portal.web.urls import external_url_for
 
 

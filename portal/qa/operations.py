@@ -16,7 +16,7 @@ from portal.core.errors import DomainError
 from portal.qa import notifications
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
 from portal.seminars.models import Seminar
-from portal.seminars.services import lock_seminar
+from portal.seminars.registrations import lock_seminar
 
 
 def check_body(body: str | None) -> str:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, get_flashed_messages, jsonify, redirect, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_flashed_messages,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,6 +21,7 @@ from portal.qa import access, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
 from portal.secretariat.forms import ActionForm
+from portal.seminars.access import is_visible
 from portal.seminars.models import Seminar
 from portal.web import access as web_access
 from portal.web.uow import render_form, unit_of_work
@@ -22,7 +32,7 @@ bp = Blueprint("qa", __name__)
 def _seminar_for_qa(seminar_id: int) -> Seminar:
     """404 for a missing or draft seminar (but for the secretariat); 403 for anyone but its
     attendees and the secretariat."""
-    seminar = web_access.get_or_404(Seminar, seminar_id, visible=access.may_know_of)
+    seminar = web_access.get_or_404(Seminar, seminar_id, visible=is_visible)
     web_access.require(access.may_take_part(current_user, seminar))
     return seminar
 

@@ -16,11 +16,13 @@ from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.qa.admin import bp as qa_admin_bp
 from portal.secretariat import services
 from portal.secretariat.forms import ActionForm, ApproveForm, RejectForm
+from portal.seminars.admin import bp as seminars_admin_bp
 from portal.subcommittees import admin as subcommittees_admin
 from portal.web.client import client_address
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
-# Each domain's back office, nested: this blueprint's guard covers its routes.
+# Each domain's back office, nested: this blueprint's one guard covers its routes.
+bp.register_blueprint(seminars_admin_bp)
 bp.register_blueprint(qa_admin_bp)
 bp.register_blueprint(subcommittees_admin.bp)
 
@@ -123,5 +125,3 @@ def outbox_retry(message_id: int):
     return redirect(url_for(".outbox_message", message_id=message.id))
 
 
-# The seminar back office adds its routes to this blueprint.
-from portal.secretariat import seminars as _seminars  # noqa: E402, F401

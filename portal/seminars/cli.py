@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from portal.cli import portal_cli
-from portal.seminars.services import send_reminders
+from portal.seminars.jobs import send_reminders
 
 
 @portal_cli.command("send-reminders")

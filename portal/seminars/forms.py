@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,11 +17,12 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from portal.core.dates import MAX_YEAR, MIN_YEAR, Precision, fiscal_year, year_ok
-from portal.seminars import services
-from portal.web.forms import BoundedIntegerField, choices, parse_dated
+from portal.core.dates import MAX_YEAR, MIN_YEAR, TOKYO, Precision, fiscal_year, local_datetime, year_ok
+from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.seminars.presenters import lines, parse_presenters, presenters_text
+from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -44,6 +46,26 @@ class SeriesForm(FlaskForm):
     fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
     description = TextAreaField(_l("説明（1行に1項目）"), validators=[Optional(), Length(max=5000)])
 
+    def values(self) -> dict[str, Any]:
+        """What ``operations.create_series`` / ``update_series`` take."""
+        return {"name": (self.name.data or "").strip(), "fiscal_year": self.fiscal_year.data,
+                "description": _text(self.description.data)}
+
+
+def _text(value: str | None) -> str | None:
+    """A text input as stored: stripped, and None when blank."""
+    return (value or "").strip() or None
+
+
+def _local_naive(value: datetime | None) -> datetime | None:
+    """An instant as a datetime-local input shows it: Tokyo wall-clock time."""
+    return value.astimezone(TOKYO).replace(tzinfo=None) if value else None
+
+
+def _tokyo(value: datetime | None) -> datetime | None:
+    """A datetime-local input is Tokyo wall-clock time."""
+    return value.replace(tzinfo=TOKYO) if value else None
+
 
 class SeminarForm(FlaskForm):
     series_id = SelectField(_l("シリーズ・年度"), coerce=int)
@@ -62,13 +84,60 @@ class SeminarForm(FlaskForm):
     join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
     mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[Optional(), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)])
 
-    def __init__(self, *args, series_years: dict[int, int] | None = None, **kwargs):
+    def __init__(self, *args: Any, series_years: dict[int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.series_years = series_years or {}
-        self.parsed_date: date | None = None
+
+    @classmethod
+    def from_seminar(cls, series: list[SeminarSeries], seminar: Seminar | None = None) -> SeminarForm:
+        """The editor with the series to choose from; before it is submitted, showing ``seminar``
+        (None: a new one). A submitted form shows what was sent."""
+        form = cls(series_years={s.id: s.fiscal_year for s in series})
+        form.series_id.choices = [(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name)) for s in series]
+        if seminar is not None and not form.is_submitted():
+            form.process(data={
+                "series_id": seminar.series_id, "number": seminar.number, "title": seminar.title,
+                "description": seminar.description, "precision": seminar.precision.value,
+                "date": ("" if seminar.date_on is None else seminar.date_on.isoformat()
+                         if seminar.precision is Precision.DAY else seminar.date_on.strftime("%Y-%m")),
+                "start": seminar.start_time, "end": seminar.end_time, "status": seminar.status.value,
+                "capacity": seminar.capacity, "registration_open": seminar.registration_open,
+                "registration_opens_at": _local_naive(seminar.registration_opens_at),
+                "registration_closes_at": _local_naive(seminar.registration_closes_at),
+                "join_url": seminar.join_url, "mailbox": seminar.mailbox,
+            })
+        return form
+
+    def _day(self) -> Any:
+        return parse_dated(self.precision.data, self.date.data, self.series_years.get(self.series_id.data))
+
+    def values(self) -> dict[str, Any]:
+        """The validated form as the seminar's attributes (``operations.create_seminar`` /
+        ``update_seminar``): times only for an exact day, instants in UTC-aware Tokyo time."""
+        precision = Precision(self.precision.data)
+        day = self._day()
+        start = self.start.data if precision is Precision.DAY else None
+        end = self.end.data if start else None
+        return {
+            "series_id": self.series_id.data,
+            "number": self.number.data,
+            "title": _text(self.title.data),
+            "description": _text(self.description.data),
+            "precision": precision,
+            "date_on": day,
+            "starts_at": local_datetime(day, start) if day and start else None,
+            "ends_at": local_datetime(day, end) if day and end else None,
+            "status": SeminarStatus(self.status.data),
+            "capacity": self.capacity.data,
+            "registration_open": self.registration_open.data,
+            "registration_opens_at": _tokyo(self.registration_opens_at.data),
+            "registration_closes_at": _tokyo(self.registration_closes_at.data),
+            "join_url": _text(self.join_url.data),
+            "mailbox": _text(self.mailbox.data),
+        }
 
     def validate_date(self, field: StringField) -> None:
-        self.parsed_date = parse_dated(self.precision.data, field.data, self.series_years.get(self.series_id.data))
+        self._day()  # a ValidationError with the message for this field, or nothing
 
     def validate_start(self, field: TimeField) -> None:
         if field.data and self.precision.data != Precision.DAY.value:
@@ -92,33 +161,28 @@ class SeminarForm(FlaskForm):
 
 
 class GenerateForm(FlaskForm):
-    first_date = StringField(_l("初回の日付（YYYY-MM-DD）"), validators=[DataRequired(REQUIRED)])
+    first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
     count = BoundedIntegerField(_l("回数"), default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
 
-    def __init__(self, *args, fiscal_year: int | None = None, **kwargs):
+    def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fiscal_year = fiscal_year
         # 回数 here is how many seminars to create, not a seminar's number (same Japanese word).
         self.count.label.text = pgettext("how many seminars to create", "回数")
 
-    def validate_first_date(self, field: StringField) -> None:
-        try:
-            self.parsed = date.fromisoformat((field.data or "").strip())
-            if not year_ok(self.parsed.year):
-                raise ValueError
-        except ValueError:
-            raise ValidationError(_("日付の形式が正しくありません（例: %(example)s）。", example="2021-08-03")) from None
-        if self.fiscal_year is not None and fiscal_year(self.parsed) != self.fiscal_year:
+    def validate_first_date(self, field: DayField) -> None:
+        if field.data is not None and self.fiscal_year is not None and fiscal_year(field.data) != self.fiscal_year:
             raise ValidationError(_("初回の日付は%(fy)s年度（%(fy)s年4月〜%(next)s年3月）の日付にしてください。",
                                     fy=self.fiscal_year, next=self.fiscal_year + 1))
 
     def validate_count(self, field: BoundedIntegerField) -> None:
         # Every draft stays inside the series' fiscal year (the last one by 31 March).
-        if self.fiscal_year is None or field.data is None or not hasattr(self, "parsed"):
+        first = self.first_date.data
+        if self.fiscal_year is None or field.data is None or first is None:
             return
-        months_left = (self.fiscal_year + 1 - self.parsed.year) * 12 + 3 - self.parsed.month
+        months_left = (self.fiscal_year + 1 - first.year) * 12 + 3 - first.month
         fits = months_left // 2 + 1
         if field.data > fits:
             raise ValidationError(_("年度内に収まるのは%(fits)s回までです。", fits=fits))
@@ -138,12 +202,31 @@ class ProgramItemForm(FlaskForm):
         validators=[Optional(), Length(max=5000)],
     )
 
+    @classmethod
+    def from_item(cls, item: ProgramItem) -> ProgramItemForm:
+        """The editor of ``item``; a submitted form shows what was sent."""
+        form = cls()
+        if not form.is_submitted():
+            form.process(data={"start_time": item.start_time, "title": item.title, "points": "\n".join(item.points),
+                               "notes": "\n".join(item.notes), "presenters": presenters_text(item)})
+        return form
+
+    def values(self) -> dict[str, Any]:
+        """What ``operations.save_program_item`` takes."""
+        return {
+            "start_time": self.start_time.data,
+            "title": (self.title.data or "").strip(),
+            "points": lines(self.points.data),
+            "notes": [n.lstrip("※") for n in lines(self.notes.data)],
+            "presenters": parse_presenters(self.presenters.data),
+        }
+
     def validate_presenters(self, field: TextAreaField) -> None:
-        points = len(services.lines(self.points.data))
+        points = len(lines(self.points.data))
         for n, line in enumerate((field.data or "").splitlines()):
             if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
                 raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。", line=n + 1))
-            if any(p.point is not None and not 0 <= p.point < points for p in services.parse_presenters(line)):
+            if any(p.point is not None and not 0 <= p.point < points for p in parse_presenters(line)):
                 raise ValidationError(_("%(line)s行目: 項目番号は内容の行数（%(points)s行）以内で指定してください。",
                                         line=n + 1, points=points))
 

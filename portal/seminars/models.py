@@ -18,6 +18,14 @@ class SeminarStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class SeminarBadge(enum.StrEnum):
+    """The one badge a seminar's title carries on every list and page (CSS class badge-<value>)."""
+
+    CANCELLED = "cancelled"
+    DRAFT = "draft"
+    TENTATIVE = "tentative"  # 予定: date or theme not fixed yet
+
+
 class RegistrationState(enum.StrEnum):
     REGISTERED = "registered"
     WAITING = "waiting"  # キャンセル待ち
@@ -97,6 +105,15 @@ class Seminar(Timestamps, db.Model):
     @property
     def is_tentative(self) -> bool:
         return self.precision.is_tentative or not self.title
+
+    @property
+    def badge(self) -> SeminarBadge | None:
+        """Cancelled or draft first; else tentative (``is_tentative``); None for a fixed one."""
+        if self.status is SeminarStatus.CANCELLED:
+            return SeminarBadge.CANCELLED
+        if self.status is SeminarStatus.DRAFT:
+            return SeminarBadge.DRAFT
+        return SeminarBadge.TENTATIVE if self.is_tentative else None
 
     def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
         return date_label(

@@ -18,7 +18,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.core.dates import fiscal_year, today_local
-from portal.materials import services as material_services
+from portal.materials import storage as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form

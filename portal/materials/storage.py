@@ -1,4 +1,7 @@
-"""Materials: uploads checked by content (not by name) and size, stored under instance/."""
+"""Materials: uploads checked by content (not by name) and size, stored under instance/.
+
+A refused upload raises ``DomainError`` (field ``file``); nothing here commits.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from portal.core.db import db
+from portal.core.errors import DomainError
 from portal.materials.models import Material
 
 # What we accept, recognized from the bytes: PDF and the Office Open XML formats.
@@ -24,10 +28,6 @@ KINDS = {
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "Word"),
 }
 OOXML_MAIN_PART = {"ppt/presentation.xml": "pptx", "xl/workbook.xml": "xlsx", "word/document.xml": "docx"}
-
-
-class MaterialRejected(Exception):
-    pass
 
 
 def detect_kind(data: bytes) -> str | None:
@@ -67,14 +67,15 @@ def save_material(stream: IO[bytes], filename: str, *, title: str, public: bool,
     limit = current_app.config["MATERIAL_MAX_BYTES"]
     data = stream.read(limit + 1)
     if not data:
-        raise MaterialRejected(_l("ファイルが空です。"))
+        raise DomainError(_l("ファイルが空です。"), field="file")
     if len(data) > limit:
         if limit >= 1024 * 1024:
-            raise MaterialRejected(_l("ファイルが大きすぎます（上限 %(size)s）。", size=f"{limit / (1024 * 1024):g} MB"))
-        raise MaterialRejected(_l("ファイルが大きすぎます（上限 %(size)s バイト）。", size=f"{limit:,}"))
+            raise DomainError(_l("ファイルが大きすぎます（上限 %(size)s）。", size=f"{limit / (1024 * 1024):g} MB"), field="file")
+        raise DomainError(_l("ファイルが大きすぎます（上限 %(size)s バイト）。", size=f"{limit:,}"), field="file")
     kind = detect_kind(data)
     if kind is None:
-        raise MaterialRejected(_l("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。"))
+        raise DomainError(_l("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。"),
+                          field="file")
     stored_name = secrets.token_hex(16)
     (upload_dir() / stored_name).write_bytes(data)
     material = Material(
