@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.accounts.access import is_participant, is_secretariat
+from portal.accounts.access import is_participant
 from portal.core.db import db
 from portal.materials.models import Material
 from portal.seminars import access as seminar_access
@@ -24,9 +24,9 @@ def may_download(user: Any, material: Material) -> bool:
     if material.public:
         return True
     if material.subcommittee_id is not None:
+        from portal.subcommittees.access import see_members  # subcommittees build on materials
         from portal.subcommittees.models import Subcommittee
-        from portal.subcommittees.services import is_member  # subcommittees build on materials
 
         sub = db.session.get(Subcommittee, material.subcommittee_id)
-        return is_secretariat(user) or (sub is not None and is_participant(user) and is_member(sub, user))
+        return sub is not None and see_members(user, sub)
     return is_participant(user)
