@@ -31,7 +31,6 @@ def is_participant(user: Any = None) -> bool:
 
 # The rules by name, so templates and views ask the same question.
 RULES = {
-    "secretariat": lambda user, obj=None: is_secretariat(user),
     "manage_seminar": lambda user, seminar=None: is_secretariat(user),
     "view_draft": lambda user, obj=None: is_secretariat(user),
     "register": lambda user, seminar=None: is_participant(user),

@@ -32,7 +32,7 @@ from portal.accounts.models import AccountState, Role, User
 from portal.audit.models import AuditEvent
 from portal.core.dates import fiscal_year, to_local, today_local
 from portal.core.db import db, utcnow
-from portal.governance.services import send_review_reminder
+from portal.governance.jobs import send_review_reminder
 from portal.imports.services import import_data
 from portal.qa.models import Question
 from portal.seminars import services as seminar_services

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import access
+from portal.accounts.access import is_secretariat
 from portal.core.db import db
 from portal.materials import services
 from portal.materials.models import Material
@@ -23,7 +24,7 @@ def _hidden_seminar(material: Material) -> bool:
 @bp.get("/materials/<int:material_id>")
 def download(material_id: int):
     material = access.get_or_404(Material, material_id)
-    if _hidden_seminar(material) and not access.can("secretariat"):
+    if _hidden_seminar(material) and not is_secretariat(current_user):
         abort(404)  # a draft seminar's file does not exist for others
     access.require("download_material", material)
     path = services.path_of(material)

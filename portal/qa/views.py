@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal import access
+from portal.accounts.access import is_secretariat
 from portal.core.dates import format_time
 from portal.core.db import db
 from portal.extensions import limiter
@@ -22,7 +23,7 @@ bp = Blueprint("qa", __name__)
 def _seminar_for_qa(seminar_id: int) -> Seminar:
     """404 for a missing or unpublished seminar; 403 for anyone but its attendees and the secretariat."""
     seminar = access.get_or_404(Seminar, seminar_id)
-    if seminar.status is SeminarStatus.DRAFT and not access.can("secretariat"):
+    if seminar.status is SeminarStatus.DRAFT and not is_secretariat(current_user):
         abort(404)
     access.require("take_part_in_qa", seminar)
     return seminar
@@ -40,7 +41,7 @@ def _form(seminar: Seminar) -> QuestionForm:
 
 def _render(seminar: Seminar, form: QuestionForm, status: int = 200):
     sort = "time" if request.args.get("sort") == "time" else "votes"
-    secretariat = access.can("secretariat")
+    secretariat = is_secretariat(current_user)
     questions = services.listing(seminar, current_user, sort=sort, secretariat=secretariat)
     template = "qa/_list.html" if request.args.get("fragment") else "qa/questions.html"
     return render_template(template, seminar=seminar, form=form, questions=questions, sort=sort,

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from portal import access
+from portal.accounts.access import is_secretariat
 from portal.core.dates import Precision, fiscal_year, to_local, today_local
 from portal.core.db import db
 from portal.materials import services as material_services
@@ -36,7 +37,7 @@ bp = Blueprint("subcommittees", __name__)
 def _load(slug: str) -> Subcommittee:
     """404 for a missing subcommittee, or one not active, for anyone but the secretariat."""
     sub = services.get_for_page(slug)
-    if sub is None or (sub.status is not SubcommitteeStatus.ACTIVE and not access.can("secretariat")):
+    if sub is None or (sub.status is not SubcommitteeStatus.ACTIVE and not is_secretariat(current_user)):
         abort(404)
     return sub
 
