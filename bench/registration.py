@@ -125,7 +125,7 @@ def set_up(database_url: str, scratch: Path, accounts: int, capacity: int, tag: 
     import werkzeug.security
 
     from portal import create_app
-    from portal.accounts import services as account_services
+    from portal.accounts import operations as account_services
     from portal.accounts.models import Membership, OrganizationKind, Role
     from portal.core.dates import today_local
     from portal.core.db import db

@@ -127,7 +127,6 @@ def _configure_login(login_manager) -> None:
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
     from portal.calendar.views import bp as calendar_bp
-    from portal.governance.views import bp as governance_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
     from portal.qa.views import bp as qa_bp
@@ -135,7 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp, governance_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp):
         app.register_blueprint(bp)
 
 

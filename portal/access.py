@@ -31,7 +31,6 @@ def is_participant(user: Any = None) -> bool:
 
 # The rules by name, so templates and views ask the same question.
 RULES = {
-    "secretariat": lambda user, obj=None: is_secretariat(user),
     # The rule is materials.access.may_download; still asked by name by the subcommittee page.
     "download_material": lambda user, material=None: material is not None and _may_download(user, material),
 }

@@ -152,8 +152,8 @@ DEFAULT_PASSWORD = "correct-horse-battery"
 def create_user(app):
     """``create_user(role="member", state="active", email=None, org="テスト市")``"""
     from portal.accounts.models import AccountState, Membership, OrganizationKind, Role
-    from portal.accounts.services import create_user as _create
-    from portal.accounts.services import find_or_create_organization
+    from portal.accounts.operations import create_user as _create
+    from portal.accounts.operations import find_or_create_organization
 
     counter = iter(range(1, 10_000))
 

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
 from portal.accounts.models import AccountState, Membership, OrganizationKind, Role, User, new_calendar_token
-from portal.accounts.services import find_or_create_organization
+from portal.accounts.operations import find_or_create_organization
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
 from portal.imports.operations import import_data

@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from portal.accounts import services
+from portal.accounts import authentication
 from portal.accounts.models import AccountState, LoginThrottle, Organization, PasswordResetToken, Role, User
 from portal.core.db import db, utcnow
 from portal.mail.models import OutboxMessage
@@ -410,15 +410,15 @@ def test_lock_time_comes_from_config(make_app, create_user):
     start = utcnow()
     with app.app_context():
         for i in range(5):
-            assert services.authenticate(member.email, "wrong", now=start + timedelta(seconds=i)).user is None
+            assert authentication.authenticate(member.email, "wrong", now=start + timedelta(seconds=i)).user is None
         db.session.commit()
 
-        during = services.authenticate(member.email, PASSWORD, now=start + timedelta(seconds=50))
+        during = authentication.authenticate(member.email, PASSWORD, now=start + timedelta(seconds=50))
         assert during.user is None
         assert "ロック" in during.error
         db.session.commit()
 
-        after = services.authenticate(member.email, PASSWORD, now=start + timedelta(seconds=70))
+        after = authentication.authenticate(member.email, PASSWORD, now=start + timedelta(seconds=70))
         assert after.user is not None and after.user.email == member.email
         db.session.rollback()
 

@@ -32,7 +32,7 @@ from portal.accounts.models import AccountState, Role, User
 from portal.audit.models import AuditEvent
 from portal.core.dates import fiscal_year, to_local, today_local
 from portal.core.db import db, utcnow
-from portal.governance.services import send_review_reminder
+from portal.governance.jobs import send_review_reminder
 from portal.imports.operations import import_data
 from portal.qa.models import Question
 from portal.seminars import registrations
@@ -614,6 +614,46 @@ def test_audit_log_is_searchable_by_text_address_and_action(app, client, create_
     member = signed_in(app, create_user("member"))
     assert member.client.get("/secretariat/audit").status_code == 403
     assert member.client.get("/secretariat/audit.csv").status_code == 403
+
+
+def test_outbox_and_audit_pages_show_japanese_labels_not_codes(app, create_user, office):
+    """States and codes reach the secretariat's screens through the one label table: "送信済み",
+    not "sent"; "未回答の質問（事務局あて）", not "qa.digest"; "アカウント承認", not "account.approved"."""
+    from portal.mail.models import OutboxStatus
+    from portal.mail.services import enqueue
+
+    _secretariat, auth = office
+    with app.app_context():
+        message = enqueue(MAILBOX, "未回答の質問", "本文", kind="qa.digest")
+        message.status = OutboxStatus.SENT
+        db.session.commit()
+        message_id = message.id
+    applicant = create_user("member", state="pending", email="labels@example.org")
+    assert auth.post(f"/secretariat/accounts/{applicant.id}/approve", {"role": "member"}).status_code == 302
+
+    listed = body(auth.client.get("/secretariat/outbox"))
+    row = re.search(rf'<tr class="status-sent" data-message-id="{message_id}">(.*?)</tr>', listed, re.S)
+    assert row, "the sent message is not listed"
+    assert "<td>送信済み</td>" in row.group(1) and "<td>sent</td>" not in row.group(1)
+    assert ">送信済み (" in listed and ">sent (" not in listed  # the status filter links
+
+    detail = body(auth.client.get(f"/secretariat/outbox/{message_id}"))
+    assert "<dd>未回答の質問（事務局あて）</dd>" in detail and "<dd>qa.digest</dd>" not in detail
+    assert '<dd class="status">送信済み</dd>' in detail
+
+    rows = dict(audit_page_rows(body(auth.client.get("/secretariat/audit?action=account.approved"))))
+    assert "<td>アカウント承認</td>" in re.sub(r"<td [^>]*>", "<td>", rows["account.approved"])
+    assert ">account.approved<" not in rows["account.approved"]
+
+    accounts = body(auth.client.get("/secretariat/accounts"))
+    approved_row = re.search(rf'<tr data-user-id="{applicant.id}".*?</tr>', accounts, re.S).group(0)
+    assert "<td>会員</td>" in approved_row and "<td>有効</td>" in approved_row
+
+    # The same table speaks English to whoever chose English.
+    assert auth.client.get("/language/en").status_code == 302
+    english = body(auth.client.get(f"/secretariat/outbox/{message_id}"))
+    assert "<dd>Unanswered questions (to the secretariat)</dd>" in english
+    assert ">Account approved<" in body(auth.client.get("/secretariat/audit?action=account.approved"))
 
 
 def test_audit_log_csv_export(app, create_user, office):

@@ -149,7 +149,7 @@ def _subjects(messages: list[EmailMessage]) -> Counter:
 
 def test_enqueue_is_part_of_the_callers_transaction_and_rolls_back_with_it(app, outbox):
     from portal.accounts.models import Membership, OrganizationKind, User
-    from portal.accounts.services import sign_up
+    from portal.accounts.operations import sign_up
 
     with app.test_request_context("/signup", method="POST"):  # as the sign-up view does
         sign_up(

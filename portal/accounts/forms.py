@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from portal.accounts.models import Membership, OrganizationKind
-from portal.accounts.services import MIN_PASSWORD_LENGTH
+from portal.accounts.models import AccountState, Membership, OrganizationKind, Role
+from portal.accounts.operations import MIN_PASSWORD_LENGTH
+from portal.core.labels import labels_of
 from portal.web.forms import choices
 
-KIND_LABELS = {
-    OrganizationKind.MUNICIPALITY.value: _l("自治体"),
-    OrganizationKind.MINISTRY.value: _l("府省庁"),
-    OrganizationKind.COMPANY.value: _l("企業"),
-    OrganizationKind.UNIVERSITY.value: _l("大学・研究機関"),
-    OrganizationKind.OTHER.value: _l("その他"),
-}
-MEMBERSHIP_LABELS = {Membership.MEMBER.value: _l("会員"), Membership.OBSERVER.value: _l("オブザーバー")}
+# The one label table names them; the order is the order the select offers them.
+KIND_LABELS = labels_of(OrganizationKind)
+MEMBERSHIP_LABELS = labels_of(Membership)
+ROLE_LABELS = labels_of([Role.MEMBER, Role.OBSERVER, Role.SECRETARIAT])
 REQUIRED = _l("入力してください。")
 TOO_SHORT = _l("%(min)s文字以上で入力してください。", min=MIN_PASSWORD_LENGTH)
 MISMATCH = _l("パスワードが一致しません。")
@@ -33,7 +30,9 @@ class SignupForm(FlaskForm):
     name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     email = EmailField(
         _l("メールアドレス"),
-        validators=[DataRequired(REQUIRED), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)],
+        validators=[DataRequired(REQUIRED),
+                    Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False),
+                    Length(max=254)],
     )
     organization = StringField(_l("所属団体名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     organization_kind = SelectField(_l("団体の種別"), choices=choices(KIND_LABELS), validators=[DataRequired(REQUIRED)])
@@ -66,3 +65,23 @@ class PasswordResetForm(FlaskForm):
 class CodeForm(FlaskForm):
     code = StringField(_l("確認コード（認証アプリの6桁、またはリカバリーコード）"),
                        validators=[DataRequired(REQUIRED), Length(max=20)])
+
+
+# Back office ---------------------------------------------------------------------------------
+
+class ApproveForm(FlaskForm):
+    role = SelectField(_l("ロール"), choices=choices(ROLE_LABELS))
+
+
+class RejectForm(FlaskForm):
+    reason = TextAreaField(_l("理由（申請者へのメールに記載）"), validators=[Length(max=2000)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("ロール"), choices=choices(ROLE_LABELS))
+
+
+class StateForm(FlaskForm):
+    """Deactivate or reactivate (the other states are decisions on an application)."""
+
+    state = SelectField(choices=choices(labels_of([AccountState.ACTIVE, AccountState.DEACTIVATED])))

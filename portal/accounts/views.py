@@ -1,24 +1,28 @@
-"""Log-in, log-out, sign-up, password reset, the account page."""
+"""An account's own pages: log-in (with the second factor), log-out, sign-up, password reset,
+the account page, and what the account may do with its own data (download it, ask for its
+deletion, log out everywhere)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from portal.accounts import services
+from portal.accounts import authentication, operations
 from portal.accounts.forms import CodeForm, LoginForm, PasswordResetForm, PasswordResetRequestForm, SignupForm
 from portal.accounts.models import Membership, OrganizationKind, User
 from portal.audit.services import record
 from portal.core.db import db
 from portal.extensions import limiter
+from portal.governance import operations as governance
+from portal.governance.exports import own_data_json
 from portal.web.client import client_address
 from portal.web.redirects import safe_next
-from portal.web.urls import external_url
+from portal.web.uow import render_form, unit_of_work
+from portal.web.urls import external_url_for
 
 bp = Blueprint("accounts", __name__)
-
 
 
 def _limit(name: str):
@@ -32,8 +36,8 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        result = services.authenticate(form.email.data, form.password.data, ip=client_address())
-        db.session.commit()  # failures and lock-outs are recorded even when refused
+        with unit_of_work():  # failures and lock-outs are recorded even when refused
+            result = authentication.authenticate(form.email.data, form.password.data, ip=client_address())
         if result.user is not None and result.needs_second_factor:
             # Password checked; the session is not logged in until the second factor.
             session["2fa"] = {"user": result.user.id, "version": result.user.session_version,
@@ -46,7 +50,7 @@ def login():
     return render_template("accounts/login.html", form=form, error=error), status
 
 
-def _finish_login(user, next_url: str | None):
+def _finish_login(user: User, next_url: str | None):
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
     login_user(user)
     flash(_("ようこそ、%(name)s さん。", name=user.name), "success")
@@ -63,14 +67,15 @@ def second_factor():
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if services.verify_second_factor(user, form.code.data, ip=client_address()):
-            services.complete_login(user, client_address())
-            db.session.commit()
+        with unit_of_work():  # a spent recovery code and a failure are recorded either way
+            verified = authentication.verify_second_factor(user, form.code.data, ip=client_address())
+            if verified:
+                authentication.complete_login(user, client_address())
+        if verified:
             session.pop("2fa", None)
             return _finish_login(user, pending.get("next"))
-        db.session.commit()
         form.code.errors = [*form.code.errors, _("確認コードが正しくありません。")]
-    return render_template("accounts/second_factor.html", form=form), 422 if form.errors else 200
+    return render_form("accounts/second_factor.html", form)
 
 
 @bp.route("/account/2fa", methods=["GET", "POST"])
@@ -80,39 +85,31 @@ def two_factor():
     form = CodeForm()
     if current_user.totp_secret:
         if form.validate_on_submit():
-            try:
-                services.disable_totp(current_user, form.code.data, ip=client_address())
-            except services.AccountError as exc:
-                db.session.rollback()
-                form.code.errors = [*form.code.errors, str(exc)]
-            else:
-                db.session.commit()
+            with unit_of_work(form) as work:
+                authentication.disable_totp(current_user, form.code.data, ip=client_address())
+            if work.ok:
                 flash(_("二要素認証を無効にしました。"), "info")
                 return redirect(url_for("accounts.account"))
-        return render_template("accounts/two_factor.html", form=form, enabled=True), 422 if form.errors else 200
-    secret = session.get("totp_setup") or services.new_totp_secret()
+        return render_form("accounts/two_factor.html", form, enabled=True)
+    secret = session.get("totp_setup") or authentication.new_totp_secret()
     session["totp_setup"] = secret
     if form.validate_on_submit():
-        try:
-            codes = services.enable_totp(current_user, secret, form.code.data, ip=client_address())
-        except services.AccountError as exc:
-            db.session.rollback()
-            form.code.errors = [*form.code.errors, str(exc)]
-        else:
-            db.session.commit()
+        with unit_of_work(form) as work:
+            codes = authentication.enable_totp(current_user, secret, form.code.data, ip=client_address())
+        if work.ok:
             session.pop("totp_setup", None)
             return render_template("accounts/recovery_codes.html", codes=codes)
-    uri = services.totp_uri(current_user, secret)
-    return render_template("accounts/two_factor.html", form=form, enabled=False, secret=secret, uri=uri,
-                           qr=services.totp_qr_data_uri(uri)), 422 if form.errors else 200
+    uri = authentication.totp_uri(current_user, secret)
+    return render_form("accounts/two_factor.html", form, enabled=False, secret=secret, uri=uri,
+                       qr=authentication.totp_qr_data_uri(uri))
 
 
 @bp.post("/logout")
 def logout():
     form = FlaskForm()
     if form.validate_on_submit() and current_user.is_authenticated:
-        record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_address())
-        db.session.commit()
+        with unit_of_work():
+            record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_address())
         logout_user()
         flash(_("ログアウトしました。"), "info")
     return redirect(url_for("public.home"))
@@ -123,8 +120,8 @@ def logout():
 def signup():
     form = SignupForm()
     if form.validate_on_submit():
-        try:
-            services.sign_up(
+        with unit_of_work(form) as work:
+            operations.sign_up(
                 email=form.email.data,
                 name=form.name.data,
                 password=form.password.data,
@@ -133,15 +130,9 @@ def signup():
                 membership=Membership(form.membership.data),
                 ip=client_address(),
             )
-        except services.AccountError as exc:
-            db.session.rollback()
-            field = getattr(form, exc.field or "email")
-            field.errors = [*field.errors, str(exc)]
-        else:
-            db.session.commit()
+        if work.ok:
             return render_template("accounts/signup_done.html")
-    status = 422 if form.errors else 200
-    return render_template("accounts/signup.html", form=form), status
+    return render_form("accounts/signup.html", form)
 
 
 @bp.route("/password-reset", methods=["GET", "POST"])
@@ -149,33 +140,61 @@ def signup():
 def password_reset_request():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data, ip=client_address())
-        db.session.commit()
+        with unit_of_work():
+            authentication.request_password_reset(form.email.data, ip=client_address())
         return render_template("accounts/password_reset_sent.html")
-    return render_template("accounts/password_reset_request.html", form=form), 422 if form.errors else 200
+    return render_form("accounts/password_reset_request.html", form)
 
 
 @bp.route("/password-reset/<token>", methods=["GET", "POST"])
 def password_reset(token: str):
-    if services.valid_reset_token(token) is None:
+    if authentication.valid_reset_token(token) is None:
         return render_template("accounts/password_reset_invalid.html"), 404
     form = PasswordResetForm()
     if form.validate_on_submit():
-        try:
-            services.reset_password(token, form.password.data, ip=client_address())
-        except services.AccountError as exc:
-            db.session.rollback()
-            form.password.errors = [*form.password.errors, str(exc)]
-        else:
-            db.session.commit()
+        with unit_of_work(form) as work:
+            authentication.reset_password(token, form.password.data or "", ip=client_address())
+        if work.ok:
             flash(_("パスワードを再設定しました。新しいパスワードでログインしてください。"), "success")
             return redirect(url_for("accounts.login"))
-    status = 422 if form.errors else 200
-    return render_template("accounts/password_reset.html", form=form), status
+    return render_form("accounts/password_reset.html", form)
 
 
 @bp.get("/account")
 @login_required
 def account():
-    feed = external_url(f"/calendar/{current_user.calendar_token}.ics")
+    feed = external_url_for("calendar.personal", token=current_user.calendar_token)
     return render_template("accounts/account.html", feed_url=feed, form=FlaskForm())
+
+
+# The account's own data (data protection) -------------------------------------------------
+
+@bp.get("/account/data.json")
+@login_required
+def own_data():
+    with unit_of_work():  # the export itself is audited
+        record("account.data_exported", actor_id=current_user.id, subject=current_user.email, ip=client_address())
+    return Response(own_data_json(current_user), mimetype="application/json",
+                    headers={"Content-Disposition": "attachment; filename=my-portal-data.json",
+                             "Cache-Control": "no-store"})
+
+
+@bp.post("/account/deletion-request")
+@login_required
+def deletion_request():
+    with unit_of_work() as work:
+        governance.request_deletion(current_user, client_address())
+    if work.ok:
+        flash(_("アカウント削除の依頼を事務局に送りました。"), "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere():
+    with unit_of_work():
+        operations.end_sessions(current_user)
+        record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=client_address())
+    logout_user()
+    flash(_("すべての端末からログアウトしました。"), "info")
+    return redirect(url_for("accounts.login"))

@@ -10,6 +10,7 @@ shown as itself: the table test lists every enum member, so that can only happen
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -51,6 +52,11 @@ CODES: dict[str, dict[str, Any]] = {
         "account.password_reset": _l("パスワード再設定"),
         "account.deletion_requested": _l("削除依頼（事務局あて）"),
         "inventory.review_reminder": _l("アカウント棚卸しのお知らせ"),
+        "registration.registered": _l("参加登録の確認"),
+        "registration.waiting": _l("キャンセル待ちの確認"),
+        "registration.promoted": _l("キャンセル待ちからの繰り上げ"),
+        "registration.cancelled": _l("参加取消の確認"),
+        "registration.reminder": _l("開催前日のお知らせ"),
         "seminar.registered": _l("参加登録の確認"),
         "seminar.waiting": _l("キャンセル待ちの確認"),
         "seminar.promoted": _l("キャンセル待ちからの繰り上げ"),
@@ -103,8 +109,10 @@ CODES: dict[str, dict[str, Any]] = {
         "logout.everywhere": _l("すべての端末からログアウト"),
         "password.reset": _l("パスワード再設定"),
         "password.reset_requested": _l("パスワード再設定の依頼"),
-        "totp.enabled": _l("二要素認証の設定"),
-        "totp.disabled": _l("二要素認証の解除"),
+        "2fa.enabled": _l("二要素認証の設定"),
+        "2fa.disabled": _l("二要素認証の解除"),
+        "2fa.failure": _l("二要素認証の失敗"),
+        "2fa.recovery_code_used": _l("リカバリーコードの使用"),
         "qa.closed": _l("Q&A終了"),
         "qa.hidden": _l("質問の非表示"),
         "qa.routed": _l("未回答の質問を事務局へ送付"),
@@ -128,3 +136,9 @@ def label(value: Any, kind: str | None = None) -> str:
     else:
         found = CODES.get(kind or "", {}).get(str(value))
     return str(found) if found is not None else str(getattr(value, "value", value))
+
+
+def labels_of(members: Iterable[enum.Enum]) -> dict[str, Any]:
+    """``{value: lazy label}`` for these members (an enum class, or some of its members in the
+    order a select field should offer them): the choices of a form field."""
+    return {m.value: STATES.get(type(m).__name__, {}).get(m.value, m.value) for m in members}

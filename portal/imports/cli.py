@@ -77,8 +77,9 @@ def demo_command(if_empty: bool) -> None:
 def create_user_command(email: str, name: str, role: str, org_name: str | None, password_stdin: bool) -> None:
     """Create an active account."""
     from portal.accounts.models import Membership, OrganizationKind, Role
-    from portal.accounts.services import AccountError, create_user, find_or_create_organization
+    from portal.accounts.operations import create_user, find_or_create_organization
     from portal.audit.services import record
+    from portal.core.errors import DomainError
 
     password = sys.stdin.readline().rstrip("\r\n")
     org = None
@@ -87,7 +88,7 @@ def create_user_command(email: str, name: str, role: str, org_name: str | None, 
         org = find_or_create_organization(org_name, OrganizationKind.OTHER, membership)
     try:
         user = create_user(email=email, name=name, password=password, role=Role(role), organization=org)
-    except AccountError as exc:
+    except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     record("account.created", subject=user.email, details={"role": role, "via": "cli"})

@@ -59,7 +59,8 @@ def demo_data(today: date | None = None) -> dict[str, Any]:
 
 
 def ensure_demo_accounts() -> list[str]:
-    from portal.accounts.services import create_user, find_or_create_organization, find_user
+    from portal.accounts.operations import create_user, find_or_create_organization
+    from portal.accounts.queries import find_user
 
     lines = []
     for email, name, role, org_name, kind, membership, password in DEMO_ACCOUNTS:

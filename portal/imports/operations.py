@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.accounts.models import Organization
-from portal.accounts.services import find_or_create_organization
+from portal.accounts.operations import find_or_create_organization
 from portal.calendar.sequence import revise
 from portal.core.db import assign, db, utcnow
 from portal.core.errors import DomainError

@@ -15,7 +15,7 @@ def send_reminders_command() -> None:
 
     click.echo(f"send-reminders: {send_reminders()} seminar reminder(s) queued")
     click.echo(f"send-reminders: {send_milestone_reminders()} milestone reminder(s) queued")
-    from portal.governance.services import send_review_reminder
+    from portal.governance.jobs import send_review_reminder
 
     if send_review_reminder():
         click.echo("send-reminders: account review (棚卸し) reminder queued for the secretariat")

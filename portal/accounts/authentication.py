@@ -1,6 +1,8 @@
-"""Account rules: sign-up and approval, log-in with lock-out, password reset.
+"""Proving who one is: log-in with lock-out, the second factor (TOTP), password reset.
 
-Functions take plain arguments and work inside the caller's transaction; the caller commits.
+Functions work inside the caller's unit of work and never commit. A log-in attempt is not an
+error: ``authenticate`` answers a ``LoginResult`` (failures are recorded and must be committed
+even when the log-in is refused).
 """
 
 from __future__ import annotations
@@ -9,173 +11,19 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from portal.accounts.models import (
-    AccountState,
-    LoginThrottle,
-    Membership,
-    Organization,
-    OrganizationKind,
-    PasswordResetToken,
-    Role,
-    User,
-    new_calendar_token,
-)
+from portal.accounts import notifications
+from portal.accounts.models import AccountState, LoginThrottle, PasswordResetToken, User
+from portal.accounts.operations import check_password_policy
+from portal.accounts.queries import find_user, normalize_email
 from portal.audit.services import record
 from portal.core.db import db, utcnow
-from portal.mail.services import enqueue, secretariat_address
-from portal.web.urls import external_url_for
-
-MIN_PASSWORD_LENGTH = 10
-
-
-class AccountError(Exception):
-    """A rule was broken; the message is shown to the person as is, next to ``field``."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def find_user(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
-
-
-def find_or_create_organization(
-    name: str,
-    kind: OrganizationKind = OrganizationKind.OTHER,
-    membership: Membership = Membership.MEMBER,
-) -> Organization:
-    name = name.strip()
-    org = db.session.scalar(select(Organization).where(Organization.name == name))
-    if org is None:
-        org = Organization(name=name, kind=kind, membership=membership)
-        db.session.add(org)
-        db.session.flush()
-    return org
-
-
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    path = Path(__file__).with_name("common_passwords.txt")
-    return frozenset(line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()
-                     if line.strip() and not line.startswith("#"))
-
-
-def check_password_policy(password: str, email: str) -> None:
-    """Length, not the e-mail address (or its name part), not a common password."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(_l("パスワードは%(min)s文字以上にしてください。", min=MIN_PASSWORD_LENGTH), "password")
-    lowered = password.strip().lower()
-    email = normalize_email(email)
-    if lowered == email or lowered == email.split("@")[0]:
-        raise AccountError(_l("メールアドレスをパスワードにすることはできません。"), "password")
-    if lowered in common_passwords() or len(set(lowered)) <= 2:
-        raise AccountError(_l("よく使われる推測されやすいパスワードです。別のパスワードにしてください。"), "password")
-
-
-def create_user(
-    *,
-    email: str,
-    name: str,
-    password: str,
-    role: Role,
-    organization: Organization | None = None,
-    state: AccountState = AccountState.ACTIVE,
-) -> User:
-    email = normalize_email(email)
-    if find_user(email) is not None:
-        raise AccountError(_l("このメールアドレスは既に登録されています。"), "email")
-    check_password_policy(password, email)
-    user = User(
-        email=email,
-        name=name.strip(),
-        password_hash=generate_password_hash(password),
-        role=role,
-        state=state,
-        organization=organization,
-        calendar_token=new_calendar_token(),
-    )
-    db.session.add(user)
-    db.session.flush()
-    return user
-
-
-def sign_up(
-    *,
-    email: str,
-    name: str,
-    password: str,
-    organization_name: str,
-    organization_kind: OrganizationKind,
-    membership: Membership,
-    ip: str | None = None,
-) -> User:
-    """A new account waits for the secretariat's approval; the secretariat is told."""
-    org = find_or_create_organization(organization_name, organization_kind, membership)
-    role = Role.MEMBER if org.membership is Membership.MEMBER else Role.OBSERVER
-    user = create_user(
-        email=email, name=name, password=password, role=role, organization=org,
-        state=AccountState.PENDING,
-    )
-    record("account.signup", actor_id=user.id, subject=user.email, ip=ip)
-    enqueue(
-        user.email,
-        "【官民連携プラットフォーム】利用申請を受け付けました",
-        render_template("mail/signup_received.txt", user=user),
-        kind="account.signup_received",
-    )
-    enqueue(
-        secretariat_address(),
-        f"【官民連携プラットフォーム】利用申請: {user.name}（{org.name}）",
-        render_template("mail/signup_to_secretariat.txt", user=user),
-        kind="account.signup_secretariat",
-    )
-    return user
-
-
-def approve(user: User, by: User, role: Role | None = None, ip: str | None = None) -> None:
-    if user.state is not AccountState.PENDING:
-        raise AccountError(_l("この申請は既に処理されています。"))
-    user.state = AccountState.ACTIVE
-    if role is not None:
-        user.role = role
-    user.decided_at = utcnow()
-    user.decided_by_id = by.id
-    record("account.approved", actor_id=by.id, subject=user.email, ip=ip,
-           details={"role": user.role.value})
-    enqueue(
-        user.email,
-        "【官民連携プラットフォーム】利用申請が承認されました",
-        render_template("mail/account_approved.txt", user=user),
-        kind="account.approved",
-    )
-
-
-def reject(user: User, by: User, reason: str = "", ip: str | None = None) -> None:
-    if user.state is not AccountState.PENDING:
-        raise AccountError(_l("この申請は既に処理されています。"))
-    user.state = AccountState.REJECTED
-    user.decided_at = utcnow()
-    user.decided_by_id = by.id
-    record("account.rejected", actor_id=by.id, subject=user.email, ip=ip)
-    enqueue(
-        user.email,
-        "【官民連携プラットフォーム】利用申請について",
-        render_template("mail/account_rejected.txt", user=user, reason=reason.strip()),
-        kind="account.rejected",
-    )
+from portal.core.errors import DomainError
 
 
 @dataclass
@@ -201,7 +49,9 @@ def authenticate(email: str, password: str, ip: str | None = None,
     if throttle and throttle.locked_until and throttle.locked_until > now:
         record("login.locked", subject=email, ip=ip)
         minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
-        return LoginResult(None, _l("ログインの失敗が続いたため、このアドレスは一時的にロックされています。約%(minutes)s分後にもう一度お試しください。", minutes=minutes))
+        return LoginResult(None, _l(
+            "ログインの失敗が続いたため、このアドレスは一時的にロックされています。約%(minutes)s分後にもう一度お試しください。",
+            minutes=minutes))
 
     user = find_user(email)
     if user is None or not check_password_hash(user.password_hash, password):
@@ -272,7 +122,8 @@ def _code_ok(secret: str, code: str) -> bool:
 def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> list[str]:
     """Confirm enrolment with a first code; returns recovery codes to show once."""
     if not _code_ok(secret, code):
-        raise AccountError(_l("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。"), "code")
+        raise DomainError(
+            _l("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。"), "code")
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_codes = [_hash_token(c) for c in codes]
@@ -282,9 +133,9 @@ def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> li
 
 def disable_totp(user: User, code: str, ip: str | None = None) -> None:
     if user.is_secretariat and current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"]:
-        raise AccountError(_l("事務局のアカウントは二要素認証を無効にできません。"), "code")
+        raise DomainError(_l("事務局のアカウントは二要素認証を無効にできません。"), "code")
     if not verify_second_factor(user, code):
-        raise AccountError(_l("確認コードが正しくありません。"), "code")
+        raise DomainError(_l("確認コードが正しくありません。"), "code")
     user.totp_secret, user.recovery_codes = None, None
     record("2fa.disabled", actor_id=user.id, subject=user.email, ip=ip)
 
@@ -307,6 +158,8 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Password reset --------------------------------------------------------------------------
+
 def request_password_reset(email: str, ip: str | None = None) -> None:
     """Mail a single-use, expiring link if the address belongs to an active account.
 
@@ -323,13 +176,7 @@ def request_password_reset(email: str, ip: str | None = None) -> None:
         user_id=user.id, token_hash=_hash_token(token),
         expires_at=utcnow() + timedelta(seconds=max_age),
     ))
-    enqueue(
-        user.email,
-        "【官民連携プラットフォーム】パスワード再設定のご案内",
-        render_template("mail/password_reset.txt", user=user, url=external_url_for("accounts.password_reset", token=token),
-                        minutes=max_age // 60),
-        kind="account.password_reset",
-    )
+    notifications.password_reset(user, token, max_age)
 
 
 def valid_reset_token(token: str, now: datetime | None = None) -> PasswordResetToken | None:
@@ -345,7 +192,7 @@ def valid_reset_token(token: str, now: datetime | None = None) -> PasswordResetT
 def reset_password(token: str, new_password: str, ip: str | None = None) -> User:
     row = valid_reset_token(token)
     if row is None:
-        raise AccountError(_l("このリンクは無効か期限切れです。もう一度お手続きください。"))
+        raise DomainError(_l("このリンクは無効か期限切れです。もう一度お手続きください。"), "password")
     user = row.user
     check_password_policy(new_password, user.email)
     user.password_hash = generate_password_hash(new_password)
@@ -363,9 +210,3 @@ def reset_password(token: str, new_password: str, ip: str | None = None) -> User
     )
     record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
     return user
-
-
-def pending_count() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(User).where(User.state == AccountState.PENDING)
-    ) or 0

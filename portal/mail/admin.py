@@ -1,0 +1,50 @@
+"""The outbox in the back office: what was sent, what failed, and a retry (nested under the
+secretariat's blueprint and its guard)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.mail import queries
+from portal.mail.models import OutboxMessage, OutboxStatus
+from portal.mail.services import retry as retry_message
+from portal.secretariat.forms import ActionForm
+from portal.web.access import get_or_404
+from portal.web.uow import unit_of_work
+
+bp = Blueprint("mail", __name__)
+
+
+@bp.get("/outbox")
+def outbox():
+    status = request.args.get("status")
+    chosen = OutboxStatus(status) if status in {s.value for s in OutboxStatus} else None
+    return render_template(
+        "secretariat/outbox.html",
+        messages=queries.outbox(chosen),
+        statuses=list(OutboxStatus),
+        counts=queries.outbox_counts(),
+        form=ActionForm(),
+    )
+
+
+@bp.get("/outbox/<int:message_id>")
+def message(message_id: int):
+    found = get_or_404(OutboxMessage, message_id)
+    return render_template("secretariat/outbox_message.html", message=found, form=ActionForm(),
+                           retryable=found.status is OutboxStatus.FAILED,
+                           retry_due=found.status is OutboxStatus.PENDING and found.attempts > 0)
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def retry(message_id: int):
+    found = get_or_404(OutboxMessage, message_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if found.status is OutboxStatus.FAILED:  # a message already sent is never sent twice
+        with unit_of_work() as work:
+            retry_message(found)
+        if work.ok:
+            flash(_("再送信を予約しました。"), "success")
+    return redirect(url_for(".message", message_id=found.id))
