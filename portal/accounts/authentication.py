@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts import notifications
@@ -206,7 +206,7 @@ def reset_password(token: str, new_password: str, ip: str | None = None) -> User
     ):
         other.used_at = row.used_at
     db.session.execute(
-        LoginThrottle.__table__.delete().where(LoginThrottle.email == user.email)
+        delete(LoginThrottle).where(LoginThrottle.email == user.email)
     )
     record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
     return user

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import UTCDateTime, db, enum_column, utcnow
+from portal.core.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class OrganizationKind(enum.StrEnum):
@@ -38,7 +38,7 @@ class AccountState(enum.StrEnum):
     DEACTIVATED = "deactivated"
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organizations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,7 +54,7 @@ def new_calendar_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(db.Model):
+class User(Model):
     """An account. Flask-Login's user object."""
 
     __tablename__ = "users"
@@ -105,7 +105,7 @@ class User(db.Model):
         return self.role is Role.SECRETARIAT
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed log-ins per e-mail address, also for addresses without an account."""
 
     __tablename__ = "login_throttles"
@@ -116,7 +116,7 @@ class LoginThrottle(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class PasswordResetToken(db.Model):
+class PasswordResetToken(Model):
     """A mailed reset link: only its hash is stored; it expires and works once."""
 
     __tablename__ = "password_reset_tokens"

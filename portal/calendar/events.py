@@ -79,7 +79,7 @@ class SeminarFacts:
     @classmethod
     def of(cls, seminar: Seminar) -> SeminarFacts:
         return cls(
-            *(getattr(seminar, name) for name in FACT_COLUMNS),
+            **{name: getattr(seminar, name) for name in FACT_COLUMNS},
             series_name=seminar.series.name,
             program=tuple(
                 ProgramLine(item.start_time, item.title, tuple(item.points or ()),

@@ -90,7 +90,8 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
         .order_by(ProgramItem.seminar_id, ProgramItem.position)
     ).all():
         program[seminar_id].append(ProgramLine(start, title, tuple(points or ()), tuple(presenters.get(item_id, ()))))
-    return [SeminarFacts(*row, program=tuple(program.get(row[0], ()))) for row in rows]
+    return [SeminarFacts(**dict(zip(FACT_COLUMNS, row, strict=False)), series_name=row[-1],
+                         program=tuple(program.get(row[0], ()))) for row in rows]
 
 
 @dataclass

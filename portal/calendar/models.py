@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal.core.db import UTCDateTime, db, utcnow
+from portal.core.db import Model, UTCDateTime, utcnow
 
 
-class CalendarTombstone(db.Model):
+class CalendarTombstone(Model):
     __tablename__ = "calendar_tombstones"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,6 +6,8 @@ No request objects here: services, jobs and the CLI use these the same way views
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,18 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+@contextmanager
+def transaction() -> Iterator[None]:
+    """The unit of work outside requests (CLI commands, jobs): everything in the block commits
+    together, or nothing does and the error goes on. Views use ``web.uow.unit_of_work``."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
 
 
 class UTCDateTime(TypeDecorator):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from portal.cli import portal_cli
-from portal.core.db import db
+from portal.core.db import db, transaction
 from portal.imports.checks import ImportFailed
 from portal.imports.operations import import_data
 
@@ -27,18 +27,13 @@ def _load_json(path: Path) -> object:
 
 def run_import(data: object, source: str) -> None:
     try:
-        report = import_data(data)
-        db.session.commit()
+        with transaction():  # the whole file, or nothing
+            report = import_data(data)
     except RecursionError as exc:
-        db.session.rollback()
         raise click.ClickException(f"{source}: nested too deeply to be an import file; nothing was imported") from exc
     except ImportFailed as exc:
-        db.session.rollback()
         lines = "\n".join(f"  - {e}" for e in exc.errors)
         raise click.ClickException(f"{source}: nothing was imported; fix these and try again:\n{lines}") from exc
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"{source}: imported ({report})")
 
 
@@ -87,10 +82,9 @@ def create_user_command(email: str, name: str, role: str, org_name: str | None, 
         membership = Membership.OBSERVER if role == "observer" else Membership.MEMBER
         org = find_or_create_organization(org_name, OrganizationKind.OTHER, membership)
     try:
-        user = create_user(email=email, name=name, password=password, role=Role(role), organization=org)
+        with transaction():
+            user = create_user(email=email, name=name, password=password, role=Role(role), organization=org)
+            record("account.created", subject=user.email, details={"role": role, "via": "cli"})
     except DomainError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from exc
-    record("account.created", subject=user.email, details={"role": role, "via": "cli"})
-    db.session.commit()
     click.echo(f"created {role} account {user.email}")

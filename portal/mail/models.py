@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import UTCDateTime, db, enum_column, utcnow
+from portal.core.db import Model, UTCDateTime, enum_column, utcnow
 
 
 class OutboxStatus(enum.StrEnum):
@@ -19,7 +19,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; the secretariat can retry
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     __tablename__ = "outbox_messages"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import UTCDateTime, db, utcnow
+from portal.core.db import Model, UTCDateTime, utcnow
 
 
-class Material(db.Model):
+class Material(Model):
     __tablename__ = "materials"
 
     id: Mapped[int] = mapped_column(primary_key=True)

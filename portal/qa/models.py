@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import UTCDateTime, db, enum_column, utcnow
+from portal.core.db import Model, UTCDateTime, enum_column, utcnow
 
 BODY_MAX = 1000  # characters a question may hold
 
@@ -19,7 +19,7 @@ class QuestionState(enum.StrEnum):
     HIDDEN = "hidden"  # hidden by the secretariat (the asker is told)
 
 
-class Question(db.Model):
+class Question(Model):
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +47,7 @@ class Question(db.Model):
     program_item = relationship("ProgramItem")
 
 
-class QuestionVote(db.Model):
+class QuestionVote(Model):
     """One up-vote per account and question (the unique constraint makes it so)."""
 
     __tablename__ = "question_votes"

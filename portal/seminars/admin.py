@@ -91,8 +91,9 @@ def series_generate(series_id: int) -> ResponseReturnValue:
 @bp.route("/seminars/new", methods=["GET", "POST"])
 def seminar_new() -> ResponseReturnValue:
     form = SeminarForm.from_seminar(queries.all_series())
-    if not form.is_submitted() and request.args.get("series", type=int):
-        form.series_id.data = request.args.get("series", type=int)
+    series = request.args.get("series", "")
+    if not form.is_submitted() and series.isdigit():
+        form.series_id.data = int(series)
     if form.validate_on_submit():
         with unit_of_work(form) as work:
             seminar = operations.create_seminar(form.values())

@@ -4,8 +4,10 @@ failure part-way keeps what was already sent and claimed."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from portal.core.dates import Precision, to_local
 from portal.core.db import db, utcnow
@@ -34,12 +36,13 @@ def send_reminders(now: datetime | None = None) -> int:
     ).scalars().all()
     sent = 0
     for registration_id in candidates:
-        claimed = db.session.execute(
+        claim = cast("CursorResult[Any]", db.session.execute(
             update(Registration)
             .where(Registration.id == registration_id, Registration.reminded_at.is_(None))
             .values(reminded_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ))
+        claimed = claim.rowcount
         if claimed:
             registration = db.session.get(Registration, registration_id)
             if registration is not None:

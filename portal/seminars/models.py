@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.dates import Precision, date_label, local_datetime, to_local, window
-from portal.core.db import Timestamps, UTCDateTime, db, enum_column, utcnow
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
 
 
 class SeminarStatus(enum.StrEnum):
@@ -32,7 +32,7 @@ class RegistrationState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class SeminarSeries(db.Model):
+class SeminarSeries(Model):
     """One fiscal year of a seminar series (年間スケジュール)."""
 
     __tablename__ = "seminar_series"
@@ -48,7 +48,7 @@ class SeminarSeries(db.Model):
     )
 
 
-class Seminar(Timestamps, db.Model):
+class Seminar(Timestamps, Model):
     __tablename__ = "seminars"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,7 +150,7 @@ class Seminar(Timestamps, db.Model):
         return min((t for t in instants if t is not None and t > now), default=None)
 
 
-class ProgramItem(db.Model):
+class ProgramItem(Model):
     """One timed part of a seminar's program (プログラム)."""
 
     __tablename__ = "program_items"
@@ -184,7 +184,7 @@ def stands_under(point_index: int | None, points: int) -> int | None:
     return point_index if point_index is not None and 0 <= point_index < points else None
 
 
-class Presenter(db.Model):
+class Presenter(Model):
     """A presenting organization (and department, person), shown with the honorific 様."""
 
     __tablename__ = "presenters"
@@ -212,7 +212,7 @@ def presenter_display(organization: str, department: str | None, person: str | N
     return " ".join(p for p in (organization, department, person) if p) + " 様"
 
 
-class Registration(db.Model):
+class Registration(Model):
     __tablename__ = "registrations"
     __table_args__ = (UniqueConstraint("seminar_id", "user_id"),)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 
 from portal.core.dates import today_local
@@ -31,7 +31,7 @@ def send_milestone_reminders(today: date | None = None) -> int:
     sent = 0
     for milestone in due:
         claim = cast("CursorResult[Any]", db.session.execute(
-            Milestone.__table__.update()
+            update(Milestone)
             .where(Milestone.id == milestone.id,
                    (Milestone.reminded_for.is_(None)) | (Milestone.reminded_for != milestone.due_on))
             .values(reminded_for=milestone.due_on)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.dates import Precision, date_label, to_local, today_local, window
-from portal.core.db import Timestamps, UTCDateTime, db, enum_column, utcnow
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
 
 # 対象分野 as the seed's proposal form lists them; その他 takes free text.
 TARGET_FIELDS = (
@@ -57,7 +57,7 @@ class MilestoneState(enum.StrEnum):
     LATE = "late"
 
 
-class Subcommittee(Timestamps, db.Model):
+class Subcommittee(Timestamps, Model):
     __tablename__ = "subcommittees"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,7 +112,7 @@ class Subcommittee(Timestamps, db.Model):
         return self.status is SubcommitteeStatus.CHANGES_REQUESTED
 
 
-class SubcommitteeMember(db.Model):
+class SubcommitteeMember(Model):
     __tablename__ = "subcommittee_members"
     __table_args__ = (UniqueConstraint("subcommittee_id", "user_id"),)
 
@@ -131,7 +131,7 @@ class SubcommitteeMember(db.Model):
     user = relationship("User", foreign_keys=[user_id])
 
 
-class Activity(db.Model):
+class Activity(Model):
     """活動1, 活動2…: a line of work over a period of the fiscal year."""
 
     __tablename__ = "subcommittee_activities"
@@ -164,7 +164,7 @@ class Activity(db.Model):
         return self.title.startswith(SESSIONS_ACTIVITY)
 
 
-class SubcommitteeSession(Timestamps, db.Model):
+class SubcommitteeSession(Timestamps, Model):
     """分科会①–④: a meeting of the subcommittee."""
 
     __tablename__ = "subcommittee_sessions"
@@ -203,7 +203,7 @@ class SubcommitteeSession(Timestamps, db.Model):
         return window(self.date_on, self.precision)
 
 
-class Milestone(Timestamps, db.Model):
+class Milestone(Timestamps, Model):
     """★ マイルストーン: due on a day; done on a day; late on its own once overdue."""
 
     __tablename__ = "milestones"
@@ -230,7 +230,7 @@ class Milestone(Timestamps, db.Model):
         return MilestoneState.PLANNED
 
 
-class ContactPerson(db.Model):
+class ContactPerson(Model):
     """連絡窓口: visible to logged-in accounts only."""
 
     __tablename__ = "subcommittee_contacts"

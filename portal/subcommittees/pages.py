@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portal import access as shared_access
 from portal.core.dates import today_local
+from portal.materials.access import may_download
 from portal.materials.models import Material
 from portal.subcommittees import access, queries
 from portal.subcommittees.models import (
@@ -83,7 +83,7 @@ def detail_page(sub: Subcommittee, user: Any, locale: str) -> DetailPage:
         timeline=timeline(sub, today),
         milestones=[MilestoneLine(m, m.state(today)) for m in sub.milestones],
         materials=[
-            MaterialLine(m, shared_access.can("download_material", m, user), m.filename.rsplit(".", 1)[-1].upper())
+            MaterialLine(m, may_download(user, m), m.filename.rsplit(".", 1)[-1].upper())
             for m in sub.materials
         ],
     )
