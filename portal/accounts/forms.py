@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from portal.accounts.models import AccountState, Membership, OrganizationKind, Role
 from portal.accounts.operations import MIN_PASSWORD_LENGTH
 from portal.core.labels import labels_of
-from portal.web.forms import choices
+from portal.web.forms import Form, choices
 
 # The one label table names them; the order is the order the select offers them.
 KIND_LABELS = labels_of(OrganizationKind)
@@ -21,12 +20,12 @@ TOO_SHORT = _l("%(min)s文字以上で入力してください。", min=MIN_PASS
 MISMATCH = _l("パスワードが一致しません。")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Length(max=254)])
     password = PasswordField(_l("パスワード"), validators=[DataRequired(REQUIRED), Length(max=200)])
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     name = StringField(_l("氏名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     email = EmailField(
         _l("メールアドレス"),
@@ -47,11 +46,11 @@ class SignupForm(FlaskForm):
     )
 
 
-class PasswordResetRequestForm(FlaskForm):
+class PasswordResetRequestForm(Form):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Length(max=254)])
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(Form):
     password = PasswordField(
         _l("新しいパスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH),
         validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200, message=TOO_SHORT)],
@@ -62,26 +61,26 @@ class PasswordResetForm(FlaskForm):
     )
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField(_l("確認コード（認証アプリの6桁、またはリカバリーコード）"),
                        validators=[DataRequired(REQUIRED), Length(max=20)])
 
 
 # Back office ---------------------------------------------------------------------------------
 
-class ApproveForm(FlaskForm):
+class ApproveForm(Form):
     role = SelectField(_l("ロール"), choices=choices(ROLE_LABELS))
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     reason = TextAreaField(_l("理由（申請者へのメールに記載）"), validators=[Length(max=2000)])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField(_l("ロール"), choices=choices(ROLE_LABELS))
 
 
-class StateForm(FlaskForm):
+class StateForm(Form):
     """Deactivate or reactivate (the other states are decisions on an application)."""
 
     state = SelectField(choices=choices(labels_of([AccountState.ACTIVE, AccountState.DEACTIVATED])))

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from portal.mail import queries
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import retry as retry_message
-from portal.secretariat.forms import ActionForm
 from portal.web.access import get_or_404
+from portal.web.forms import ActionForm
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("mail", __name__)

@@ -12,10 +12,10 @@ from portal.audit.services import record
 from portal.qa import exports, operations, queries
 from portal.qa.forms import AnswerForm
 from portal.qa.models import Question
-from portal.secretariat.forms import ActionForm
 from portal.seminars.models import Seminar
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.forms import ActionForm
 from portal.web.redirects import back_or
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work

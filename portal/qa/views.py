@@ -20,10 +20,10 @@ from portal.extensions import limiter
 from portal.qa import access, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
-from portal.secretariat.forms import ActionForm
 from portal.seminars.access import is_visible
 from portal.seminars.models import Seminar
 from portal.web import access as web_access
+from portal.web.forms import ActionForm
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)

@@ -19,7 +19,6 @@ from portal.materials import storage
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
-from portal.secretariat.forms import ActionForm
 from portal.seminars import exports, notifications, operations, queries
 from portal.seminars.forms import (
     GenerateForm,
@@ -32,6 +31,7 @@ from portal.seminars.models import ProgramItem, RegistrationState, Seminar, Semi
 from portal.seminars.views import requested_fiscal_year, seminar_for_page
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.forms import ActionForm
 from portal.web.responses import csv_response
 from portal.web.uow import render_form, unit_of_work
 

@@ -8,7 +8,6 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -22,7 +21,7 @@ from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, 
 from portal.core.dates import MAX_YEAR, MIN_YEAR, TOKYO, Precision, fiscal_year, local_datetime, year_ok
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.presenters import lines, parse_presenters, presenters_text
-from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -36,11 +35,11 @@ PRECISION_LABELS = {
 STATUS_LABELS = {"draft": _l("下書き（非公開）"), "published": _l("公開"), "cancelled": _l("中止")}
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(Form):
     """Register / cancel buttons: only the CSRF token."""
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(Form):
     name = StringField(_l("シリーズ名"), validators=[DataRequired(REQUIRED), Length(max=200)],
                        default="官民連携プラットフォーム オンラインセミナー")
     fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
@@ -67,7 +66,7 @@ def _tokyo(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=TOKYO) if value else None
 
 
-class SeminarForm(FlaskForm):
+class SeminarForm(Form):
     series_id = SelectField(_l("シリーズ・年度"), coerce=int)
     number = BoundedIntegerField(_l("回数"), validators=[Optional(), NumberRange(1, 999, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ（空欄なら「予定」）"), validators=[Optional(), Length(max=300)])
@@ -160,7 +159,7 @@ class SeminarForm(FlaskForm):
             raise ValidationError(_("受付締切は受付開始より後にしてください。"))
 
 
-class GenerateForm(FlaskForm):
+class GenerateForm(Form):
     first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
     count = BoundedIntegerField(_l("回数"), default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
@@ -192,7 +191,7 @@ class GenerateForm(FlaskForm):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
 
-class ProgramItemForm(FlaskForm):
+class ProgramItemForm(Form):
     start_time = TimeField(_l("開始時刻"), validators=[Optional()])
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
@@ -231,6 +230,6 @@ class ProgramItemForm(FlaskForm):
                                         line=n + 1, points=points))
 
 
-class MailRegistrantsForm(FlaskForm):
+class MailRegistrantsForm(Form):
     subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), Length(max=20000)])

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -32,7 +31,7 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
 )
 from portal.subcommittees.timeline import quarter_bounds
-from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 # The target fields are stored in Japanese (TARGET_FIELDS); only their labels on the form are translated.
@@ -102,7 +101,7 @@ def parse_contacts(text: str | None) -> list[dict[str, Any]]:
     return contacts
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(Form):
     name = StringField(_l("分科会名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
     purpose = TextAreaField(_l("分科会の目的"), validators=[DataRequired(REQUIRED), Length(max=5000)])
@@ -157,12 +156,12 @@ class ProposalForm(FlaskForm):
         })
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     decision = SelectField(_l("判断"), choices=choices({"approve": _l("承認する"), "changes": _l("修正を依頼する"), "reject": _l("却下する")}))
     note = TextAreaField(_l("提案者へのコメント（修正依頼では必須）"), validators=[Optional(), Length(max=5000)])
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     number = BoundedIntegerField(_l("回"), validators=[DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ"), validators=[DataRequired(REQUIRED), Length(max=300)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.MONTH.value)
@@ -212,7 +211,7 @@ class SessionForm(FlaskForm):
         })
 
 
-class MilestoneForm(FlaskForm):
+class MilestoneForm(Form):
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
     due = DayField(_l("期日（YYYY-MM-DD）"))
     quarter = SelectField(_l("または四半期の末日"), choices=choices({"0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}), default="0")
@@ -233,5 +232,5 @@ class MilestoneForm(FlaskForm):
         return {"title": (self.title.data or "").strip(), "due_on": due_on}
 
 
-class DoneForm(FlaskForm):
+class DoneForm(Form):
     done_on = DayField(_l("完了日（空欄なら今日）"))

@@ -14,7 +14,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.core.dates import fiscal_year, today_local
@@ -33,6 +32,7 @@ from portal.subcommittees.models import (
 )
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
+from portal.web.forms import ActionForm, Form
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("subcommittees", __name__)
@@ -65,7 +65,7 @@ def _back(sub: Subcommittee, anchor: str = "") -> Response:
     return redirect(url_for(".detail", slug=sub.slug) + anchor)
 
 
-def _flash_errors(form: FlaskForm) -> None:
+def _flash_errors(form: Form) -> None:
     """A form that is a button on the subcommittee page tells its errors there."""
     for errors in form.errors.values():
         for message in errors:
@@ -85,7 +85,7 @@ def detail(slug: str) -> str:
     return render_template(
         "subcommittees/detail.html",
         sub=sub, page=page, tl=page.timeline,
-        form=FlaskForm() if current_user.is_authenticated else None,
+        form=ActionForm() if current_user.is_authenticated else None,
         session_form=SessionForm(fiscal_year=sub.fiscal_year) if page.lead else None,
         milestone_form=MilestoneForm(fiscal_year=sub.fiscal_year) if page.lead else None,
         material_form=MaterialForm() if page.lead else None,

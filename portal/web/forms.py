@@ -29,6 +29,10 @@ class Form(FlaskForm):
         return valid
 
 
+class ActionForm(Form):
+    """A button that only needs the CSRF token."""
+
+
 class BoundedIntegerField(IntegerField):
     """An integer field that refuses absurdly long input before any range check runs
     (WTForms' NumberRange would overflow converting a 400-digit number to float)."""
