@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.dates import Precision, date_label, local_datetime, to_local, window
+from portal.core.dates import Dated, Precision, local_datetime
 from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
 
 
@@ -48,7 +48,7 @@ class SeminarSeries(Model):
     )
 
 
-class Seminar(Timestamps, Model):
+class Seminar(Dated, Timestamps, Model):
     __tablename__ = "seminars"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,14 +95,6 @@ class Seminar(Timestamps, Model):
         return self.series.fiscal_year
 
     @property
-    def start_time(self) -> time | None:
-        return to_local(self.starts_at).time() if self.starts_at else None
-
-    @property
-    def end_time(self) -> time | None:
-        return to_local(self.ends_at).time() if self.ends_at else None
-
-    @property
     def is_tentative(self) -> bool:
         return self.precision.is_tentative or not self.title
 
@@ -114,20 +106,6 @@ class Seminar(Timestamps, Model):
         if self.status is SeminarStatus.DRAFT:
             return SeminarBadge.DRAFT
         return SeminarBadge.TENTATIVE if self.is_tentative else None
-
-    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
-        return date_label(
-            self.date_on,
-            self.precision,
-            self.start_time,
-            self.end_time if with_year else None,
-            with_year=with_year,
-            locale=locale,
-        )
-
-    @property
-    def window(self) -> tuple[date, date] | None:
-        return window(self.date_on, self.precision)
 
     @property
     def over_at(self) -> datetime | None:

@@ -17,7 +17,7 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.core.dates import Precision, local_datetime, parse_month, to_local, window
+from portal.core.dates import Precision, local_datetime, parse_month, window
 from portal.core.errors import DomainError
 from portal.core.labels import label
 from portal.seminars.forms import PRECISION_LABELS
@@ -205,8 +205,8 @@ class SessionForm(Form):
         return cls(fiscal_year=session.subcommittee.fiscal_year, data={
             "number": session.number, "title": session.title, "precision": session.precision.value,
             "date": "" if day is None else day.isoformat() if session.precision is Precision.DAY else f"{day:%Y-%m}",
-            "start": to_local(session.starts_at).time() if session.starts_at else None,
-            "end": to_local(session.ends_at).time() if session.ends_at else None,
+            "start": session.start_time,
+            "end": session.end_time,
             "join_url": session.join_url, "status": session.status.value,
         })
 

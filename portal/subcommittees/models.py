@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.dates import Precision, date_label, to_local, today_local, window
+from portal.core.dates import Dated, Precision, today_local
 from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
 
 # 対象分野 as the seed's proposal form lists them; その他 takes free text.
@@ -164,7 +164,7 @@ class Activity(Model):
         return self.title.startswith(SESSIONS_ACTIVITY)
 
 
-class SubcommitteeSession(Timestamps, Model):
+class SubcommitteeSession(Dated, Timestamps, Model):
     """分科会①–④: a meeting of the subcommittee."""
 
     __tablename__ = "subcommittee_sessions"
@@ -187,6 +187,7 @@ class SubcommitteeSession(Timestamps, Model):
         enum_column(SessionStatus), default=SessionStatus.SCHEDULED
     )
     sequence: Mapped[int] = mapped_column(default=0)
+    label_shows_end = False
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="sessions")
 
@@ -194,13 +195,6 @@ class SubcommitteeSession(Timestamps, Model):
     def circled_number(self) -> str:
         return chr(0x2460 + self.number - 1) if 1 <= self.number <= 20 else str(self.number)
 
-    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
-        start = to_local(self.starts_at).time() if self.starts_at else None
-        return date_label(self.date_on, self.precision, start, with_year=with_year, locale=locale)
-
-    @property
-    def window(self) -> tuple[date, date] | None:
-        return window(self.date_on, self.precision)
 
 
 class Milestone(Timestamps, Model):
