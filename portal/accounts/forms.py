@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -20,6 +22,17 @@ TOO_SHORT = _l("%(min)s文字以上で入力してください。", min=MIN_PASS
 MISMATCH = _l("パスワードが一致しません。")
 
 
+def new_password(label: Any) -> PasswordField:
+    """A password being chosen (sign-up, reset): the one length rule, its messages."""
+    return PasswordField(label, validators=[
+        DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200, message=TOO_SHORT)])
+
+
+def password_confirmation(label: Any) -> PasswordField:
+    """The chosen password typed again, beside ``password``."""
+    return PasswordField(label, validators=[DataRequired(REQUIRED), EqualTo("password", MISMATCH)])
+
+
 class LoginForm(Form):
     email = EmailField(_l("メールアドレス"), validators=[DataRequired(REQUIRED), Length(max=254)])
     password = PasswordField(_l("パスワード"), validators=[DataRequired(REQUIRED), Length(max=200)])
@@ -36,14 +49,8 @@ class SignupForm(Form):
     organization = StringField(_l("所属団体名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     organization_kind = SelectField(_l("団体の種別"), choices=choices(KIND_LABELS), validators=[DataRequired(REQUIRED)])
     membership = SelectField(_l("会員区分"), choices=choices(MEMBERSHIP_LABELS), validators=[DataRequired(REQUIRED)])
-    password = PasswordField(
-        _l("パスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH),
-        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200, message=TOO_SHORT)],
-    )
-    password_confirm = PasswordField(
-        _l("パスワード（確認）"),
-        validators=[DataRequired(REQUIRED), EqualTo("password", MISMATCH)],
-    )
+    password = new_password(_l("パスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH))
+    password_confirm = password_confirmation(_l("パスワード（確認）"))
 
 
 class PasswordResetRequestForm(Form):
@@ -51,14 +58,8 @@ class PasswordResetRequestForm(Form):
 
 
 class PasswordResetForm(Form):
-    password = PasswordField(
-        _l("新しいパスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH),
-        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200, message=TOO_SHORT)],
-    )
-    password_confirm = PasswordField(
-        _l("新しいパスワード（確認）"),
-        validators=[DataRequired(REQUIRED), EqualTo("password", MISMATCH)],
-    )
+    password = new_password(_l("新しいパスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH))
+    password_confirm = password_confirmation(_l("新しいパスワード（確認）"))
 
 
 class CodeForm(Form):

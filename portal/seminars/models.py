@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.dates import Dated, Precision, local_datetime
-from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
 
 class SeminarStatus(enum.StrEnum):
@@ -134,9 +134,7 @@ class ProgramItem(Model):
     __tablename__ = "program_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int] = mapped_column(
-        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
-    )
+    seminar_id: Mapped[int] = part_of("seminars.id")
     position: Mapped[int]
     # Wall-clock time on the seminar's day in Asia/Tokyo (15:30, 15:35…), not an instant.
     start_time: Mapped[time | None] = mapped_column(Time)
@@ -168,9 +166,7 @@ class Presenter(Model):
     __tablename__ = "presenters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    program_item_id: Mapped[int] = mapped_column(
-        ForeignKey("program_items.id", ondelete="CASCADE"), index=True
-    )
+    program_item_id: Mapped[int] = part_of("program_items.id")
     position: Mapped[int]
     organization: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -195,9 +191,7 @@ class Registration(Model):
     __table_args__ = (UniqueConstraint("seminar_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int] = mapped_column(
-        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
-    )
+    seminar_id: Mapped[int] = part_of("seminars.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     state: Mapped[RegistrationState] = mapped_column(enum_column(RegistrationState))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.dates import Dated, Precision, today_local
-from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
 # 対象分野 as the seed's proposal form lists them; その他 takes free text.
 TARGET_FIELDS = (
@@ -117,9 +117,7 @@ class SubcommitteeMember(Model):
     __table_args__ = (UniqueConstraint("subcommittee_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     is_lead: Mapped[bool] = mapped_column(default=False)
     state: Mapped[MembershipState] = mapped_column(enum_column(MembershipState))
@@ -137,9 +135,7 @@ class Activity(Model):
     __tablename__ = "subcommittee_activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     label: Mapped[str] = mapped_column(String(50))  # 活動1
     title: Mapped[str] = mapped_column(String(300))
@@ -171,9 +167,7 @@ class SubcommitteeSession(Dated, Timestamps, Model):
     __table_args__ = (UniqueConstraint("subcommittee_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     number: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))
     date_on: Mapped[date | None] = mapped_column(Date)
@@ -203,9 +197,7 @@ class Milestone(Timestamps, Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))
     due_on: Mapped[date] = mapped_column(Date)
@@ -230,9 +222,7 @@ class ContactPerson(Model):
     __tablename__ = "subcommittee_contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
     organization: Mapped[str | None] = mapped_column(String(200))

@@ -62,6 +62,13 @@ def show_error(error: DomainError, form: Form | None = None) -> None:
         form.form_errors.append(str(error))
 
 
+def flash_errors(form: Form) -> None:
+    """A form that is a button on another page tells its errors there, one flash a message."""
+    for errors in form.errors.values():
+        for message in errors:
+            flash(str(message), "error")  # validator messages may be lazy strings
+
+
 def render_form(template: str, form: Form, **context: Any) -> tuple[str, int]:
     """A page with a form: 422 when the form was submitted and has errors, else 200."""
     return render_template(template, form=form, **context), 422 if form.errors else 200
