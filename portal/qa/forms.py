@@ -15,7 +15,8 @@ class QuestionForm(Form):
         DataRequired(_l("質問を入力してください。")),
         Length(max=BODY_MAX, message=_l("質問は%(max)s文字以内で入力してください。", max=BODY_MAX)),
     ])
-    program_item = SelectField(_l("対象のプログラム・発表者（任意）"), coerce=int, choices=[], validate_choice=False, default=0)
+    program_item = SelectField(_l("対象のプログラム・発表者（任意）"), coerce=int, choices=[], validate_choice=False,
+                               default=0)
     anonymous = BooleanField(_l("匿名で質問する（他の参加者には名前を表示しません。事務局には表示されます）"))
 
 

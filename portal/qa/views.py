@@ -74,7 +74,8 @@ def ask(seminar_id: int):
             question = operations.ask(seminar, current_user, form.body.data, anonymous=form.anonymous.data,
                                       program_item_id=form.program_item.data or None)
         if work.ok:
-            flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"), "success")
+            flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"),
+                  "success")
             return redirect(url_for(".questions", seminar_id=seminar.id))
     return _render(seminar, form)
 

@@ -42,7 +42,8 @@ class RegistrationForm(Form):
 class SeriesForm(Form):
     name = StringField(_l("シリーズ名"), validators=[DataRequired(REQUIRED), Length(max=200)],
                        default="官民連携プラットフォーム オンラインセミナー")
-    fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
+    fiscal_year = BoundedIntegerField(_l("年度"), validators=[
+        DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
     description = TextAreaField(_l("説明（1行に1項目）"), validators=[Optional(), Length(max=5000)])
 
     def values(self) -> dict[str, Any]:
@@ -68,7 +69,8 @@ def _tokyo(value: datetime | None) -> datetime | None:
 
 class SeminarForm(Form):
     series_id = SelectField(_l("シリーズ・年度"), coerce=int)
-    number = BoundedIntegerField(_l("回数"), validators=[Optional(), NumberRange(1, 999, _l("1以上の数を入力してください。"))])
+    number = BoundedIntegerField(_l("回数"),
+                                 validators=[Optional(), NumberRange(1, 999, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ（空欄なら「予定」）"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("説明"), validators=[Optional(), Length(max=5000)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.DAY.value)
@@ -76,12 +78,15 @@ class SeminarForm(Form):
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
     status = SelectField(_l("状態"), choices=choices(STATUS_LABELS), default="draft")
-    capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
+    capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[
+        Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
     registration_open = BooleanField(_l("参加申込を受け付ける"))
     registration_opens_at = DateTimeLocalField(_l("受付開始（任意）"), validators=[Optional()])
     registration_closes_at = DateTimeLocalField(_l("受付締切（任意）"), validators=[Optional()])
-    join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
-    mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[Optional(), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)])
+    join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[
+        Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
+    mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[
+        Optional(), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)])
 
     def __init__(self, *args: Any, series_years: dict[int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,7 +166,8 @@ class SeminarForm(Form):
 
 class GenerateForm(Form):
     first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
-    count = BoundedIntegerField(_l("回数"), default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
+    count = BoundedIntegerField(_l("回数"), default=6, validators=[
+        DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
 
@@ -197,7 +203,8 @@ class ProgramItemForm(Form):
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(_l("注記（※、1行に1項目）"), validators=[Optional(), Length(max=2000)])
     presenters = TextAreaField(
-        _l("発表者（1行に1件: 組織 / 部署 / 氏名。内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
+        _l("発表者（1行に1件: 組織 / 部署 / 氏名。"
+           "内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
         validators=[Optional(), Length(max=5000)],
     )
 
@@ -224,7 +231,8 @@ class ProgramItemForm(Form):
         points = len(lines(self.points.data))
         for n, line in enumerate((field.data or "").splitlines()):
             if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
-                raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。", line=n + 1))
+                raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。",
+                                        line=n + 1))
             if any(p.point is not None and not 0 <= p.point < points for p in parse_presenters(line)):
                 raise ValidationError(_("%(line)s行目: 項目番号は内容の行数（%(points)s行）以内で指定してください。",
                                         line=n + 1, points=points))

@@ -103,12 +103,14 @@ def parse_contacts(text: str | None) -> list[dict[str, Any]]:
 
 class ProposalForm(Form):
     name = StringField(_l("分科会名"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
+    fiscal_year = BoundedIntegerField(_l("年度"), validators=[
+        DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
     purpose = TextAreaField(_l("分科会の目的"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     main_theme = TextAreaField(_l("活動のメインテーマ"), validators=[Optional(), Length(max=5000)])
     issues = TextAreaField(_l("解決したい課題（1行に1項目）"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     # No Optional() on fields with validate_* methods: it would stop the chain before them.
-    activities = TextAreaField(_l("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）"), validators=[Length(max=5000)])
+    activities = TextAreaField(_l("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）"),
+                               validators=[Length(max=5000)])
     outcomes = TextAreaField(_l("期待される成果（1行に1項目）"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     fields = MultiCheckboxField(_l("対象分野"), choices=choices({f: FIELD_LABELS.get(f, f) for f in TARGET_FIELDS}))
     fields_other = StringField(_l("その他の分野"), validators=[Length(max=200)])
@@ -157,18 +159,21 @@ class ProposalForm(Form):
 
 
 class ReviewForm(Form):
-    decision = SelectField(_l("判断"), choices=choices({"approve": _l("承認する"), "changes": _l("修正を依頼する"), "reject": _l("却下する")}))
+    decision = SelectField(_l("判断"), choices=choices(
+        {"approve": _l("承認する"), "changes": _l("修正を依頼する"), "reject": _l("却下する")}))
     note = TextAreaField(_l("提案者へのコメント（修正依頼では必須）"), validators=[Optional(), Length(max=5000)])
 
 
 class SessionForm(Form):
-    number = BoundedIntegerField(_l("回"), validators=[DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
+    number = BoundedIntegerField(_l("回"), validators=[
+        DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ"), validators=[DataRequired(REQUIRED), Length(max=300)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.MONTH.value)
     date = StringField(_l("日付（YYYY-MM-DD）または月（YYYY-MM）"), validators=[Length(max=10)])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
-    join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
+    join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[
+        Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
     status = SelectField(_l("状態"), default=SessionStatus.SCHEDULED.value)
 
     def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
@@ -214,7 +219,8 @@ class SessionForm(Form):
 class MilestoneForm(Form):
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
     due = DayField(_l("期日（YYYY-MM-DD）"))
-    quarter = SelectField(_l("または四半期の末日"), choices=choices({"0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}), default="0")
+    quarter = SelectField(_l("または四半期の末日"), default="0", choices=choices({
+        "0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}))
 
     def __init__(self, *args: Any, fiscal_year: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
