@@ -274,7 +274,8 @@ def print_profile(profile: cProfile.Profile, calls: int, top: int) -> None:
         rows.append((tottime, cumtime, ncalls, f"{where}:{line}({name})" if line else name))
     rows.sort(reverse=True)
     total = sum(r[0] for r in rows)
-    print(f"    cProfile, top {top} by own time (ms per profiled call; all own time together {total * 1000 / calls:.2f} ms)")
+    print(f"    cProfile, top {top} by own time "
+          f"(ms per profiled call; all own time together {total * 1000 / calls:.2f} ms)")
     print(f"    {'own ms':>8} {'cum ms':>8} {'calls':>7}  function")
     for tottime, cumtime, ncalls, name in rows[:top]:
         print(f"    {tottime * 1000 / calls:8.3f} {cumtime * 1000 / calls:8.3f} {ncalls / calls:7.1f}  {name}")
@@ -348,7 +349,8 @@ def profile_build(app, top: int) -> None:
         made = time.perf_counter()
         calendar_bytes("bench", events)
         ended = time.perf_counter()
-    print(f"  cold build, {len(seminars)} seminars: load (seminar_facts: seminars with series, program items, presenters) "
+    print(f"  cold build, {len(seminars)} seminars: "
+          "load (seminar_facts: seminars with series, program items, presenters) "
           f"{(loaded - began) * 1000:.1f} ms, of which garbage collection {load_gc * 1000:.1f} ms; "
           f"seminar_event {(made - loaded) * 1000:.1f} ms; calendar_bytes {(ended - made) * 1000:.1f} ms; "
           f"garbage collection in all {collector.seconds * 1000:.1f} ms in {collector.collections} collections")
@@ -472,7 +474,8 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         figures = phase["figures"]
         baseline = figures["one-route app  GET /"]["rps"]
         print(f"  {phase['count']} published events ({phase['feed_events']} in the feed); "
-              f"feed {phase['feed_bytes']:,} bytes ({phase['feed_bytes'] / max(1, phase['feed_events']):,.0f} per event), "
+              f"feed {phase['feed_bytes']:,} bytes "
+              f"({phase['feed_bytes'] / max(1, phase['feed_events']):,.0f} per event), "
               f"one seminar's feed {phase['seminar_bytes']:,} bytes")
         for name, f in figures.items():
             line = (f"    {name:<26} {f['rps']:8.1f} req/s   p50 {f['p50_ms']:6.1f} ms   p95 {f['p95_ms']:6.1f} ms"
@@ -504,8 +507,10 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         ok = b["per_event_ms"] <= TARGET_BUILD_MS_PER_EVENT
         if not ok:
             misses.add("build")
-        print(f"  {b['events']:>5} events  {b['total_ms']:7.1f} ms (min {b['min_ms']:.1f}; events() {b['events_ms']:.1f} ms "
-              f"+ calendar_bytes {b['bytes_ms']:.1f} ms; garbage collection {b['gc_ms']:.1f} ms of it)  {b['bytes']:,} bytes   "
+        print(f"  {b['events']:>5} events  {b['total_ms']:7.1f} ms "
+              f"(min {b['min_ms']:.1f}; events() {b['events_ms']:.1f} ms "
+              f"+ calendar_bytes {b['bytes_ms']:.1f} ms; garbage collection {b['gc_ms']:.1f} ms of it)  "
+              f"{b['bytes']:,} bytes   "
               f"{b['per_event_ms']:.4f} ms per event   target <= {TARGET_BUILD_MS_PER_EVENT} ms   {verdict(ok)}")
     if len(phases) == 2:
         small, large = phases[0]["build"], phases[1]["build"]
@@ -515,7 +520,8 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         if not ok:
             misses.add("build")
         print(f"  ratio {large['events']}/{small['events']} events: total {total_ratio:.2f}x (2.00 = linear), "
-              f"per event {per_event_ratio:.2f}x (1.00 = linear)   target: per event <= {TARGET_LINEAR}x   {verdict(ok)}")
+              f"per event {per_event_ratio:.2f}x (1.00 = linear)   "
+              f"target: per event <= {TARGET_LINEAR}x   {verdict(ok)}")
 
     wanted = {"never": set(), "always": {"200", "304", "build"}, "miss": misses}[args.profile]
     if wanted:

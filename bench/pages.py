@@ -578,13 +578,15 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
             line += f"\n  {'':<34} per round: {' '.join(f'{x:.0f}' for x in f['rounds'])} req/s"
         if name.startswith("portal"):
             ratio = f["rps"] / baseline if baseline else 0.0
-            line += f"\n  {'':<34} ratio to one-route app {ratio:.3f}x   target >= {TARGET_RATIO}x   {verdict(ratio >= TARGET_RATIO)}"
+            line += (f"\n  {'':<34} ratio to one-route app {ratio:.3f}x   "
+                     f"target >= {TARGET_RATIO}x   {verdict(ratio >= TARGET_RATIO)}")
         print(line)
     if any(f["other"] or f["errors"] for f in figures.values()):
         print("  (non-200 answers or connection errors above; portal log tail:)\n" + portal_log)
 
     print()
-    print(f"resident memory of gunicorn workers after the load (VmRSS; target <= {TARGET_RSS_MB:g} MB per portal worker)")
+    print("resident memory of gunicorn workers after the load "
+          f"(VmRSS; target <= {TARGET_RSS_MB:g} MB per portal worker)")
     for name, workers in memory.items():
         for pid, mb in workers:
             shown = f"{mb:6.1f} MB" if mb is not None else "  n/a   "
@@ -596,12 +598,15 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     print()
     query_url = databases.create("queries")
     print(f"SQL statements per page (in-process test client, fresh private {databases.kind} database, "
-          "seminars imported with import_data, anonymous visitor; the page rendered, then again from its stored answer)")
+          "seminars imported with import_data, anonymous visitor; "
+          "the page rendered, then again from its stored answer)")
     rows = count_queries(query_url, app_env(query_url, scratch), scratch)
     for row in rows:
-        print(f"  {row['seminars']:>5} seminars   /seminars {row['schedule']:3d} queries (status {row['schedule_status']}, "
+        print(f"  {row['seminars']:>5} seminars   "
+              f"/seminars {row['schedule']:3d} queries (status {row['schedule_status']}, "
               f"{row['listed']} seminars listed; stored: {row['schedule_stored']})   "
-              f"/seminars/<id> {row['detail']:3d} queries (status {row['detail_status']}; stored: {row['detail_stored']})")
+              f"/seminars/<id> {row['detail']:3d} queries "
+              f"(status {row['detail_status']}; stored: {row['detail_stored']})")
     for label, path in (("schedule", "/seminars"), ("detail", "/seminars/<id>")):
         counts = [row[label] for row in rows]
         print(f"  {path:<15} {counts[0]} vs {counts[1]} queries with 10 vs 1,000 seminars   "

@@ -60,3 +60,18 @@ def test_single_line_fields_refuse_control_characters(app):
         assert not form.validate()
         assert form.name.errors == ["改行や制御文字は入力できません。"]
         assert form.body.errors == []
+
+
+def test_a_sign_up_name_with_a_line_break_is_refused_and_nothing_is_mailed_or_stored(app, client, outbox):
+    from portal.accounts.models import User
+
+    response = client.post("/signup", data={
+        "name": "山田\r\nBcc: x@example.org", "email": "applicant@example.org", "organization": "サンプル市",
+        "organization_kind": "municipality", "membership": "member", "password": "applicant-pass-123",
+        "password_confirm": "applicant-pass-123", "csrf_token": csrf_token(client, "/signup")})
+
+    assert response.status_code == 422
+    assert '<p class="error" id="name-error">改行や制御文字は入力できません。</p>' in response.get_data(as_text=True)
+    assert outbox() == []
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "applicant@example.org")) is None

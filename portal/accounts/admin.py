@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -22,6 +22,7 @@ from portal.governance import queries as inventory_queries
 from portal.governance.exports import inventory_csv as inventory_file
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.forms import submitted
 from portal.web.redirects import back_or
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
@@ -45,9 +46,7 @@ def index():
 @bp.post("/accounts/<int:user_id>/approve")
 def approve(user_id: int):
     user = get_or_404(User, user_id)
-    form = ApproveForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted(ApproveForm())
     with unit_of_work() as work:
         operations.approve(user, current_user, Role(form.role.data), ip=client_address())
     if work.ok:
@@ -58,9 +57,7 @@ def approve(user_id: int):
 @bp.post("/accounts/<int:user_id>/reject")
 def reject(user_id: int):
     user = get_or_404(User, user_id)
-    form = RejectForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted(RejectForm())
     with unit_of_work() as work:
         operations.reject(user, current_user, form.reason.data or "", ip=client_address())
     if work.ok:
@@ -112,9 +109,7 @@ def inventory_review():
 @bp.post("/accounts/<int:user_id>/state")
 def set_state(user_id: int):
     user = get_or_404(User, user_id)
-    form = StateForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted(StateForm())
     state = AccountState(form.state.data)
     with unit_of_work() as work:
         operations.set_state(user, state, current_user, client_address())
@@ -127,9 +122,7 @@ def set_state(user_id: int):
 @bp.post("/accounts/<int:user_id>/role")
 def set_role(user_id: int):
     user = get_or_404(User, user_id)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = submitted(RoleForm())
     with unit_of_work() as work:
         operations.set_role(user, Role(form.role.data), current_user, client_address())
     if work.ok:

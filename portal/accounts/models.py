@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import Model, UTCDateTime, enum_column, utcnow
+from portal.core.db import Model, UTCDateTime, enum_column, part_of, utcnow
 
 
 class OrganizationKind(enum.StrEnum):
@@ -122,7 +122,7 @@ class PasswordResetToken(Model):
     __tablename__ = "password_reset_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = part_of("users.id")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 
 from portal.accounts import authentication, operations
 from portal.accounts.forms import CodeForm, LoginForm, PasswordResetForm, PasswordResetRequestForm, SignupForm
@@ -18,6 +17,7 @@ from portal.extensions import limiter
 from portal.governance import operations as governance
 from portal.governance.exports import own_data_json
 from portal.web.client import client_address
+from portal.web.forms import ActionForm
 from portal.web.redirects import safe_next
 from portal.web.uow import render_form, unit_of_work
 from portal.web.urls import external_url_for
@@ -106,7 +106,7 @@ def two_factor():
 
 @bp.post("/logout")
 def logout():
-    form = FlaskForm()
+    form = ActionForm()
     if form.validate_on_submit() and current_user.is_authenticated:
         with unit_of_work():
             record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_address())
@@ -164,7 +164,7 @@ def password_reset(token: str):
 @login_required
 def account():
     feed = external_url_for("calendar.personal", token=current_user.calendar_token)
-    return render_template("accounts/account.html", feed_url=feed, form=FlaskForm())
+    return render_template("accounts/account.html", feed_url=feed, form=ActionForm())
 
 
 # The account's own data (data protection) -------------------------------------------------

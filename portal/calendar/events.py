@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from portal.calendar.ics import Event, calendar_bytes
-from portal.core.dates import Precision, date_label, format_time, window
+from portal.core.dates import Dated, Precision, format_time
 from portal.seminars.models import Seminar, SeminarStatus, stands_under
 from portal.subcommittees.models import Milestone, SessionStatus, SubcommitteeSession
 from portal.web.urls import external_url_for
@@ -26,13 +26,13 @@ def _status(status_cancelled: bool, precision: Precision) -> str:
     return "TENTATIVE" if precision.is_tentative else "CONFIRMED"
 
 
-def _span(date_on: date | None, precision: Precision, starts_at: datetime | None,
-          ends_at: datetime | None, window: tuple[date, date] | None) -> tuple[date, date | None] | None:
-    if window is None:
+def _span(thing: Dated) -> tuple[date, date | None] | None:
+    span = thing.window
+    if span is None:
         return None  # undecided (未定): in no feed
-    if precision is Precision.DAY and starts_at is not None:
-        return starts_at, ends_at
-    return window  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
+    if thing.precision is Precision.DAY and thing.starts_at is not None:
+        return thing.starts_at, thing.ends_at
+    return span  # all-day over its window (上旬 = 1st–10th…), DTEND exclusive
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ FACT_COLUMNS = ("id", "key", "title", "number", "status", "date_on", "precision"
 
 
 @dataclass(frozen=True, slots=True)
-class SeminarFacts:
+class SeminarFacts(Dated):
     """What a seminar's calendar event is made of.
 
     Feeds read these as plain rows (``seminar_facts``): a feed holds hundreds of seminars, and
@@ -108,53 +108,47 @@ def program_text(program: tuple[ProgramLine, ...]) -> str:
     return "\n".join(lines)
 
 
-def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Event | None:
-    span = _span(seminar.date_on, seminar.precision, seminar.starts_at, seminar.ends_at,
-                 window(seminar.date_on, seminar.precision))
+def _dated_event(thing: SeminarFacts | SubcommitteeSession, *, uid: str, summary: str, url: str, heading: str,
+                 tentative: str, details: list[str], join_url: str | None, cancelled: bool,
+                 category: str) -> Event | None:
+    """A seminar's or a session's event: timed or all-day over its window, none while undecided;
+    the description says how tentative the date is and where to join."""
+    span = _span(thing)
     if span is None:
         return None
-    url = external_url_for("seminars.detail", seminar_id=seminar.id)
-    title = seminar.title or "（テーマ未定）"
-    number = f"第{seminar.number}回 " if seminar.number else ""
-    parts = [f"{seminar.series_name} {number}".strip()]
-    if seminar.precision.is_tentative:
-        parts.append(f"時期: {date_label(seminar.date_on, seminar.precision, with_year=True)}（予定・変更の可能性があります）")
+    parts = [heading]
+    if thing.precision.is_tentative:
+        parts.append(f"時期: {thing.label(with_year=True)}{tentative}")
     if join_url:
         parts.append(f"参加用リンク: {join_url}")
-    program = program_text(seminar.program)
-    if program:
-        parts += ["", "プログラム", program]
-    parts += ["", url]
+    parts += [*details, "", url]
     return Event(
-        uid=f"seminar-{seminar.key}@{UID_DOMAIN}",
-        summary=f"{number}{title}",
-        start=span[0], end=span[1],
-        status=_status(seminar.status is SeminarStatus.CANCELLED, seminar.precision),
-        sequence=seminar.sequence, created=seminar.created_at, last_modified=seminar.updated_at,
-        description="\n".join(parts), url=url, location=join_url or "オンライン",
-        categories=[seminar.series_name],
+        uid=uid, summary=summary, start=span[0], end=span[1], status=_status(cancelled, thing.precision),
+        sequence=thing.sequence, created=thing.created_at, last_modified=thing.updated_at,
+        description="\n".join(parts), url=url, location=join_url or "オンライン", categories=[category],
+    )
+
+
+def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Event | None:
+    number = f"第{seminar.number}回 " if seminar.number else ""
+    program = program_text(seminar.program)
+    return _dated_event(
+        seminar, uid=f"seminar-{seminar.key}@{UID_DOMAIN}", summary=f"{number}{seminar.title or '（テーマ未定）'}",
+        url=external_url_for("seminars.detail", seminar_id=seminar.id),
+        heading=f"{seminar.series_name} {number}".strip(), tentative="（予定・変更の可能性があります）",
+        details=["", "プログラム", program] if program else [], join_url=join_url,
+        cancelled=seminar.status is SeminarStatus.CANCELLED, category=seminar.series_name,
     )
 
 
 def session_event(session: SubcommitteeSession, *, join_url: str | None = None) -> Event | None:
-    span = _span(session.date_on, session.precision, session.starts_at, session.ends_at, session.window)
-    if span is None:
-        return None
     sub = session.subcommittee
-    url = external_url_for("subcommittees.detail", slug=sub.slug)
-    parts = [f"{sub.name} 分科会{session.circled_number}：{session.title}"]
-    if session.precision.is_tentative:
-        parts.append(f"時期: {session.label(with_year=True)}（予定）")
-    if join_url:
-        parts.append(f"参加用リンク: {join_url}")
-    parts += ["", url]
-    return Event(
-        uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
+    return _dated_event(
+        session, uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
         summary=f"{sub.name} 分科会{session.circled_number} {session.title}",
-        start=span[0], end=span[1],
-        status=_status(session.status is SessionStatus.CANCELLED, session.precision),
-        sequence=session.sequence, created=session.created_at, last_modified=session.updated_at,
-        description="\n".join(parts), url=url, location=join_url or "オンライン", categories=[sub.name],
+        url=external_url_for("subcommittees.detail", slug=sub.slug),
+        heading=f"{sub.name} 分科会{session.circled_number}：{session.title}", tentative="（予定）",
+        details=[], join_url=join_url, cancelled=session.status is SessionStatus.CANCELLED, category=sub.name,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from portal.audit.services import record
 from portal.calendar import feeds, tokens
@@ -17,6 +16,7 @@ from portal.web import answers
 from portal.web.access import get_or_404
 from portal.web.answers import Answer
 from portal.web.client import client_address
+from portal.web.forms import ActionForm, submitted
 from portal.web.reads import read_only
 from portal.web.uow import unit_of_work
 
@@ -80,8 +80,7 @@ def personal(token: str):
 @bp.post("/account/calendar-token")
 @login_required
 def regenerate_token():
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    submitted(ActionForm())
     with unit_of_work():
         tokens.regenerate_token(current_user)
         record("calendar.token_regenerated", actor_id=current_user.id, subject=current_user.email,

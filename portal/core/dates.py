@@ -11,6 +11,7 @@ import calendar
 import enum
 import re
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -70,6 +71,45 @@ def window(day: date | None, precision: Precision) -> tuple[date, date] | None:
     if precision is Precision.LATE:
         return day.replace(day=21), day.replace(day=last) + timedelta(days=1)
     return day.replace(day=1), day.replace(day=last) + timedelta(days=1)
+
+
+class Dated:
+    """A thing on the calendar: a day or a vaguer period (``precision``), and on a day maybe
+    start and end instants. The seminar, the subcommittee session and the facts a feed reads
+    share its labels and windows from here."""
+
+    __slots__ = ()  # also a base of slotted dataclasses
+
+    if TYPE_CHECKING:
+        @property
+        def date_on(self) -> date | None: ...
+        @property
+        def precision(self) -> Precision: ...
+        @property
+        def starts_at(self) -> datetime | None: ...
+        @property
+        def ends_at(self) -> datetime | None: ...
+
+    # Whether a label with the year shows the end time too (a seminar's mails do, a session's
+    # never have).
+    label_shows_end: ClassVar[bool] = True
+
+    @property
+    def start_time(self) -> time | None:
+        """The wall-clock start in Asia/Tokyo."""
+        return to_local(self.starts_at).time() if self.starts_at else None
+
+    @property
+    def end_time(self) -> time | None:
+        return to_local(self.ends_at).time() if self.ends_at else None
+
+    @property
+    def window(self) -> tuple[date, date] | None:
+        return window(self.date_on, self.precision)
+
+    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
+        end = self.end_time if with_year and self.label_shows_end else None
+        return date_label(self.date_on, self.precision, self.start_time, end, with_year=with_year, locale=locale)
 
 
 def weekday_ja(day: date) -> str:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import DateTime, Enum, ForeignKey, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints so Alembic batch migrations on SQLite can find them.
@@ -91,6 +91,12 @@ def enum_column(enum_cls: type[enum.Enum], **kwargs: Any) -> Enum:
         validate_strings=True,
         **kwargs,
     )
+
+
+def part_of(parent: str) -> MappedColumn[Any]:
+    """The key of a row that is part of a parent row (``"seminars.id"``): indexed, and deleted
+    with its parent by the database."""
+    return mapped_column(ForeignKey(parent, ondelete="CASCADE"), index=True)
 
 
 class Timestamps:

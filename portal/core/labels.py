@@ -23,13 +23,17 @@ STATES: dict[str, dict[str, Any]] = {
     },
     "SeminarStatus": {"draft": _l("下書き"), "published": _l("公開"), "cancelled": _l("中止")},
     "SeminarBadge": {"cancelled": _l("中止"), "draft": _l("下書き"), "tentative": _l("予定")},
-    "RegistrationState": {"registered": _l("参加登録済み"), "waiting": _l("キャンセル待ち"), "cancelled": _l("取消済み")},
+    "RegistrationState": {
+        "registered": _l("参加登録済み"), "waiting": _l("キャンセル待ち"), "cancelled": _l("取消済み"),
+    },
     "QuestionState": {"open": _l("未回答"), "answered_live": _l("当日回答済み"), "hidden": _l("非表示")},
     "SubcommitteeStatus": {
         "proposed": _l("確認中"), "changes_requested": _l("修正依頼あり"), "active": _l("活動中"),
         "rejected": _l("見送り"), "closed": _l("終了"),
     },
-    "MembershipState": {"pending": _l("申請中"), "approved": _l("参加中"), "declined": _l("見送り"), "left": _l("退会済み")},
+    "MembershipState": {
+        "pending": _l("申請中"), "approved": _l("参加中"), "declined": _l("見送り"), "left": _l("退会済み"),
+    },
     "SessionStatus": {"scheduled": lazy_pgettext("meeting status", "予定"), "cancelled": _l("中止")},
     "MilestoneState": {"planned": _l("予定"), "done": _l("完了"), "late": _l("遅延")},
     "OrganizationKind": {
@@ -38,8 +42,12 @@ STATES: dict[str, dict[str, Any]] = {
     },
     "Membership": {"member": _l("会員"), "observer": _l("オブザーバー")},
     "Role": {"secretariat": _l("事務局"), "member": _l("会員"), "observer": _l("オブザーバー")},
-    "AccountState": {"pending": _l("承認待ち"), "active": _l("有効"), "rejected": _l("却下済み"), "deactivated": _l("停止中")},
-    "OutboxStatus": {"pending": _l("送信待ち"), "sending": _l("送信中"), "sent": _l("送信済み"), "failed": _l("送信失敗")},
+    "AccountState": {
+        "pending": _l("承認待ち"), "active": _l("有効"), "rejected": _l("却下済み"), "deactivated": _l("停止中"),
+    },
+    "OutboxStatus": {
+        "pending": _l("送信待ち"), "sending": _l("送信中"), "sent": _l("送信済み"), "failed": _l("送信失敗"),
+    },
 }
 
 # Dotted codes: what a mail in the outbox is, and what an audit event records.
@@ -57,11 +65,6 @@ CODES: dict[str, dict[str, Any]] = {
         "registration.promoted": _l("キャンセル待ちからの繰り上げ"),
         "registration.cancelled": _l("参加取消の確認"),
         "registration.reminder": _l("開催前日のお知らせ"),
-        "seminar.registered": _l("参加登録の確認"),
-        "seminar.waiting": _l("キャンセル待ちの確認"),
-        "seminar.promoted": _l("キャンセル待ちからの繰り上げ"),
-        "seminar.cancelled": _l("参加取消の確認"),
-        "seminar.reminder": _l("開催前日のお知らせ"),
         "seminar.rescheduled": _l("日時変更のお知らせ"),
         "seminar.cancelled_by_secretariat": _l("開催中止のお知らせ"),
         "seminar.announcement": _l("参加登録者へのお知らせ"),
@@ -71,16 +74,13 @@ CODES: dict[str, dict[str, Any]] = {
         "qa.hidden": _l("質問の非表示のお知らせ"),
         "subcommittee.proposed": _l("分科会の提案（事務局あて）"),
         "subcommittee.revised": _l("分科会の提案の修正（事務局あて）"),
-        "subcommittee.reviewed": _l("分科会の提案への回答"),
         "subcommittee.approve": _l("分科会の提案の承認"),
         "subcommittee.changes": _l("分科会の提案への修正依頼"),
         "subcommittee.reject": _l("分科会の提案の見送り"),
         "subcommittee.join_requested": _l("分科会への参加申請"),
         "subcommittee.join_decided": _l("分科会への参加申請の結果"),
-        "subcommittee.lead_appointed": _l("分科会リーダーの任命"),
         "subcommittee.session_scheduled": _l("分科会の日程のお知らせ"),
         "subcommittee.session_moved": _l("分科会の日程変更のお知らせ"),
-        "subcommittee.session_cancelled": _l("分科会の中止のお知らせ"),
         "subcommittee.milestone_reminder": _l("マイルストーン期日のお知らせ"),
     },
     "audit": {

@@ -252,19 +252,19 @@ class FileChecker:
             return first
         return first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
-    def url(self, where: str, value: Any) -> str | None:
-        text = self.text(where, value, max_len=500)
-        if text is not None and not re.match(r"^https?://\S+$", text):
-            self.error(where, f"{text!r} is not an http(s) URL")
+    def shaped(self, where: str, value: Any, *, max_len: int, pattern: str, what: str) -> str | None:
+        """Text that must match ``pattern``; otherwise the error says it is not ``what``."""
+        text = self.text(where, value, max_len=max_len)
+        if text is not None and not re.match(pattern, text):
+            self.error(where, f"{text!r} is not {what}")
             return None
         return text
 
+    def url(self, where: str, value: Any) -> str | None:
+        return self.shaped(where, value, max_len=500, pattern=r"^https?://\S+$", what="an http(s) URL")
+
     def email(self, where: str, value: Any) -> str | None:
-        text = self.text(where, value, max_len=254)
-        if text is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", text):
-            self.error(where, f"{text!r} is not an e-mail address")
-            return None
-        return text
+        return self.shaped(where, value, max_len=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", what="an e-mail address")
 
 
 def _label(kind: str, index: int, record: Any, ident: str) -> str:
@@ -495,7 +495,8 @@ def check(data: Any) -> Records:
                     for w, r in records("seminars", "key", SEMINAR_KEYS, {"key"})]
     slugs = Seen(c)
     out.subcommittees = [Checked(w, check_subcommittee(c, w, r, slugs))
-                         for w, r in records("subcommittees", "slug", SUBCOMMITTEE_KEYS, {"slug", "name", "fiscal_year"})]
+                         for w, r in records("subcommittees", "slug", SUBCOMMITTEE_KEYS,
+                                             {"slug", "name", "fiscal_year"})]
     if c.errors:
         raise ImportFailed(c.errors)
     return out

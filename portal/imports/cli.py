@@ -20,7 +20,8 @@ def _load_json(path: Path) -> object:
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{path}: not UTF-8 text ({exc})") from exc
     except json.JSONDecodeError as exc:
-        raise click.ClickException(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        raise click.ClickException(
+            f"{path}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     except RecursionError as exc:
         raise click.ClickException(f"{path}: nested too deeply to be an import file") from exc
 

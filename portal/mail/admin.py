@@ -3,14 +3,14 @@ secretariat's blueprint and its guard)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.mail import queries
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import retry as retry_message
-from portal.secretariat.forms import ActionForm
 from portal.web.access import get_or_404
+from portal.web.forms import ActionForm, submitted
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("mail", __name__)
@@ -40,8 +40,7 @@ def message(message_id: int):
 @bp.post("/outbox/<int:message_id>/retry")
 def retry(message_id: int):
     found = get_or_404(OutboxMessage, message_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    submitted(ActionForm())
     if found.status is OutboxStatus.FAILED:  # a message already sent is never sent twice
         with unit_of_work() as work:
             retry_message(found)

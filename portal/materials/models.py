@@ -7,18 +7,16 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.db import Model, UTCDateTime, utcnow
+from portal.core.db import Model, UTCDateTime, part_of, utcnow
 
 
 class Material(Model):
     __tablename__ = "materials"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int | None] = mapped_column(ForeignKey("seminars.id", ondelete="CASCADE"), index=True)
+    seminar_id: Mapped[int | None] = part_of("seminars.id")
     program_item_id: Mapped[int | None] = mapped_column(ForeignKey("program_items.id", ondelete="SET NULL"))
-    subcommittee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int | None] = part_of("subcommittees.id")
     title: Mapped[str] = mapped_column(String(300))
     filename: Mapped[str] = mapped_column(String(255))  # as uploaded, for the download name
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)  # random; never user input

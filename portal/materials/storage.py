@@ -70,12 +70,14 @@ def save_material(stream: IO[bytes], filename: str, *, title: str, public: bool,
         raise DomainError(_l("ファイルが空です。"), field="file")
     if len(data) > limit:
         if limit >= 1024 * 1024:
-            raise DomainError(_l("ファイルが大きすぎます（上限 %(size)s）。", size=f"{limit / (1024 * 1024):g} MB"), field="file")
+            raise DomainError(_l("ファイルが大きすぎます（上限 %(size)s）。", size=f"{limit / (1024 * 1024):g} MB"),
+                              field="file")
         raise DomainError(_l("ファイルが大きすぎます（上限 %(size)s バイト）。", size=f"{limit:,}"), field="file")
     kind = detect_kind(data)
     if kind is None:
-        raise DomainError(_l("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。"),
-                          field="file")
+        raise DomainError(
+            _l("PDF・PowerPoint（.pptx）・Excel（.xlsx）・Word（.docx）のファイルをアップロードしてください。"),
+            field="file")
     stored_name = secrets.token_hex(16)
     (upload_dir() / stored_name).write_bytes(data)
     material = Material(

@@ -4,7 +4,7 @@ and FAQ afterwards, CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -12,21 +12,15 @@ from portal.audit.services import record
 from portal.qa import exports, operations, queries
 from portal.qa.forms import AnswerForm
 from portal.qa.models import Question
-from portal.secretariat.forms import ActionForm
 from portal.seminars.models import Seminar
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.forms import ActionForm, submitted
 from portal.web.redirects import back_or
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("qa", __name__)
-
-
-def _button_pressed() -> None:
-    """A moderation button carries only the CSRF token; without a valid one, 400."""
-    if not ActionForm().validate_on_submit():
-        abort(400)
 
 
 @bp.post("/seminars/<int:seminar_id>/qa/open")
@@ -51,7 +45,7 @@ def close_qa(seminar_id: int):
 @bp.post("/questions/<int:question_id>/answered")
 def answered(question_id: int):
     question = get_or_404(Question, question_id)
-    _button_pressed()
+    submitted(ActionForm())
     with unit_of_work():
         operations.mark_answered_live(question)
     return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
@@ -60,7 +54,7 @@ def answered(question_id: int):
 @bp.post("/questions/<int:question_id>/hide")
 def hide(question_id: int):
     question = get_or_404(Question, question_id)
-    _button_pressed()
+    submitted(ActionForm())
     with unit_of_work():
         operations.hide(question, current_user)
     flash(_("質問を非表示にしました（質問者にお知らせします）。"), "info")

@@ -8,7 +8,8 @@ from portal.core.labels import label
 from portal.qa.queries import all_questions, votes_by_question
 from portal.seminars.models import Seminar
 
-HEADER = ["日時", "質問", "プログラム項目", "質問者", "所属団体", "匿名", "投票数", "状態", "区分", "事務局へ送付", "回答"]
+HEADER = ["日時", "質問", "プログラム項目", "質問者", "所属団体", "匿名", "投票数", "状態", "区分", "事務局へ送付",
+          "回答"]
 
 
 def questions_csv(seminar: Seminar) -> bytes:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.db import Model, UTCDateTime, enum_column, utcnow
+from portal.core.db import Model, UTCDateTime, enum_column, part_of, utcnow
 
 BODY_MAX = 1000  # characters a question may hold
 
@@ -23,7 +23,7 @@ class Question(Model):
     __tablename__ = "questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int] = mapped_column(ForeignKey("seminars.id", ondelete="CASCADE"), index=True)
+    seminar_id: Mapped[int] = part_of("seminars.id")
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     program_item_id: Mapped[int | None] = mapped_column(ForeignKey("program_items.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
@@ -54,6 +54,6 @@ class QuestionVote(Model):
     __table_args__ = (UniqueConstraint("question_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = part_of("questions.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

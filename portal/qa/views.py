@@ -20,10 +20,10 @@ from portal.extensions import limiter
 from portal.qa import access, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
-from portal.secretariat.forms import ActionForm
 from portal.seminars.access import is_visible
 from portal.seminars.models import Seminar
 from portal.web import access as web_access
+from portal.web.forms import ActionForm
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)
@@ -74,7 +74,8 @@ def ask(seminar_id: int):
             question = operations.ask(seminar, current_user, form.body.data, anonymous=form.anonymous.data,
                                       program_item_id=form.program_item.data or None)
         if work.ok:
-            flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"), "success")
+            flash(_("追加の質問を事務局にお送りしました。") if question.followup else _("質問を送信しました。"),
+                  "success")
             return redirect(url_for(".questions", seminar_id=seminar.id))
     return _render(seminar, form)
 

@@ -19,7 +19,6 @@ from portal.materials import storage
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
-from portal.secretariat.forms import ActionForm
 from portal.seminars import exports, notifications, operations, queries
 from portal.seminars.forms import (
     GenerateForm,
@@ -32,8 +31,9 @@ from portal.seminars.models import ProgramItem, RegistrationState, Seminar, Semi
 from portal.seminars.views import requested_fiscal_year, seminar_for_page
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.forms import ActionForm
 from portal.web.responses import csv_response
-from portal.web.uow import render_form, unit_of_work
+from portal.web.uow import flash_errors, render_form, unit_of_work
 
 bp = Blueprint("seminars", __name__)
 
@@ -82,9 +82,7 @@ def series_generate(series_id: int) -> ResponseReturnValue:
         if work.ok:
             flash(_("隔月のセミナーを%(count)s件、下書きとして作成しました。", count=len(created)), "success")
     else:
-        for field_errors in form.errors.values():
-            for message in field_errors:
-                flash(str(message), "error")  # validator messages may be lazy strings
+        flash_errors(form)
     return redirect(url_for(".schedule", fy=fiscal_year))
 
 
@@ -99,7 +97,7 @@ def seminar_new() -> ResponseReturnValue:
             seminar = operations.create_seminar(form.values())
         if work.ok:
             flash(_("セミナーを作成しました。"), "success")
-            return redirect(url_for(".manage", seminar_id=seminar.id))
+            return _to_manage(seminar.id)
     return render_form("secretariat/seminar_form.html", form)
 
 
@@ -111,9 +109,17 @@ def seminar_edit(seminar_id: int) -> ResponseReturnValue:
         with unit_of_work(form) as work:
             changed = operations.update_seminar(seminar, form.values())
         if work.ok:
-            flash(_("セミナーを更新しました。") if changed else _("変更はありませんでした。"), "success" if changed else "info")
-            return redirect(url_for(".manage", seminar_id=seminar_id))
+            if changed:
+                flash(_("セミナーを更新しました。"), "success")
+            else:
+                flash(_("変更はありませんでした。"), "info")
+            return _to_manage(seminar_id)
     return render_form("secretariat/seminar_form.html", form, seminar=seminar)
+
+
+def _to_manage(seminar_id: int | None, section: str = "") -> ResponseReturnValue:
+    """Back to the seminar's back-office page, at the section the change was made in."""
+    return redirect(url_for(".manage", seminar_id=seminar_id) + section)
 
 
 def _manage_page(seminar: Seminar, item_form: ProgramItemForm | None = None) -> str:
@@ -122,7 +128,8 @@ def _manage_page(seminar: Seminar, item_form: ProgramItemForm | None = None) -> 
     states = [r.state for r in registrations]
     return render_template(
         "secretariat/seminar.html", seminar=seminar, registrations=registrations,
-        registered_count=states.count(RegistrationState.REGISTERED), waiting_count=states.count(RegistrationState.WAITING),
+        registered_count=states.count(RegistrationState.REGISTERED),
+        waiting_count=states.count(RegistrationState.WAITING),
         by_kind=queries.counts_by_organization_kind(registrations),
         item_form=item_form or ProgramItemForm(), mail_form=MailRegistrantsForm(), form=ActionForm(),
         material_form=_material_form(seminar),
@@ -143,7 +150,7 @@ def program_add(seminar_id: int) -> ResponseReturnValue:
     with unit_of_work():
         operations.save_program_item(seminar, None, **form.values())
     flash(_("プログラムに項目を追加しました。"), "success")
-    return redirect(url_for(".manage", seminar_id=seminar_id) + "#program")
+    return _to_manage(seminar_id, "#program")
 
 
 @bp.route("/program/<int:item_id>/edit", methods=["GET", "POST"])
@@ -156,7 +163,7 @@ def program_edit(item_id: int) -> ResponseReturnValue:
             operations.save_program_item(item.seminar, item, **form.values())
         if work.ok:
             flash(_("プログラムを更新しました。"), "success")
-            return redirect(url_for(".manage", seminar_id=seminar_id) + "#program")
+            return _to_manage(seminar_id, "#program")
     return render_form("secretariat/program_item_form.html", form, item=item)
 
 
@@ -166,7 +173,7 @@ def program_move(item_id: int) -> ResponseReturnValue:
     seminar_id = item.seminar_id
     with unit_of_work():
         operations.move_program_item(item, -1 if request.form.get("direction") == "up" else 1)
-    return redirect(url_for(".manage", seminar_id=seminar_id) + "#program")
+    return _to_manage(seminar_id, "#program")
 
 
 @bp.post("/program/<int:item_id>/delete")
@@ -176,7 +183,7 @@ def program_delete(item_id: int) -> ResponseReturnValue:
     with unit_of_work():
         operations.remove_program_item(item)
     flash(_("プログラムの項目を削除しました。"), "info")
-    return redirect(url_for(".manage", seminar_id=seminar_id) + "#program")
+    return _to_manage(seminar_id, "#program")
 
 
 @bp.get("/seminars/<int:seminar_id>/registrants.csv")
@@ -197,7 +204,7 @@ def registrants_mail(seminar_id: int) -> ResponseReturnValue:
         flash(_("参加登録者 %(count)s 名にメールを送信します。", count=count), "success")
     else:
         flash(_("件名と本文を入力してください。"), "error")
-    return redirect(url_for(".manage", seminar_id=seminar_id))
+    return _to_manage(seminar_id)
 
 
 def _material_form(seminar: Seminar) -> MaterialForm:
@@ -214,7 +221,7 @@ def material_upload(seminar_id: int) -> ResponseReturnValue:
     form = _material_form(seminar)
     item_id = form.program_item_id.data if form.program_item_id.data in {i.id for i in seminar.program} else None
     upload_from_form(form, seminar_id=seminar_id, program_item_id=item_id)
-    return redirect(url_for(".manage", seminar_id=seminar_id) + "#materials")
+    return _to_manage(seminar_id, "#materials")
 
 
 @bp.post("/materials/<int:material_id>/delete")
@@ -224,4 +231,4 @@ def material_delete(material_id: int) -> ResponseReturnValue:
     with unit_of_work():
         storage.delete_material(material)
     flash(_("資料を削除しました。"), "info")
-    return redirect(url_for(".manage", seminar_id=seminar_id) + "#materials")
+    return _to_manage(seminar_id, "#materials")

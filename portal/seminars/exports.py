@@ -24,7 +24,8 @@ def registrants_csv(seminar: Seminar) -> bytes:
             org = r.user.organization
             rows.append([
                 ROW_STATES[r.state], r.user.name, r.user.email, org.name if org else "",
-                label(org.kind) if org else "", label(org.membership if org else Membership.OBSERVER),  # no organization: an observer
+                label(org.kind) if org else "",
+                label(org.membership if org else Membership.OBSERVER),  # no organization: an observer
                 to_local(r.queued_at).strftime("%Y-%m-%d %H:%M"),
             ])
     return to_csv(HEADER, rows)

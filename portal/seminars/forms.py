@@ -8,7 +8,6 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -22,7 +21,7 @@ from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, 
 from portal.core.dates import MAX_YEAR, MIN_YEAR, TOKYO, Precision, fiscal_year, local_datetime, year_ok
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.presenters import lines, parse_presenters, presenters_text
-from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -36,14 +35,15 @@ PRECISION_LABELS = {
 STATUS_LABELS = {"draft": _l("下書き（非公開）"), "published": _l("公開"), "cancelled": _l("中止")}
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(Form):
     """Register / cancel buttons: only the CSRF token."""
 
 
-class SeriesForm(FlaskForm):
+class SeriesForm(Form):
     name = StringField(_l("シリーズ名"), validators=[DataRequired(REQUIRED), Length(max=200)],
                        default="官民連携プラットフォーム オンラインセミナー")
-    fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
+    fiscal_year = BoundedIntegerField(_l("年度"), validators=[
+        DataRequired(REQUIRED), NumberRange(2000, 2100, _l("2000〜2100 の年度を入力してください。"))])
     description = TextAreaField(_l("説明（1行に1項目）"), validators=[Optional(), Length(max=5000)])
 
     def values(self) -> dict[str, Any]:
@@ -67,9 +67,10 @@ def _tokyo(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=TOKYO) if value else None
 
 
-class SeminarForm(FlaskForm):
+class SeminarForm(Form):
     series_id = SelectField(_l("シリーズ・年度"), coerce=int)
-    number = BoundedIntegerField(_l("回数"), validators=[Optional(), NumberRange(1, 999, _l("1以上の数を入力してください。"))])
+    number = BoundedIntegerField(_l("回数"),
+                                 validators=[Optional(), NumberRange(1, 999, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ（空欄なら「予定」）"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("説明"), validators=[Optional(), Length(max=5000)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.DAY.value)
@@ -77,12 +78,15 @@ class SeminarForm(FlaskForm):
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
     status = SelectField(_l("状態"), choices=choices(STATUS_LABELS), default="draft")
-    capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
+    capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[
+        Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
     registration_open = BooleanField(_l("参加申込を受け付ける"))
     registration_opens_at = DateTimeLocalField(_l("受付開始（任意）"), validators=[Optional()])
     registration_closes_at = DateTimeLocalField(_l("受付締切（任意）"), validators=[Optional()])
-    join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
-    mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[Optional(), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)])
+    join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[
+        Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
+    mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[
+        Optional(), Email(_l("メールアドレスの形式が正しくありません。"), check_deliverability=False), Length(max=254)])
 
     def __init__(self, *args: Any, series_years: dict[int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -160,9 +164,10 @@ class SeminarForm(FlaskForm):
             raise ValidationError(_("受付締切は受付開始より後にしてください。"))
 
 
-class GenerateForm(FlaskForm):
+class GenerateForm(Form):
     first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
-    count = BoundedIntegerField(_l("回数"), default=6, validators=[DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
+    count = BoundedIntegerField(_l("回数"), default=6, validators=[
+        DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
 
@@ -192,13 +197,14 @@ class GenerateForm(FlaskForm):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
 
-class ProgramItemForm(FlaskForm):
+class ProgramItemForm(Form):
     start_time = TimeField(_l("開始時刻"), validators=[Optional()])
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(_l("注記（※、1行に1項目）"), validators=[Optional(), Length(max=2000)])
     presenters = TextAreaField(
-        _l("発表者（1行に1件: 組織 / 部署 / 氏名。内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
+        _l("発表者（1行に1件: 組織 / 部署 / 氏名。"
+           "内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
         validators=[Optional(), Length(max=5000)],
     )
 
@@ -225,12 +231,13 @@ class ProgramItemForm(FlaskForm):
         points = len(lines(self.points.data))
         for n, line in enumerate((field.data or "").splitlines()):
             if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
-                raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。", line=n + 1))
+                raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。",
+                                        line=n + 1))
             if any(p.point is not None and not 0 <= p.point < points for p in parse_presenters(line)):
                 raise ValidationError(_("%(line)s行目: 項目番号は内容の行数（%(points)s行）以内で指定してください。",
                                         line=n + 1, points=points))
 
 
-class MailRegistrantsForm(FlaskForm):
+class MailRegistrantsForm(Form):
     subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), Length(max=20000)])

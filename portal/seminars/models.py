@@ -8,8 +8,8 @@ from datetime import date, datetime, time
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.dates import Precision, date_label, local_datetime, to_local, window
-from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
+from portal.core.dates import Dated, Precision, local_datetime
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
 
 class SeminarStatus(enum.StrEnum):
@@ -48,7 +48,7 @@ class SeminarSeries(Model):
     )
 
 
-class Seminar(Timestamps, Model):
+class Seminar(Dated, Timestamps, Model):
     __tablename__ = "seminars"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,14 +95,6 @@ class Seminar(Timestamps, Model):
         return self.series.fiscal_year
 
     @property
-    def start_time(self) -> time | None:
-        return to_local(self.starts_at).time() if self.starts_at else None
-
-    @property
-    def end_time(self) -> time | None:
-        return to_local(self.ends_at).time() if self.ends_at else None
-
-    @property
     def is_tentative(self) -> bool:
         return self.precision.is_tentative or not self.title
 
@@ -114,20 +106,6 @@ class Seminar(Timestamps, Model):
         if self.status is SeminarStatus.DRAFT:
             return SeminarBadge.DRAFT
         return SeminarBadge.TENTATIVE if self.is_tentative else None
-
-    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
-        return date_label(
-            self.date_on,
-            self.precision,
-            self.start_time,
-            self.end_time if with_year else None,
-            with_year=with_year,
-            locale=locale,
-        )
-
-    @property
-    def window(self) -> tuple[date, date] | None:
-        return window(self.date_on, self.precision)
 
     @property
     def over_at(self) -> datetime | None:
@@ -156,9 +134,7 @@ class ProgramItem(Model):
     __tablename__ = "program_items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int] = mapped_column(
-        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
-    )
+    seminar_id: Mapped[int] = part_of("seminars.id")
     position: Mapped[int]
     # Wall-clock time on the seminar's day in Asia/Tokyo (15:30, 15:35…), not an instant.
     start_time: Mapped[time | None] = mapped_column(Time)
@@ -190,9 +166,7 @@ class Presenter(Model):
     __tablename__ = "presenters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    program_item_id: Mapped[int] = mapped_column(
-        ForeignKey("program_items.id", ondelete="CASCADE"), index=True
-    )
+    program_item_id: Mapped[int] = part_of("program_items.id")
     position: Mapped[int]
     organization: Mapped[str] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -217,9 +191,7 @@ class Registration(Model):
     __table_args__ = (UniqueConstraint("seminar_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seminar_id: Mapped[int] = mapped_column(
-        ForeignKey("seminars.id", ondelete="CASCADE"), index=True
-    )
+    seminar_id: Mapped[int] = part_of("seminars.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     state: Mapped[RegistrationState] = mapped_column(enum_column(RegistrationState))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -81,7 +81,8 @@ def schedule(fy: int | None, include_drafts: bool = False) -> Schedule:
 
 def all_series() -> list[SeminarSeries]:
     """Every series, the newest fiscal year first (the back office's choices)."""
-    return list(db.session.scalars(select(SeminarSeries).order_by(SeminarSeries.fiscal_year.desc(), SeminarSeries.name)))
+    return list(db.session.scalars(
+        select(SeminarSeries).order_by(SeminarSeries.fiscal_year.desc(), SeminarSeries.name)))
 
 
 def series_exists(name: str, fiscal_year: int, besides: int | None = None) -> bool:

@@ -13,12 +13,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.core.dates import Precision, local_datetime, parse_month, to_local, window
+from portal.core.dates import Precision, local_datetime, parse_month, window
 from portal.core.errors import DomainError
 from portal.core.labels import label
 from portal.seminars.forms import PRECISION_LABELS
@@ -32,7 +31,7 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
 )
 from portal.subcommittees.timeline import quarter_bounds
-from portal.web.forms import BoundedIntegerField, DayField, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 # The target fields are stored in Japanese (TARGET_FIELDS); only their labels on the form are translated.
@@ -102,14 +101,16 @@ def parse_contacts(text: str | None) -> list[dict[str, Any]]:
     return contacts
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(Form):
     name = StringField(_l("分科会名"), validators=[DataRequired(REQUIRED), Length(max=200)])
-    fiscal_year = BoundedIntegerField(_l("年度"), validators=[DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
+    fiscal_year = BoundedIntegerField(_l("年度"), validators=[
+        DataRequired(REQUIRED), NumberRange(2000, 2100, _l("年度を入力してください。"))])
     purpose = TextAreaField(_l("分科会の目的"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     main_theme = TextAreaField(_l("活動のメインテーマ"), validators=[Optional(), Length(max=5000)])
     issues = TextAreaField(_l("解決したい課題（1行に1項目）"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     # No Optional() on fields with validate_* methods: it would stop the chain before them.
-    activities = TextAreaField(_l("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）"), validators=[Length(max=5000)])
+    activities = TextAreaField(_l("活動内容（1行に1項目: 活動1 / 内容 / 開始月 YYYY-MM / 終了月 YYYY-MM）"),
+                               validators=[Length(max=5000)])
     outcomes = TextAreaField(_l("期待される成果（1行に1項目）"), validators=[DataRequired(REQUIRED), Length(max=5000)])
     fields = MultiCheckboxField(_l("対象分野"), choices=choices({f: FIELD_LABELS.get(f, f) for f in TARGET_FIELDS}))
     fields_other = StringField(_l("その他の分野"), validators=[Length(max=200)])
@@ -157,19 +158,22 @@ class ProposalForm(FlaskForm):
         })
 
 
-class ReviewForm(FlaskForm):
-    decision = SelectField(_l("判断"), choices=choices({"approve": _l("承認する"), "changes": _l("修正を依頼する"), "reject": _l("却下する")}))
+class ReviewForm(Form):
+    decision = SelectField(_l("判断"), choices=choices(
+        {"approve": _l("承認する"), "changes": _l("修正を依頼する"), "reject": _l("却下する")}))
     note = TextAreaField(_l("提案者へのコメント（修正依頼では必須）"), validators=[Optional(), Length(max=5000)])
 
 
-class SessionForm(FlaskForm):
-    number = BoundedIntegerField(_l("回"), validators=[DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
+class SessionForm(Form):
+    number = BoundedIntegerField(_l("回"), validators=[
+        DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ"), validators=[DataRequired(REQUIRED), Length(max=300)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.MONTH.value)
     date = StringField(_l("日付（YYYY-MM-DD）または月（YYYY-MM）"), validators=[Length(max=10)])
     start = TimeField(_l("開始時刻"), validators=[Optional()])
     end = TimeField(_l("終了時刻"), validators=[Optional()])
-    join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
+    join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[
+        Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
     status = SelectField(_l("状態"), default=SessionStatus.SCHEDULED.value)
 
     def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
@@ -206,16 +210,17 @@ class SessionForm(FlaskForm):
         return cls(fiscal_year=session.subcommittee.fiscal_year, data={
             "number": session.number, "title": session.title, "precision": session.precision.value,
             "date": "" if day is None else day.isoformat() if session.precision is Precision.DAY else f"{day:%Y-%m}",
-            "start": to_local(session.starts_at).time() if session.starts_at else None,
-            "end": to_local(session.ends_at).time() if session.ends_at else None,
+            "start": session.start_time,
+            "end": session.end_time,
             "join_url": session.join_url, "status": session.status.value,
         })
 
 
-class MilestoneForm(FlaskForm):
+class MilestoneForm(Form):
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
     due = DayField(_l("期日（YYYY-MM-DD）"))
-    quarter = SelectField(_l("または四半期の末日"), choices=choices({"0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}), default="0")
+    quarter = SelectField(_l("または四半期の末日"), default="0", choices=choices({
+        "0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}))
 
     def __init__(self, *args: Any, fiscal_year: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -233,5 +238,5 @@ class MilestoneForm(FlaskForm):
         return {"title": (self.title.data or "").strip(), "due_on": due_on}
 
 
-class DoneForm(FlaskForm):
+class DoneForm(Form):
     done_on = DayField(_l("完了日（空欄なら今日）"))

@@ -8,8 +8,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.dates import Precision, date_label, to_local, today_local, window
-from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, utcnow
+from portal.core.dates import Dated, Precision, today_local
+from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
 # 対象分野 as the seed's proposal form lists them; その他 takes free text.
 TARGET_FIELDS = (
@@ -117,9 +117,7 @@ class SubcommitteeMember(Model):
     __table_args__ = (UniqueConstraint("subcommittee_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     is_lead: Mapped[bool] = mapped_column(default=False)
     state: Mapped[MembershipState] = mapped_column(enum_column(MembershipState))
@@ -137,9 +135,7 @@ class Activity(Model):
     __tablename__ = "subcommittee_activities"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     label: Mapped[str] = mapped_column(String(50))  # 活動1
     title: Mapped[str] = mapped_column(String(300))
@@ -164,16 +160,14 @@ class Activity(Model):
         return self.title.startswith(SESSIONS_ACTIVITY)
 
 
-class SubcommitteeSession(Timestamps, Model):
+class SubcommitteeSession(Dated, Timestamps, Model):
     """分科会①–④: a meeting of the subcommittee."""
 
     __tablename__ = "subcommittee_sessions"
     __table_args__ = (UniqueConstraint("subcommittee_id", "number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     number: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))
     date_on: Mapped[date | None] = mapped_column(Date)
@@ -187,6 +181,7 @@ class SubcommitteeSession(Timestamps, Model):
         enum_column(SessionStatus), default=SessionStatus.SCHEDULED
     )
     sequence: Mapped[int] = mapped_column(default=0)
+    label_shows_end = False
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="sessions")
 
@@ -194,13 +189,6 @@ class SubcommitteeSession(Timestamps, Model):
     def circled_number(self) -> str:
         return chr(0x2460 + self.number - 1) if 1 <= self.number <= 20 else str(self.number)
 
-    def label(self, *, with_year: bool = False, locale: str = "ja") -> str:
-        start = to_local(self.starts_at).time() if self.starts_at else None
-        return date_label(self.date_on, self.precision, start, with_year=with_year, locale=locale)
-
-    @property
-    def window(self) -> tuple[date, date] | None:
-        return window(self.date_on, self.precision)
 
 
 class Milestone(Timestamps, Model):
@@ -209,9 +197,7 @@ class Milestone(Timestamps, Model):
     __tablename__ = "milestones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     title: Mapped[str] = mapped_column(String(300))
     due_on: Mapped[date] = mapped_column(Date)
@@ -236,9 +222,7 @@ class ContactPerson(Model):
     __tablename__ = "subcommittee_contacts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subcommittee_id: Mapped[int] = mapped_column(
-        ForeignKey("subcommittees.id", ondelete="CASCADE"), index=True
-    )
+    subcommittee_id: Mapped[int] = part_of("subcommittees.id")
     position: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
     organization: Mapped[str | None] = mapped_column(String(200))

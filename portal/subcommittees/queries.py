@@ -62,9 +62,11 @@ def membership_of(sub: Subcommittee, user: Any) -> SubcommitteeMember | None:
         SubcommitteeMember.subcommittee_id == sub.id, SubcommitteeMember.user_id == user.id))
 
 
-def members(sub: Subcommittee, states: tuple[MembershipState, ...] = (MembershipState.APPROVED,)) -> list[SubcommitteeMember]:
+def members(sub: Subcommittee,
+            states: tuple[MembershipState, ...] = (MembershipState.APPROVED,)) -> list[SubcommitteeMember]:
     return list(db.session.scalars(
-        select(SubcommitteeMember).where(SubcommitteeMember.subcommittee_id == sub.id, SubcommitteeMember.state.in_(states))
+        select(SubcommitteeMember)
+        .where(SubcommitteeMember.subcommittee_id == sub.id, SubcommitteeMember.state.in_(states))
         .options(selectinload(SubcommitteeMember.user).selectinload(User.organization))
         .order_by(SubcommitteeMember.is_lead.desc(), SubcommitteeMember.requested_at)
     ))

@@ -8,13 +8,13 @@ it with the errors (422).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from portal.core.dates import fiscal_year, today_local
@@ -33,7 +33,8 @@ from portal.subcommittees.models import (
 )
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
-from portal.web.uow import render_form, unit_of_work
+from portal.web.forms import ActionForm, Form
+from portal.web.uow import flash_errors, render_form, unit_of_work
 
 bp = Blueprint("subcommittees", __name__)
 
@@ -65,11 +66,17 @@ def _back(sub: Subcommittee, anchor: str = "") -> Response:
     return redirect(url_for(".detail", slug=sub.slug) + anchor)
 
 
-def _flash_errors(form: FlaskForm) -> None:
-    """A form that is a button on the subcommittee page tells its errors there."""
-    for errors in form.errors.values():
-        for message in errors:
-            flash(str(message), "error")  # validator messages may be lazy strings
+def _on_plan(sub: Subcommittee, form: Form, change: Callable[[], object], done: str) -> Response:
+    """A form on the subcommittee page's plan: refused, its errors are flashed there; accepted,
+    the change runs in one unit of work and ``done`` is flashed. Back to the plan either way."""
+    if not form.validate_on_submit():
+        flash_errors(form)
+    else:
+        with unit_of_work() as work:
+            change()
+        if work.ok:
+            flash(done, "success")
+    return _back(sub, "#plan")
 
 
 @bp.get("/subcommittees")
@@ -85,7 +92,7 @@ def detail(slug: str) -> str:
     return render_template(
         "subcommittees/detail.html",
         sub=sub, page=page, tl=page.timeline,
-        form=FlaskForm() if current_user.is_authenticated else None,
+        form=ActionForm() if current_user.is_authenticated else None,
         session_form=SessionForm(fiscal_year=sub.fiscal_year) if page.lead else None,
         milestone_form=MilestoneForm(fiscal_year=sub.fiscal_year) if page.lead else None,
         material_form=MaterialForm() if page.lead else None,
@@ -146,14 +153,8 @@ def member_action(slug: str, member_id: int, action: str) -> Response:
 def session_add(slug: str) -> Response:
     sub = _lead_of(slug)
     form = SessionForm(fiscal_year=sub.fiscal_year)
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return _back(sub, "#plan")
-    with unit_of_work() as work:
-        operations.save_session(sub, None, form.values())
-    if work.ok:
-        flash(_("会合を追加しました（メンバーにお知らせします）。"), "success")
-    return _back(sub, "#plan")
+    return _on_plan(sub, form, lambda: operations.save_session(sub, None, form.values()),
+                    _("会合を追加しました（メンバーにお知らせします）。"))
 
 
 @bp.route("/subcommittees/<slug>/sessions/<int:session_id>", methods=["GET", "POST"])
@@ -175,14 +176,8 @@ def session_edit(slug: str, session_id: int) -> Any:
 def milestone_add(slug: str) -> Response:
     sub = _lead_of(slug)
     form = MilestoneForm(fiscal_year=sub.fiscal_year)
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return _back(sub, "#plan")
-    with unit_of_work() as work:
-        operations.save_milestone(sub, None, **form.values())
-    if work.ok:
-        flash(_("マイルストーンを追加しました。"), "success")
-    return _back(sub, "#plan")
+    return _on_plan(sub, form, lambda: operations.save_milestone(sub, None, **form.values()),
+                    _("マイルストーンを追加しました。"))
 
 
 @bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/done")
@@ -190,15 +185,8 @@ def milestone_add(slug: str) -> Response:
 def milestone_done(slug: str, milestone_id: int) -> Response:
     sub, milestone = _lead_and(slug, Milestone, milestone_id)
     form = DoneForm()
-    if not form.validate_on_submit():
-        _flash_errors(form)
-        return _back(sub, "#plan")
-    title = milestone.title
-    with unit_of_work() as work:
-        operations.mark_done(milestone, form.done_on.data)
-    if work.ok:
-        flash(_("「%(title)s」を完了にしました。", title=title), "success")
-    return _back(sub, "#plan")
+    return _on_plan(sub, form, lambda: operations.mark_done(milestone, form.done_on.data),
+                    _("「%(title)s」を完了にしました。", title=milestone.title))
 
 
 @bp.post("/subcommittees/<slug>/materials")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import abort
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, StringField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
@@ -27,6 +28,21 @@ class Form(FlaskForm):
                 field.errors = [*field.errors, _("改行や制御文字は入力できません。")]
                 valid = False
         return valid
+
+
+class ActionForm(Form):
+    """A button that only needs the CSRF token."""
+
+
+F = TypeVar("F", bound=Form)
+
+
+def submitted(form: F) -> F:
+    """A back-office button's form, valid; otherwise the request was forged or tampered with
+    (no CSRF token, a choice the page never offered): 400."""
+    if not form.validate_on_submit():
+        abort(400)
+    return form
 
 
 class BoundedIntegerField(IntegerField):

@@ -16,14 +16,14 @@ from types import TracebackType
 from typing import Any
 
 from flask import flash, render_template
-from flask_wtf import FlaskForm
 
 from portal.core.db import db
 from portal.core.errors import DomainError
+from portal.web.forms import Form
 
 
 class UnitOfWork:
-    def __init__(self, form: FlaskForm | None = None) -> None:
+    def __init__(self, form: Form | None = None) -> None:
         self.form = form
         self.error: DomainError | None = None
 
@@ -46,11 +46,11 @@ class UnitOfWork:
         return True
 
 
-def unit_of_work(form: FlaskForm | None = None) -> UnitOfWork:
+def unit_of_work(form: Form | None = None) -> UnitOfWork:
     return UnitOfWork(form)
 
 
-def show_error(error: DomainError, form: FlaskForm | None = None) -> None:
+def show_error(error: DomainError, form: Form | None = None) -> None:
     """Beside the field it names, at the top of the form, or flashed when there is no form."""
     if form is None:
         flash(str(error), "error")
@@ -62,6 +62,13 @@ def show_error(error: DomainError, form: FlaskForm | None = None) -> None:
         form.form_errors.append(str(error))
 
 
-def render_form(template: str, form: FlaskForm, **context: Any) -> tuple[str, int]:
+def flash_errors(form: Form) -> None:
+    """A form that is a button on another page tells its errors there, one flash a message."""
+    for errors in form.errors.values():
+        for message in errors:
+            flash(str(message), "error")  # validator messages may be lazy strings
+
+
+def render_form(template: str, form: Form, **context: Any) -> tuple[str, int]:
     """A page with a form: 422 when the form was submitted and has errors, else 200."""
     return render_template(template, form=form, **context), 422 if form.errors else 200
