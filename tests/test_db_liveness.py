@@ -156,3 +156,16 @@ def test_on_sqlite_a_writer_waits_for_another_writer_only_briefly(make_app, data
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_timeouts_join_what_the_database_url_already_says(tmp_path):
+    from flask import Config
+
+    from portal.core.config import configure
+
+    config = Config(str(tmp_path))
+    configure(config, str(tmp_path), {"DATABASE_URL": "postgresql+psycopg://u@db.example/portal"
+                                      "?options=-c%20search_path%3Dportal&connect_timeout=2"})
+    connect_args = config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
+    assert connect_args["options"] == "-c search_path=portal -c statement_timeout=10000 -c lock_timeout=5000"
+    assert "connect_timeout" not in connect_args  # the URL's 2 s stays

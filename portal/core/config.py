@@ -157,11 +157,13 @@ def database_engine_options(config: Config) -> dict[str, Any]:
     connect_args = dict(options.get("connect_args") or {})
     backend = url.get_backend_name()
     if backend == "postgresql":
-        connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT_SECONDS"])
+        if "connect_timeout" not in url.query:
+            connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT_SECONDS"])
+        given = str(connect_args.get("options") or url.query.get("options") or "")  # ?options=… in the URL too
         limits = [f"-c {name}={config[key]}" for name, key in (
             ("statement_timeout", "DATABASE_STATEMENT_TIMEOUT_MS"), ("lock_timeout", "DATABASE_LOCK_TIMEOUT_MS"))
-            if name not in str(connect_args.get("options", ""))]
-        connect_args["options"] = " ".join([str(connect_args.get("options", "")), *limits]).strip()
+            if name not in given]
+        connect_args["options"] = " ".join([given, *limits]).strip()
     elif backend == "sqlite":
         connect_args.setdefault("timeout", config["DATABASE_BUSY_TIMEOUT_MS"] / 1000)  # the busy timeout
     options["connect_args"] = connect_args
