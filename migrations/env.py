@@ -102,6 +102,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # One migration statement may be long (an index on a big table): the page-sized
+            # statement timeout is lifted (0 = none); the lock timeout stays, so a migration that
+            # cannot get its table gives up instead of queueing every page behind its lock.
+            limit = int(current_app.config.get("DATABASE_MIGRATION_STATEMENT_TIMEOUT_MS") or 0)
+            connection.exec_driver_sql(f"SET statement_timeout = {limit}")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

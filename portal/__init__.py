@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     changes.init_app(app)
     # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
     app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(  # type: ignore[method-assign]
-        app.wsgi_app, changes.watch_of(app))
+        app.wsgi_app, changes.watch_of(app), app.config)
     hops = app.config["PROXY_HOPS"]
     if hops:
         # Outermost: every layer inside (stored answers keyed by host and scheme, rate limits,
@@ -83,13 +83,18 @@ def select_locale() -> str:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """Foreign keys on, and wait for a writer instead of failing at once."""
+    """Foreign keys on; write-ahead logging, so readers never wait for a writer (the busy
+    timeout, DATABASE_BUSY_TIMEOUT_MS through the engine's options, then only makes a writer
+    wait for another writer, briefly)."""
     import sqlite3
 
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # kept by the file; "memory" for :memory:
+        except sqlite3.OperationalError:  # a read-only file, or a writer switching it right now
+            pass
         cursor.close()
 
 
@@ -226,9 +231,9 @@ def _register_security(app: Flask) -> None:
 
 
 def _register_error_handlers(app: Flask) -> None:
-    from flask import jsonify, render_template
+    from flask import Response, jsonify, render_template
     from flask_babel import force_locale
-    from werkzeug.exceptions import HTTPException
+    from werkzeug.exceptions import HTTPException, SecurityError
 
     from portal.core.db import db
     from portal.core.errors import DomainError
@@ -245,6 +250,12 @@ def _register_error_handlers(app: Flask) -> None:
         if exc.code in ERROR_TEXT:
             return render(exc.code, exc.description)
         return exc
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc: SecurityError):
+        """A Host outside TRUSTED_HOSTS: no URL can be built for it (no URL adapter), so no page
+        with links; a plain answer that names no host."""
+        return Response(str(ERROR_TEXT[400][0]) + "\n", 400, mimetype="text/plain")
 
     @app.errorhandler(500)
     def _server_error(exc):

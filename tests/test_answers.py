@@ -125,7 +125,7 @@ def test_a_rolled_back_write_and_a_read_leave_the_answer_stored(make_app, app, c
 
 
 def test_links_follow_the_request_host_when_no_base_url_is_set(make_app):
-    app = make_app(PORTAL_BASE_URL=None)
+    app = make_app(PORTAL_BASE_URL=None, TRUSTED_HOSTS=["portal-a.example", "portal-b.example"])
     load(app, "ans-1")
     client = app.test_client()
     for host in ("portal-a.example", "portal-b.example", "portal-a.example"):

@@ -12,12 +12,14 @@ at start with a message naming the variable, instead of failing later in a reque
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Config
+from sqlalchemy.engine import make_url
 
 # Variables DESIGN.md names without a prefix.
 PLAIN_ENV = (
@@ -36,6 +38,16 @@ PLAIN_ENV = (
 DEFAULTS: dict[str, Any] = {
     # Recycle instead of pinging before every checkout (a round trip per request).
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+    # How long anything waits on the database (see database_engine_options): a hung database,
+    # a held lock or an exhausted pool answers an error page, never a worker held until
+    # gunicorn's timeout (deploy/gunicorn.conf.py: 30 s) kills it.
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": 5,
+    "DATABASE_STATEMENT_TIMEOUT_MS": 10_000,  # PostgreSQL, per statement (a page makes a few ms-long ones)
+    "DATABASE_LOCK_TIMEOUT_MS": 5_000,  # PostgreSQL: waiting for a row or table another session holds
+    "DATABASE_POOL_TIMEOUT_SECONDS": 10,  # waiting for a free connection of this process's pool
+    "DATABASE_BUSY_TIMEOUT_MS": 5_000,  # SQLite: a writer waiting for another writer (readers never wait: WAL)
+    "DATABASE_MIGRATION_STATEMENT_TIMEOUT_MS": 0,  # `flask db upgrade`: 0 = no limit (an index on a big table)
+    "HEALTH_DATABASE_TIMEOUT_MS": 1_500,  # /healthz answers 503 when the database is not answering by then
     "MAIL_SERVER": None,  # None: messages are written as .eml files under instance/mail
     "MAIL_PORT": 25,
     "MAIL_USE_TLS": False,
@@ -78,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
 # Booleans whose default None means "decided from PORTAL_BASE_URL at start".
 TRI_STATE = {"TOTP_REQUIRED_FOR_SECRETARIAT", "SESSION_COOKIE_SECURE"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -115,6 +129,48 @@ def configure(config: Config, instance_path: str, overrides: dict[str, Any] | No
             config["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path)
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = database_engine_options(config)
+    if not config.get("PORTAL_BASE_URL") and config.get("TRUSTED_HOSTS") is None:
+        # Links follow the request's Host only when no base URL is configured: then only the
+        # local demo's hosts are served (another Host gets 400), so a forged Host never reaches
+        # a mailed link or the stored answers. ([::1] cannot be listed: Werkzeug cuts a trusted
+        # name at its first colon.) Production sets PORTAL_BASE_URL, or PORTAL_TRUSTED_HOSTS.
+        config["TRUSTED_HOSTS"] = list(LOCAL_HOSTS)
+    elif isinstance(config.get("TRUSTED_HOSTS"), str):  # PORTAL_TRUSTED_HOSTS=a.example,b.example
+        config["TRUSTED_HOSTS"] = [h for h in re.split(r"[,\s]+", config["TRUSTED_HOSTS"]) if h]
+
+
+def database_engine_options(config: Config) -> dict[str, Any]:
+    """SQLAlchemy's engine options with the database timeouts above merged in (options a
+    deployment or a test gives explicitly win). The one place the timeouts are applied; the
+    health probe (core.health) and migrations (migrations/env.py) tighten or lift them.
+
+    The CLI (imports, demo, mail delivery) runs with the same values: a statement timeout is per
+    statement, and a whole-file import is many short statements in one transaction, so it never
+    comes near 10 s; only a migration may run one long statement (a new index on a big table),
+    and migrations lift the statement timeout while keeping the lock timeout (a migration that
+    cannot get its table soon gives up instead of queueing every page behind it). A one-off
+    heavy job can still set PORTAL_DATABASE_STATEMENT_TIMEOUT_MS for its own process.
+    """
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    connect_args = dict(options.get("connect_args") or {})
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        if "connect_timeout" not in url.query:
+            connect_args.setdefault("connect_timeout", config["DATABASE_CONNECT_TIMEOUT_SECONDS"])
+        given = str(connect_args.get("options") or url.query.get("options") or "")  # ?options=… in the URL too
+        limits = [f"-c {name}={config[key]}" for name, key in (
+            ("statement_timeout", "DATABASE_STATEMENT_TIMEOUT_MS"), ("lock_timeout", "DATABASE_LOCK_TIMEOUT_MS"))
+            if name not in given]
+        connect_args["options"] = " ".join([given, *limits]).strip()
+    elif backend == "sqlite":
+        connect_args.setdefault("timeout", config["DATABASE_BUSY_TIMEOUT_MS"] / 1000)  # the busy timeout
+    options["connect_args"] = connect_args
+    in_memory = backend == "sqlite" and url.database in (None, "", ":memory:")
+    if not in_memory and "poolclass" not in options:  # only a queue pool takes a checkout timeout
+        options.setdefault("pool_timeout", config["DATABASE_POOL_TIMEOUT_SECONDS"])
+    return options
 
 
 def typed(name: str, value: Any, default: Any) -> Any:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, request
 from werkzeug.http import http_date, parse_date, parse_etags
@@ -84,16 +85,17 @@ class _Stored:
 class AnswerCache:
     """The store, and the middleware in front of the Flask app that answers from it."""
 
-    def __init__(self, wsgi_app: Callable, watch: ChangeWatch, size: int = 512) -> None:
+    def __init__(self, wsgi_app: Callable, watch: ChangeWatch, config: Mapping[str, Any], size: int = 512) -> None:
         self.wsgi_app = wsgi_app
         self.watch = watch
+        self.config = config  # the app's, read per request: PORTAL_BASE_URL decides the key
         self.size = size
         self._entries: OrderedDict[tuple, _Stored] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         if self._entries and environ.get("REQUEST_METHOD") in ("GET", "HEAD") and not environ.get("QUERY_STRING"):
-            key = _key(environ)
+            key = self._key(environ)
             with self._lock:
                 entry = self._entries.get(key)
             if (
@@ -117,7 +119,7 @@ class AnswerCache:
         ``cookieless``: only for requests that carry no cookie."""
         if generation is None or environ.get("QUERY_STRING"):
             return
-        key = _key(environ)
+        key = self._key(environ)
         # Re-checked at least this often: a listener that went quiet without an error (a
         # dropped connection, a pooler that does not pass LISTEN on) cannot keep an answer forever.
         latest = utcnow() + MAX_AGE
@@ -129,10 +131,13 @@ class AnswerCache:
                 self._entries.popitem(last=False)
 
 
-def _key(environ: dict) -> tuple[str, str, str]:
-    # Links inside an answer may carry the request's host when no PORTAL_BASE_URL is set.
-    return (environ.get("wsgi.url_scheme", ""), environ.get("HTTP_HOST", ""),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    def _key(self, environ: dict) -> tuple[str, str, str]:
+        # Links inside an answer carry the request's host only when no PORTAL_BASE_URL is set,
+        # and then only a trusted host is served at all (TRUSTED_HOSTS; any other gets 400 and
+        # is never stored): a client sending endless Host names never grows the store.
+        host = "" if self.config.get("PORTAL_BASE_URL") else environ.get("HTTP_HOST", "")
+        return (environ.get("wsgi.url_scheme", ""), host,
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
 
 
 # --------------------------------------------------------------------------- for views: feeds and public pages

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
+from werkzeug.sansio.utils import host_is_trusted
 
 FALLBACK_BASE = "http://127.0.0.1:5000"
 
@@ -13,7 +14,12 @@ def base_url() -> str:
     if configured:
         return configured.rstrip("/")
     if has_request_context():
-        return request.host_url.rstrip("/")
+        # Flask has refused an untrusted Host before any view runs (TRUSTED_HOSTS, set by
+        # default when no base URL is configured); checked again here, so a link is never
+        # built from a Host nobody trusted.
+        trusted = current_app.config.get("TRUSTED_HOSTS")
+        if trusted and host_is_trusted(request.host, trusted):
+            return request.host_url.rstrip("/")
     return FALLBACK_BASE
 
 

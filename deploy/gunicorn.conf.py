@@ -1,0 +1,42 @@
+"""gunicorn for the portal, behind deploy/nginx.conf (never facing the internet itself).
+
+    PORTAL_PROXY_HOPS=1 gunicorn -c deploy/gunicorn.conf.py wsgi:app
+
+Sync workers serve one request each: fine behind nginx, which hands them only whole requests
+and takes their answers at once, and fatal in front of slow clients (two clients sending a
+header line every 2 s held both workers of a 2-worker site for 32 s). Settings by environment:
+PORTAL_BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2 per core + 1).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+
+# A request that runs longer than this is killed and its worker replaced. The database gives up
+# well before (DATABASE_STATEMENT_TIMEOUT_MS 10 s, lock 5 s, pool 10 s), so a hung database
+# answers an error page, not a killed worker; nginx waits a little longer (proxy_read_timeout 35 s).
+timeout = 30
+graceful_timeout = 30
+keepalive = 2  # only nginx connects
+
+# Requests nginx would refuse anyway (large_client_header_buffers 8 8k) are refused here too.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+# A worker replaced now and then bounds what any leak can cost.
+max_requests = 2000
+max_requests_jitter = 200
+
+# Each worker imports the app itself (no state shared through a fork: database pools, the
+# change watch's connection, the health probe's thread).
+preload_app = False
+
+# No control socket under ~/.gunicorn/ (STACK.md): nothing administers workers but signals.
+control_socket_disable = True
+
+accesslog = "-"
+errorlog = "-"
