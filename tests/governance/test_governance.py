@@ -39,7 +39,7 @@ from portal.seminars import registrations
 from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAILBOX = "secretariat-box@example.org"  # SECRETARIAT_EMAIL in the test configuration
 SERIES = "官民連携プラットフォーム オンラインセミナー"
 XSS = "<script>alert(1)</script>"
