@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import icalendar
 import pytest
 import vobject
-from conftest import AuthActions
+from conftest import AuthActions, logged_in
 from sqlalchemy import select, update
 
 from portal.accounts.models import AccountState, User
@@ -186,15 +186,8 @@ def approve_member(app, user, slug: str) -> None:
         db.session.commit()
 
 
-def login(app, user) -> AuthActions:
-    auth = AuthActions(app.test_client())
-    response = auth.login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return auth
-
-
 def register(app, user, seminar_id: int) -> AuthActions:
-    auth = login(app, user)
+    auth = logged_in(app, user)
     response = auth.post(f"/seminars/{seminar_id}/registration")
     assert response.status_code == 302
     return auth
@@ -523,7 +516,7 @@ def test_cancelled_kept_draft_and_undecided_absent(app, client, create_user):
     assert len(public.events) == len(expected) + 3 + 1  # cal-sub ①②④, cal-allday ①
 
     member = create_user("member")
-    member_client = login(app, member).client
+    member_client = logged_in(app, member).client
     for path in (f"/seminars/{ids['cal-draft']}.ics", f"/seminars/{ids['cal-undecided']}.ics"):
         assert client.get(path).status_code == 404, path
         assert member_client.get(path).status_code == 404, path
@@ -958,7 +951,7 @@ def test_confirmation_mail_carries_the_seminar_ics(app, client, create_user, out
             assert join_url("cal-mail") not in item["data"], "the join link only goes to registered accounts"
 
     # The waiting account is promoted when the first cancels: its confirmation carries the link.
-    login(app, member).post(f"/seminars/{seminar_id}/registration/cancel")
+    logged_in(app, member).post(f"/seminars/{seminar_id}/registration/cancel")
     (promoted,) = outbox("registration.promoted")
     (attachment,) = promoted.attachments
     promoted_feed = parse(attachment["data"].encode("utf-8"))
