@@ -668,7 +668,8 @@ def test_audit_log_is_append_only(app, create_user, office):
 
 def test_no_password_or_token_is_ever_written_to_the_audit_log(app, client, create_user, office, outbox):
     _secretariat, auth = office
-    signup_password, wrong_password, new_password = "Signup-Secret-Pass-71", "Wrong-Secret-Pass-72", "Reset-Secret-Pass-73"
+    signup_password, wrong_password = "Signup-Secret-Pass-71", "Wrong-Secret-Pass-72"
+    new_password = "Reset-Secret-Pass-73"
     visitor = AuthActions(client)
     data = {"name": "秘密 太郎", "email": "secret@example.org", "organization": "サンプル市",
             "organization_kind": "municipality", "membership": "member",
@@ -1019,9 +1020,11 @@ def test_sign_up_is_rate_limited(make_app):
     base = {"name": "申請 太郎", "organization": "サンプル市", "organization_kind": "municipality",
             "membership": "member", "password": "applicant-pass-123", "csrf_token": token}
     for i in range(5):
-        response = client.post("/signup", data={**base, "email": f"a{i}@example.org", "password_confirm": "mismatch-123"})
+        response = client.post("/signup", data={**base, "email": f"a{i}@example.org",
+                                                 "password_confirm": "mismatch-123"})
         assert response.status_code == 422, i
-    response = client.post("/signup", data={**base, "email": "late@example.org", "password_confirm": "applicant-pass-123"})
+    response = client.post("/signup", data={**base, "email": "late@example.org",
+                                             "password_confirm": "applicant-pass-123"})
     assert_rate_limited(response)
     with limited.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
@@ -1046,7 +1049,8 @@ def test_question_posting_is_rate_limited_per_account(make_app, create_user, mak
     asker = logged_in(limited, first)
     token = csrf_token(asker.client)
     for i in range(10):
-        response = asker.client.post(f"/seminars/{seminar_id}/questions", data={"body": f"質問 {i}", "csrf_token": token})
+        response = asker.client.post(f"/seminars/{seminar_id}/questions",
+                                     data={"body": f"質問 {i}", "csrf_token": token})
         assert response.status_code == 302, (i, response.status_code)
     assert_rate_limited(asker.client.post(f"/seminars/{seminar_id}/questions",
                                           data={"body": "質問 10", "csrf_token": token}))
@@ -1104,7 +1108,8 @@ def test_member_downloads_their_own_data_and_nobody_elses(app, client, create_us
     assert {"account", "registrations", "questions", "subcommittees"} <= set(data)
     assert data["account"]["email"] == "alice@example.org" and data["account"]["name"] == "有栖 花子"
     assert data["account"]["organization"] == "前橋市"
-    assert len(data["registrations"]) == 1 and "データテスト セミナー" in json.dumps(data["registrations"], ensure_ascii=False)
+    assert len(data["registrations"]) == 1
+    assert "データテスト セミナー" in json.dumps(data["registrations"], ensure_ascii=False)
     assert [q["body"] for q in data["questions"]] == ["有栖の質問です"]
     assert [s["name"] for s in data["subcommittees"]] == ["ネット・ゼロ スマートシティ検討分科会"]
     for other in ("bob@example.org", "房 太郎", "房の秘密の質問です", "浜松市", bob.calendar_token):

@@ -147,7 +147,8 @@ def test_members_only_pdf_stored_and_served_as_an_attachment(app, client, auth, 
     public = visitor.get(f"/seminars/{seminar_id}").get_data(as_text=True)
     assert "当日資料（前橋市）.pdf" in public and "会員・オブザーバー限定" in public
     assert f"/materials/{material.id}" not in public
-    assert f'href="/materials/{material.id}"' in logged_in(app, member).client.get(f"/seminars/{seminar_id}").get_data(as_text=True)
+    member_page = logged_in(app, member).client.get(f"/seminars/{seminar_id}").get_data(as_text=True)
+    assert f'href="/materials/{material.id}"' in member_page
 
 
 def test_public_material_downloads_for_visitors(app, client, auth, create_user, make_seminar):
@@ -206,7 +207,9 @@ def test_a_word_file_named_pdf_is_stored_as_docx(app, client, auth, create_user,
     assert disposition_filename(response.headers["Content-Disposition"]) == "報告書.docx"
 
 
-def test_files_that_are_not_documents_are_refused_with_a_clear_message(app, client, auth, create_user, tmp_path, make_seminar):
+def test_files_that_are_not_documents_are_refused_with_a_clear_message(
+    app, client, auth, create_user, tmp_path, make_seminar
+):
     seminar_id = make_seminar("refused")
     secretariat(create_user, auth)
     cases = [

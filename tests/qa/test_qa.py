@@ -254,7 +254,8 @@ def test_secretariat_opens_qa_then_attendees_ask_about_a_program_item(app, creat
     assert urlsplit(response.headers["Location"]).path == f"/seminars/{sid}/questions"
 
     [question] = questions(app, sid)
-    assert (question.body, question.program_item_id, question.author_id) == ("前橋市の取組について伺います", item_id, member.id)
+    assert (question.body, question.program_item_id, question.author_id) == (
+        "前橋市の取組について伺います", item_id, member.id)
     assert question.anonymous is False and question.state is QuestionState.OPEN
     html = get_html(auth.client, f"/seminars/{sid}/questions")
     assert listed(html) == [(question.id, 0)]
@@ -502,8 +503,10 @@ def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp
     for voter in (b, c):
         assert vote(voter, qa_).status_code == 302
     assert vote(a, qb).status_code == 302
-    assert secretariat.post(f"/secretariat/questions/{question_id(app, sid, '【回答済C】当日回答された質問')}/answered").status_code == 302
-    assert secretariat.post(f"/secretariat/questions/{question_id(app, sid, '【非表示D】非表示にされる質問')}/hide").status_code == 302
+    answered = question_id(app, sid, "【回答済C】当日回答された質問")
+    hidden = question_id(app, sid, "【非表示D】非表示にされる質問")
+    assert secretariat.post(f"/secretariat/questions/{answered}/answered").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden}/hide").status_code == 302
 
     response = close(secretariat, sid)
     assert response.status_code == 302
@@ -814,9 +817,12 @@ def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, crea
     qid = question_id(app, sid, "入れ子の質問")
 
     adapter = app.url_map.bind("localhost")
-    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"), ("POST", f"/secretariat/seminars/{sid}/qa/close"),
-                         ("POST", f"/secretariat/questions/{qid}/answered"), ("POST", f"/secretariat/questions/{qid}/hide"),
-                         ("POST", f"/secretariat/questions/{qid}/answer"), ("GET", f"/secretariat/seminars/{sid}/questions"),
+    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"),
+                         ("POST", f"/secretariat/seminars/{sid}/qa/close"),
+                         ("POST", f"/secretariat/questions/{qid}/answered"),
+                         ("POST", f"/secretariat/questions/{qid}/hide"),
+                         ("POST", f"/secretariat/questions/{qid}/answer"),
+                         ("GET", f"/secretariat/seminars/{sid}/questions"),
                          ("GET", f"/secretariat/seminars/{sid}/questions.csv")):
         endpoint, _ = adapter.match(path, method=method)
         assert endpoint.startswith("secretariat.qa."), (path, endpoint)

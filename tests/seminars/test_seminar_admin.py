@@ -387,7 +387,8 @@ def test_imprecise_dates_and_blank_theme_then_made_exact(app, client, auth, crea
     exact = get_seminar(app, early.id)
     assert (exact.precision, exact.date_on, exact.title) == (Precision.DAY, date(2021, 10, 5), "中山間地での取組紹介")
     assert exact.starts_at == datetime(2021, 10, 5, 6, 30, tzinfo=UTC)
-    row = re.search(rf'<tr[^>]*data-seminar-id="{early.id}".*?</tr>', visitor.get("/seminars?fy=2021").get_data(as_text=True), re.S)
+    listing = visitor.get("/seminars?fy=2021").get_data(as_text=True)
+    row = re.search(rf'<tr[^>]*data-seminar-id="{early.id}".*?</tr>', listing, re.S)
     assert row
     assert "10月5日（火） 15:30～" in page_text(row.group(0))
     assert "中山間地での取組紹介" in row.group(0)
@@ -400,7 +401,8 @@ BAD_SEMINAR_INPUT = [
     ({"precision": "undecided", "date": "2021-10"}, "時期が未定のときは日付を空欄にしてください"),
     ({"precision": "day", "date": "2022-04-05"}, "2021年度（2021年4月〜2022年3月）の日付を入力してください"),
     ({"precision": "day", "date": "2021-03-31"}, "2021年度（2021年4月〜2022年3月）の日付を入力してください"),
-    ({"precision": "day", "date": "2021-08-03", "start": "17:00", "end": "15:30"}, "終了時刻は開始時刻より後にしてください"),
+    ({"precision": "day", "date": "2021-08-03", "start": "17:00", "end": "15:30"},
+     "終了時刻は開始時刻より後にしてください"),
     ({"precision": "early", "date": "2021-10", "start": "15:30"}, "時刻は日付が確定しているときだけ指定できます"),
     ({"precision": "day", "date": "2021-08-03", "join_url": "zoom で後日連絡"}, "URLの形式が正しくありません"),
     ({"precision": "day", "date": "2021-08-03", "registration_opens_at": "2021-07-20T10:00",
@@ -427,7 +429,8 @@ def test_bad_input_for_an_existing_seminar_changes_nothing(app, client, auth, cr
     secretariat(create_user, auth)
     original = edit_form(client, seminar_id)
     for values, message in BAD_SEMINAR_INPUT:
-        response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**original, "title": "変えたテーマ", **values})
+        response = auth.post(f"/secretariat/seminars/{seminar_id}/edit",
+                             {**original, "title": "変えたテーマ", **values})
         assert response.status_code == 422, values
         assert message in html_lib.unescape(response.get_data(as_text=True)), values
     after = get_seminar(app, seminar_id)
@@ -509,7 +512,8 @@ def test_program_items_added_reordered_edited_and_removed(app, client, auth, cre
     assert values["points"] == "本日のプログラム紹介\n登壇者の紹介"
     values.update(presenters="総務省 / サイバーセキュリティ統括官室 / 山田 花子\n事務局")
     assert auth.post(f"/secretariat/program/{intro}/edit", values).status_code == 302
-    assert program(app, seminar_id)[0][3] == [("総務省", "サイバーセキュリティ統括官室", "山田 花子"), ("事務局", None, None)]
+    assert program(app, seminar_id)[0][3] == [
+        ("総務省", "サイバーセキュリティ統括官室", "山田 花子"), ("事務局", None, None)]
 
     html = app.test_client().get(f"/seminars/{seminar_id}").get_data(as_text=True)
     assert re.findall(r'data-program-item-id="(\d+)"', html) == [str(intro), str(discussion), str(talks)]
@@ -545,7 +549,8 @@ def test_editing_the_seed_program_keeps_each_presenter_under_their_point(app, cl
     assert auth.post(f"/secretariat/program/{item_id}/edit", values).status_code == 302
 
     def under_their_points(text: str, sep: str) -> bool:
-        return (f"スマートシティセキュリティガイドライン（第2.0版）の概要について{sep}（総務省 サイバーセキュリティ統括官室 様）" in text
+        return (f"スマートシティセキュリティガイドライン（第2.0版）の概要について{sep}"
+                "（総務省 サイバーセキュリティ統括官室 様）" in text
                 and f"ネット・ゼロスマートシティ分科会の発足について{sep}（PwCコンサルティング合同会社 様）" in text)
 
     visitor = app.test_client()
@@ -577,7 +582,8 @@ def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, cr
     assert add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要",
                     presenters="１：総務省 / サイバーセキュリティ統括官室").status_code == 302
     with app.app_context():
-        presenter = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)).one().presenters[0]
+        item = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)).one()
+        presenter = item.presenters[0]
         assert (presenter.organization, presenter.point_index) == ("総務省", 0)
 
 
@@ -616,7 +622,9 @@ def test_draft_is_invisible_until_published_then_cancelled(app, client, auth, cr
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
-def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_registration(app, client, auth, create_user, make_seminar):
+def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_registration(
+    app, client, auth, create_user, make_seminar
+):
     """A draft does not exist for anyone but the secretariat, and every way in says so alike (the
     page, its .ics, its Q&A page, a public file on it, the registration button); published, the
     same ways in answer at once. Before, four loaders each wrote the rule under two names."""
@@ -700,7 +708,8 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
     # A new day: everyone registered or waiting learns the old and the new date.
     new_day = other_day_same_year(day)
     data = edit_form(client, seminar_id)
-    assert auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()}).status_code == 302
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()})
+    assert response.status_code == 302
     mails = outbox("seminar.rescheduled")
     assert sorted(tuple(m.recipients) for m in mails) == sorted([(registered.email,), (waiting.email,)])
     for mail in mails:

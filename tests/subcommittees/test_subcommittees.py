@@ -88,7 +88,8 @@ def sessions_of(app, sub_id: int) -> dict[int, dict[str, Any]]:
     with app.app_context():
         return {s.number: {"id": s.id, "title": s.title, "date_on": s.date_on, "precision": s.precision.value,
                            "join_url": s.join_url, "sequence": s.sequence}
-                for s in db.session.scalars(select(SubcommitteeSession).where(SubcommitteeSession.subcommittee_id == sub_id))}
+                for s in db.session.scalars(
+                    select(SubcommitteeSession).where(SubcommitteeSession.subcommittee_id == sub_id))}
 
 
 def milestones_of(app, sub_id: int) -> dict[str, dict[str, Any]]:
@@ -166,11 +167,13 @@ PROPOSAL: dict[str, Any] = {
     "purpose": "地域交通の脱炭素化をスマートシティの取り組みで加速させる",
     "main_theme": "地域交通のネット・ゼロに向けたロードマップを策定する",
     "issues": "検討すべきことの明確化\n\n産学官の役割分担\n",
-    "activities": "活動1 / 国内外の事例調査 / 2021-07 / 2021-09\n活動2 / 分科会開催（オンライン4回） / 2021-07 / 2022-03",
+    "activities": "活動1 / 国内外の事例調査 / 2021-07 / 2021-09\n"
+                  "活動2 / 分科会開催（オンライン4回） / 2021-07 / 2022-03",
     "outcomes": "調査結果\nロードマップ",
     "fields": ["交通・モビリティ", "エネルギー", "その他"],
     "fields_other": "脱炭素",
-    "contacts": "佐藤 一郎 / テスト株式会社 / 推進室 / ichiro.sato@example.org\n鈴木 花子 / テスト株式会社 / 推進室 / hanako.suzuki@example.org",
+    "contacts": "佐藤 一郎 / テスト株式会社 / 推進室 / ichiro.sato@example.org\n"
+                "鈴木 花子 / テスト株式会社 / 推進室 / hanako.suzuki@example.org",
 }
 
 
@@ -513,7 +516,8 @@ def test_last_lead_cannot_leave_until_another_is_appointed(app, team):
 
 def pages_for(app, team: Team, people: list[str]) -> dict[str, str]:
     """The subcommittee page as each of these sees it ("visitor": not logged in)."""
-    return {who: html_of(visitor(app) if who == "visitor" else logged_in(app, getattr(team, who)), f"/subcommittees/{SLUG}")
+    return {who: html_of(visitor(app) if who == "visitor" else logged_in(app, getattr(team, who)),
+                         f"/subcommittees/{SLUG}")
             for who in people}
 
 
@@ -755,7 +759,8 @@ def test_milestone_states_planned_late_done(app, team):
     lead = logged_in(app, team.lead)
     for title, due in (("期限切れの準備", today - timedelta(days=1)), ("今後の報告", today + timedelta(days=30)),
                        ("今日の締切", today)):
-        assert lead.post(f"/subcommittees/{SLUG}/milestones", {"title": title, "due": due.isoformat()}).status_code == 302
+        response = lead.post(f"/subcommittees/{SLUG}/milestones", {"title": title, "due": due.isoformat()})
+        assert response.status_code == 302
     found = milestones_of(app, team.sub_id)
     assert found["期限切れの準備"]["state"] is MilestoneState.LATE  # late on its own
     assert found["今後の報告"]["state"] is MilestoneState.PLANNED
@@ -767,7 +772,8 @@ def test_milestone_states_planned_late_done(app, team):
     # Marked done on a given day; then another with no day (today).
     done_path = f"/subcommittees/{SLUG}/milestones/{found['期限切れの準備']['id']}/done"
     assert lead.post(done_path, {"done_on": (today - timedelta(days=2)).isoformat()}).status_code == 302
-    assert lead.post(f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/done", {"done_on": ""}).status_code == 302
+    done_path = f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/done"
+    assert lead.post(done_path, {"done_on": ""}).status_code == 302
     found = milestones_of(app, team.sub_id)
     assert found["期限切れの準備"]["state"] is MilestoneState.DONE
     assert found["期限切れの準備"]["done_on"] == today - timedelta(days=2)
@@ -822,7 +828,8 @@ def test_the_lead_and_the_importer_give_the_same_sequence(app, team, make_subcom
     assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-09"}).status_code == 302
     change_milestone("分科会の立上げ", date(2021, 9, 30))
     with app.app_context():
-        import_data({"subcommittees": [{**record, "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]}]})
+        renamed = [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]
+        import_data({"subcommittees": [{**record, "sessions": renamed}]})
         db.session.commit()
     assert sequences(SLUG) == sequences("twin") == (0, 0)
 
@@ -882,7 +889,8 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
 
 def test_send_reminders_command_mails_milestones_once(app, team, runner, outbox):
     due = today_local() + timedelta(days=3)
-    logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones", {"title": "報告書ドラフト", "due": due.isoformat()})
+    logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones",
+                                   {"title": "報告書ドラフト", "due": due.isoformat()})
     result = runner.invoke(args=["portal", "send-reminders"])
     assert result.exit_code == 0, result.output
     assert "1 milestone reminder(s)" in result.output
@@ -913,7 +921,8 @@ def download(auth: AuthActions, path: str):
 
 def material_ids(app, sub_id: int) -> dict[str, int]:
     with app.app_context():
-        return dict(db.session.execute(select(Material.title, Material.id).where(Material.subcommittee_id == sub_id)).all())
+        return dict(db.session.execute(
+            select(Material.title, Material.id).where(Material.subcommittee_id == sub_id)).all())
 
 
 def test_lead_uploads_members_only_and_public_materials(app, team):
@@ -1020,7 +1029,8 @@ def test_the_meetings_activity_lists_the_sessions_whatever_its_label(app, team, 
     make_subcommittee("meetings", name="会合の分科会", activities=[
         {"label": "会合", "title": "分科会開催（オンライン2回）", "start": "2021-07", "end": "2022-03"},
         {"label": "活動2", "title": "事例調査", "start": "2021-07", "end": "2021-09"},
-    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"}, {"number": 2, "title": "第2回", "date": "2022-01"}])
+    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"},
+                 {"number": 2, "title": "第2回", "date": "2022-01"}])
     rows = plan_rows(html_of(visitor(app), "/subcommittees/meetings"))
     assert rows["会合"] == ["", "分科会 ①", "", "分科会 ②"]
     assert rows["活動2"] == ["", "事例調査", "", ""]
@@ -1040,7 +1050,8 @@ def test_net_zero_timeline_svg_from_demo(app, demo):
     title, desc = svg.find(f"{SVG}title"), svg.find(f"{SVG}desc")
     assert title is not None and desc is not None
     assert "2021" in title.text and "実施スケジュール" in title.text
-    for text in ("分科会立上げ", "報告書作成", "7-9月", "1-3月", "ネット・ゼロ×スマートシティへの理解", "達成に向けたロードマップ"):
+    for text in ("分科会立上げ", "報告書作成", "7-9月", "1-3月", "ネット・ゼロ×スマートシティへの理解",
+                 "達成に向けたロードマップ"):
         assert text in desc.text, text
     labelled_by = (svg.get("aria-labelledby") or "").split()
     assert title.get("id") in labelled_by and desc.get("id") in labelled_by
