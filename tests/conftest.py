@@ -241,6 +241,15 @@ def is_login_redirect(response) -> bool:
     return response.status_code == 302 and urlsplit(response.headers.get("Location", "")).path == "/login"
 
 
+def is_logged_in(client) -> bool:
+    """What a person notices: the account page opens, or they are sent to log in."""
+    response = client.get("/account")
+    if response.status_code == 200:
+        return True
+    assert is_login_redirect(response), (response.status_code, response.location)
+    return False
+
+
 # ----------------------------------------------------------------------------- pages
 
 

@@ -30,6 +30,7 @@ from conftest import (
     AuthActions,
     add_member,
     csrf_token,
+    is_logged_in,
     is_login_redirect,
     logged_in,
     register_accounts,
@@ -67,14 +68,6 @@ def seminar_defaults() -> dict[str, Any]:
 def body(response) -> str:
     return response.get_data(as_text=True)
 
-
-def is_logged_in(auth: AuthActions) -> bool:
-    """What a person notices: the account page opens, or they are sent to log in."""
-    response = auth.client.get("/account")
-    if response.status_code == 200:
-        return True
-    assert is_login_redirect(response), (response.status_code, response.location)
-    return False
 
 
 def get_user(app, user_id: int) -> User:
@@ -368,7 +361,7 @@ def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create
     member_auth = logged_in(app, member)
     feed = f"/calendar/{member.calendar_token}.ics"
     assert app.test_client().get(feed).status_code == 200
-    assert is_logged_in(member_auth)
+    assert is_logged_in(member_auth.client)
 
     response = auth.post(f"/secretariat/accounts/{member.id}/state", {"state": "deactivated"})
     assert response.status_code == 302
@@ -380,7 +373,7 @@ def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create
     again = AuthActions(app.test_client())
     refused = again.login(member)
     assert refused.status_code == 422
-    assert not is_logged_in(again)
+    assert not is_logged_in(again.client)
 
     [event] = audit_rows(app, "account.state_changed")
     assert event.actor_id == secretariat.id and event.subject == "leaving@example.org"
@@ -401,7 +394,7 @@ def test_changing_a_role_ends_the_accounts_sessions(app, create_user, office):
 
     assert auth.post(f"/secretariat/accounts/{member.id}/role", {"role": "observer"}).status_code == 302
     assert get_user(app, member.id).role is Role.OBSERVER
-    assert not is_logged_in(member_auth)
+    assert not is_logged_in(member_auth.client)
     [event] = audit_rows(app, "account.role_changed")
     assert event.actor_id == secretariat.id and event.subject == "moving@example.org" and event.ip == "127.0.0.1"
     assert event.details == {"from": "member", "to": "observer"}
@@ -797,17 +790,17 @@ def test_with_two_factor_the_password_alone_does_not_log_in(app, create_user):
     auth = AuthActions(app.test_client())
     response = auth.login(member)
     assert response.status_code == 302 and urlsplit(response.location).path == "/login/2fa"
-    assert not is_logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert auth.client.get("/account/data.json").status_code == 302
 
     refused = auth.post("/login/2fa", {"code": wrong_code(secret)})
     assert refused.status_code == 422
-    assert not is_logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before
 
     response = auth.post("/login/2fa", {"code": pyotp.TOTP(secret).now()})
     assert response.status_code == 302
-    assert is_logged_in(auth)
+    assert is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before + 1
 
 
@@ -818,15 +811,15 @@ def test_a_recovery_code_works_once(app, create_user):
     auth = AuthActions(app.test_client())
     assert urlsplit(auth.login(member).location).path == "/login/2fa"
     assert auth.post("/login/2fa", {"code": codes[0]}).status_code == 302
-    assert is_logged_in(auth)
+    assert is_logged_in(auth.client)
     auth.logout()
-    assert not is_logged_in(auth)
+    assert not is_logged_in(auth.client)
 
     assert urlsplit(auth.login(member).location).path == "/login/2fa"
     assert auth.post("/login/2fa", {"code": codes[0]}).status_code == 422
-    assert not is_logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert auth.post("/login/2fa", {"code": codes[1]}).status_code == 302
-    assert is_logged_in(auth)
+    assert is_logged_in(auth.client)
 
 
 def test_secretariat_needs_a_second_factor_when_required(make_app, create_user):
@@ -909,12 +902,12 @@ def test_log_out_everywhere_ends_every_session_of_the_account(app, create_user):
 
     response = laptop.post("/account/logout-everywhere")
     assert is_login_redirect(response)
-    assert not is_logged_in(phone)
-    assert not is_logged_in(laptop)
-    assert is_logged_in(other)  # another account is untouched
+    assert not is_logged_in(phone.client)
+    assert not is_logged_in(laptop.client)
+    assert is_logged_in(other.client)  # another account is untouched
     [event] = audit_rows(app, "logout.everywhere")
     assert event.actor_id == member.id and event.ip == "127.0.0.1"
-    assert is_logged_in(logged_in(app, member))  # logging in again works
+    assert is_logged_in(logged_in(app, member).client)  # logging in again works
 
 
 # ----------------------------------------------------------------------------- web hardening
@@ -1155,11 +1148,11 @@ def test_anonymizing_a_departed_account_keeps_questions_and_statistics(app, crea
     assert row.anonymized_at is not None and row.state is AccountState.DEACTIVATED
     assert row.totp_secret is None
 
-    assert not is_logged_in(member_auth)
+    assert not is_logged_in(member_auth.client)
     again = AuthActions(app.test_client())
     assert again.login("departing@example.org").status_code == 422
     assert again.login(row.email).status_code == 422
-    assert not is_logged_in(again)
+    assert not is_logged_in(again.client)
 
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Registration)
