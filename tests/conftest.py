@@ -1,24 +1,34 @@
 """Fixtures: real databases (SQLite, and PostgreSQL when TEST_DATABASE_URL is set), a real SMTP
-server (aiosmtpd), factories for accounts, and a live server driven by Debian's chromium.
+server (aiosmtpd), factories for accounts, seminars and subcommittees, the helpers every suite
+shares (log-in, CSRF, page text), and a live server driven by Debian's chromium.
 
 Every test that takes ``app`` runs once per database: ids end in [sqlite] or [postgresql].
+
+Layout: tests are laid out like the code (``tests/core``, ``tests/web``, one folder per domain);
+the suites that try the whole app at once (the access matrix, fuzzing, layout, English, migrations,
+smoke, browser) stay at the top. Test file names are unique across folders (there are no
+``__init__.py`` files: a ``tests/calendar`` package would shadow the standard library's calendar),
+and every suite imports the shared helpers with ``from conftest import ...``.
 """
 
 from __future__ import annotations
 
+import html as html_lib
 import os
 import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
@@ -215,6 +225,143 @@ def auth(client) -> AuthActions:
     return AuthActions(client)
 
 
+def logged_in(app, user, password: str = DEFAULT_PASSWORD) -> AuthActions:
+    """A client of its own, logged in as ``user`` through the form (and sent home); a visitor's
+    when ``user`` is None."""
+    actions = AuthActions(app.test_client())
+    if user is None:
+        return actions
+    response = actions.login(user, password)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert urlsplit(response.location).path == "/", response.location
+    return actions
+
+
+def is_login_redirect(response) -> bool:
+    return response.status_code == 302 and urlsplit(response.headers.get("Location", "")).path == "/login"
+
+
+def is_logged_in(client) -> bool:
+    """What a person notices: the account page opens, or they are sent to log in."""
+    response = client.get("/account")
+    if response.status_code == 200:
+        return True
+    assert is_login_redirect(response), (response.status_code, response.location)
+    return False
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def get_html(client, path: str) -> str:
+    """GET a page that must answer 200; its HTML."""
+    response = client.get(path)
+    assert response.status_code == 200, f"GET {path} -> {response.status_code}"
+    return response.get_data(as_text=True)
+
+
+def page_text(html: str) -> str:
+    """The visible text of a page: scripts, styles and tags dropped, entities decoded,
+    whitespace collapsed."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+# ----------------------------------------------------------------------------- seminars
+
+
+SERIES = "官民連携プラットフォーム オンラインセミナー"
+
+
+def join_url(key: str) -> str:
+    return f"https://example.org/webinar/{key}"
+
+
+def seminar_record(key: str, *, day: date | None = None, days: int = 21, **fields: Any) -> dict[str, Any]:
+    """An import record for a published seminar ``days`` from today (or on ``day``), 15:30–17:00
+    in Tokyo, registration open, with a join link; ``fields`` override or add record fields."""
+    from portal.core.dates import fiscal_year, today_local
+
+    day = day or today_local() + timedelta(days=days)
+    return {
+        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 1,
+        "title": f"テストセミナー {key}", "date": day.isoformat(), "start": "15:30", "end": "17:00",
+        "status": "published", "registration": "open", "join_url": join_url(key),
+        **fields,
+    }
+
+
+@pytest.fixture
+def seminar_defaults() -> dict[str, Any]:
+    """Record fields every ``make_seminar`` of a module starts from; a module overrides this
+    fixture when all its seminars need the same thing (e.g. Q&A open and a program)."""
+    return {}
+
+
+@pytest.fixture
+def make_seminar(app, seminar_defaults) -> Callable[..., int]:
+    """``make_seminar(key, *, day=None, days=21, **record_fields) -> id``: a seminar imported
+    through the importer (as the secretariat's JSON would be), committed."""
+    from portal.imports.operations import import_data
+    from portal.seminars.models import Seminar
+
+    def factory(key: str, *, day: date | None = None, days: int = 21, **fields: Any) -> int:
+        record = seminar_record(key, day=day, days=days, **{**seminar_defaults, **fields})
+        with app.app_context():
+            import_data({"seminars": [record]})
+            _db.session.commit()
+            return _db.session.scalar(select(Seminar.id).where(Seminar.key == key))
+
+    return factory
+
+
+def register_accounts(app, seminar_id: int, *users) -> list:
+    """Register accounts through the service (as the registration form does); their states."""
+    from portal.accounts.models import User
+    from portal.seminars import registrations
+
+    states = []
+    with app.app_context():
+        for user in users:
+            registration = registrations.register(seminar_id, _db.session.get(User, user.id))
+            _db.session.commit()
+            states.append(registration.state)
+    return states
+
+
+# ----------------------------------------------------------------------------- subcommittees
+
+
+@pytest.fixture
+def make_subcommittee(app) -> Callable[..., int]:
+    """``make_subcommittee(slug, **record_fields) -> id``: an active subcommittee of fiscal year
+    2021 imported through the importer, committed; ``record_fields`` override or add (name,
+    fiscal_year, sessions, milestones, activities, ...)."""
+    from portal.imports.operations import import_data
+    from portal.subcommittees.models import Subcommittee
+
+    def factory(slug: str, **fields: Any) -> int:
+        record = {"slug": slug, "name": f"テスト分科会 {slug}", "fiscal_year": 2021, **fields}
+        with app.app_context():
+            import_data({"subcommittees": [record]})
+            _db.session.commit()
+            return _db.session.scalar(select(Subcommittee.id).where(Subcommittee.slug == slug))
+
+    return factory
+
+
+def add_member(app, subcommittee_id: int, user, *, lead: bool = False, state: Any = None) -> int:
+    """A membership row (approved unless ``state`` says otherwise); its id."""
+    from portal.subcommittees.models import MembershipState, SubcommitteeMember
+
+    with app.app_context():
+        membership = SubcommitteeMember(subcommittee_id=subcommittee_id, user_id=user.id, is_lead=lead,
+                                        state=state or MembershipState.APPROVED)
+        _db.session.add(membership)
+        _db.session.commit()
+        return membership.id
+
+
 # ----------------------------------------------------------------------------- mail
 
 
@@ -357,6 +504,15 @@ def browser():
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def log_in_page(page, live_server: str, user, password: str = DEFAULT_PASSWORD) -> None:
+    """Log ``user`` in through the browser's log-in form and wait for the home page."""
+    page.goto("/login")
+    page.get_by_label("メールアドレス").fill(user.email)
+    page.get_by_label("パスワード").fill(password)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(f"{live_server}/")
 
 
 @pytest.fixture

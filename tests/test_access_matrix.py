@@ -73,7 +73,7 @@ def R(visitor, observer, member, other_lead, lead, secretariat, deactivated) -> 
 
 
 # Expected outcome per route rule, method and role. LOGIN: 302 to /login.
-#                                                                       visitor observer member other  lead   secr.  deact.
+#                                                              vis.   obs.   member other  lead   secr.  deact.
 MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     # Public pages and feeds
     "/":                                            {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
@@ -100,8 +100,9 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/logout":                                      {"POST": R(302,   302,   302,   302,   302,   302,   302)},
     "/signup":                                      {"GET":  R(200,   200,   200,   200,   200,   200,   200),
                                                      "POST": R(422,   422,   422,   422,   422,   422,   422)},
+    # An empty form is re-rendered with field errors.
     "/password-reset":                              {"GET":  R(200,   200,   200,   200,   200,   200,   200),
-                                                     "POST": R(422,   422,   422,   422,   422,   422,   422)},  # empty form: re-rendered with field errors
+                                                     "POST": R(422,   422,   422,   422,   422,   422,   422)},
     # a guessed token
     "/password-reset/<token>":                      {"GET":  R(404,   404,   404,   404,   404,   404,   404),
                                                      "POST": R(404,   404,   404,   404,   404,   404,   404)},
@@ -400,7 +401,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/subcommittees/<slug>/milestones/<int:milestone_id>/done":
         lambda w, r: f"/subcommittees/net-zero/milestones/{w.ids['milestone']}/done",
     "/subcommittees/<slug>/sessions": lambda w, r: "/subcommittees/net-zero/sessions",
-    "/subcommittees/<slug>/sessions/<int:session_id>": lambda w, r: f"/subcommittees/net-zero/sessions/{w.ids['session']}",
+    "/subcommittees/<slug>/sessions/<int:session_id>":
+        lambda w, r: f"/subcommittees/net-zero/sessions/{w.ids['session']}",
     "/subcommittees/proposals/<int:sub_id>/edit": lambda w, r: f"/subcommittees/proposals/{w.ids['proposal']}/edit",
     "/secretariat/accounts/<int:user_id>/anonymize": lambda w, r: f"/secretariat/accounts/{w.fresh_user()}/anonymize",
     "/secretariat/accounts/<int:user_id>/approve": lambda w, r: f"/secretariat/accounts/{w.fresh_user()}/approve",
@@ -414,7 +416,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/program/<int:item_id>/delete": lambda w, r: f"/secretariat/program/{w.fresh_program_item()}/delete",
     "/secretariat/program/<int:item_id>/edit": lambda w, r: f"/secretariat/program/{w.ids['program_item']}/edit",
     "/secretariat/program/<int:item_id>/move": lambda w, r: f"/secretariat/program/{w.ids['program_item']}/move",
-    "/secretariat/questions/<int:question_id>/answer": lambda w, r: f"/secretariat/questions/{w.fresh_question()}/answer",
+    "/secretariat/questions/<int:question_id>/answer":
+        lambda w, r: f"/secretariat/questions/{w.fresh_question()}/answer",
     "/secretariat/questions/<int:question_id>/answered":
         lambda w, r: f"/secretariat/questions/{w.fresh_question()}/answered",
     "/secretariat/questions/<int:question_id>/hide": lambda w, r: f"/secretariat/questions/{w.fresh_question()}/hide",
@@ -425,7 +428,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/seminars/<int:seminar_id>/program": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/program",
     "/secretariat/seminars/<int:seminar_id>/qa/close": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/close",
     "/secretariat/seminars/<int:seminar_id>/qa/open": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/open",
-    "/secretariat/seminars/<int:seminar_id>/questions": lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/questions",
+    "/secretariat/seminars/<int:seminar_id>/questions":
+        lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/questions",
     "/secretariat/seminars/<int:seminar_id>/questions.csv":
         lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/questions.csv",
     "/secretariat/seminars/<int:seminar_id>/registrants.csv":
@@ -678,8 +682,10 @@ def test_personal_feed_only_with_its_token(app, create_user):
     bob_feed = bob_client.get(f"/calendar/{bob_token}.ics")
     assert bob_feed.status_code == 200 and link not in bob_feed.get_data(as_text=True).replace("\r\n ", "")
     # Guessed, truncated, altered or id-like tokens: 404, with no data.
-    for guess in (secrets.token_urlsafe(32), alice_token[:-1], alice_token[:-1] + ("A" if alice_token[-1] != "A" else "B"),
-                  str(alice.id), alice.email, "%00", "..%2f..%2f", alice_token.upper() if alice_token.upper() != alice_token else "x"):
+    altered = alice_token[:-1] + ("A" if alice_token[-1] != "A" else "B")
+    upper = alice_token.upper() if alice_token.upper() != alice_token else "x"
+    for guess in (secrets.token_urlsafe(32), alice_token[:-1], altered,
+                  str(alice.id), alice.email, "%00", "..%2f..%2f", upper):
         response = bob_client.get(f"/calendar/{guess}.ics")
         assert response.status_code == 404, guess
         assert "BEGIN:VCALENDAR" not in response.get_data(as_text=True)

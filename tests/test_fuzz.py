@@ -115,7 +115,8 @@ HOSTILE = [
     "NaN", "Infinity", "-1", "0", "-0", "1e309", "0x10", "99999999999999999999999999", str(2**31), str(2**63),
     str(-(2**63) - 1), HUGE, "2021-02-30", "2021-13-01", "0000-01-01", "0001-01-01", "9999-12-31", "2021-04",
     "0000-01", "2021-00", "2021W011", "24:00", "23:59", "25:61", "00:00", "0001-01-01T00:00", "9999-12-31T23:59",
-    "2021-08-03T15:30", "東京都千代田区霞が関", "ネット・ゼロ スマートシティ検討分科会", "前橋市 / 未来創造部 / 山田 太郎",
+    "2021-08-03T15:30", "東京都千代田区霞が関", "ネット・ゼロ スマートシティ検討分科会",
+    "前橋市 / 未来創造部 / 山田 太郎",
     "活動1 / デスクリサーチ / 2021-09 / 2021-13", "活動1 / 調査 / 0000-01", "氏名 / 所属 / 部署 / not-an-email",
     "ｱｲｳｴｵ", "🏙️🚲", "𠮷野家", "Ａ１＠ｅｘａｍｐｌｅ．ｏｒｇ", "a" * 255 + "@example.org", "x" * 301, "あ" * 201,
     "line\n" * 300, "/" * 60, "／" * 60, "https://example.org/" + "a" * 600, "mailto:x@example.org",
@@ -299,8 +300,9 @@ def signup_forms(draw) -> dict[str, Any]:
     ))
 
 
-SIGNUP = {"name": "山田 太郎", "email": "nul@example.org", "organization": "前橋市", "organization_kind": "municipality",
-          "membership": "member", "password": PASSWORD, "password_confirm": PASSWORD}
+SIGNUP = {"name": "山田 太郎", "email": "nul@example.org", "organization": "前橋市",
+          "organization_kind": "municipality", "membership": "member", "password": PASSWORD,
+          "password_confirm": PASSWORD}
 
 
 @fuzz_settings(60)
@@ -694,7 +696,8 @@ NESTED = b"[" * 5_000 + b"]" * 5_000
 HOSTILE_FILES = [
     b"", b"\x00", b"\xff\xfe{\x00}\x00", b"\xef\xbb\xbf{}", b"{}", b"[]", b"null", b"NaN", b"1e999", b'"text"',
     b'{"seminars": [{"key": "x"', b"{" * 5 + b"}" * 5, NESTED,
-    '{"organizations": [{"name": "前橋市"}]}'.encode("shift_jis"), '{"organizations": [{"name": "前橋市"}]}'.encode("utf-16"),
+    '{"organizations": [{"name": "前橋市"}]}'.encode("shift_jis"),
+    '{"organizations": [{"name": "前橋市"}]}'.encode("utf-16"),
     b'{"seminars": [{"key": "fz-cli", "fiscal_year": 2021, "status": "draft"}]}',
 ]
 import_bytes = st.one_of(

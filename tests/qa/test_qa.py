@@ -15,7 +15,6 @@ exports the questions as CSV for Excel.
 from __future__ import annotations
 
 import csv
-import html as html_lib
 import io
 import re
 import threading
@@ -28,48 +27,33 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions, csrf_token
+from conftest import AuthActions, csrf_token, get_html, is_login_redirect, logged_in, page_text, register_accounts
 from sqlalchemy import create_engine, func, select, text
 
 from portal.accounts.models import User
-from portal.core.dates import fiscal_year, to_local, today_local
+from portal.core.dates import to_local
 from portal.core.db import db
-from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState, QuestionVote
 from portal.seminars import registrations
 from portal.seminars.models import ProgramItem, RegistrationState, Seminar
 
-SERIES = "官民連携プラットフォーム オンラインセミナー"
 MAILBOX = "secretariat-box@example.org"  # SECRETARIAT_EMAIL in the test configuration
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def make_seminar(app, key: str, *, qa: str = "open", capacity: int | None = None, **extra: Any) -> int:
-    """A published seminar three weeks ahead, registration open, with a two-item program."""
-    day = today_local() + timedelta(days=21)
-    record: dict[str, Any] = {
-        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 4,
-        "title": f"Q&Aテスト {key}", "date": day.isoformat(), "start": "15:30", "end": "17:00",
-        "status": "published", "registration": "open", "qa": qa,
-        "join_url": f"https://example.org/webinar/{key}",
-        "program": [
-            {"start": "15:30", "title": f"イントロダクション {key}", "points": ["本日のプログラム紹介"],
-             "presenters": [{"organization": "総務省", "department": "サイバーセキュリティ統括官室"}]},
-            {"start": "15:45", "title": f"前橋市の取組紹介 {key}", "points": ["スマートシティの取組"],
-             "presenters": [{"organization": "前橋市"}]},
-        ],
-    }
-    if capacity is not None:
-        record["capacity"] = capacity
-    record.update(extra)
-    with app.app_context():
-        import_data({"seminars": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == key))
+@pytest.fixture
+def seminar_defaults() -> dict[str, Any]:
+    """Every seminar here has Q&A open and a two-item program to ask about."""
+    return {"qa": "open", "program": [
+        {"start": "15:30", "title": "イントロダクション", "points": ["本日のプログラム紹介"],
+         "presenters": [{"organization": "総務省", "department": "サイバーセキュリティ統括官室"}]},
+        {"start": "15:45", "title": "前橋市の取組紹介", "points": ["スマートシティの取組"],
+         "presenters": [{"organization": "前橋市"}]},
+    ]}
 
 
 def program_items(app, seminar_id: int) -> list[tuple[int, str]]:
@@ -81,28 +65,9 @@ def program_items(app, seminar_id: int) -> list[tuple[int, str]]:
         return [tuple(r) for r in rows]
 
 
-def register(app, seminar_id: int, *users) -> list[RegistrationState]:
-    """Register accounts through the service (as the registration form does)."""
-    result = []
-    with app.app_context():
-        for user in users:
-            registration = registrations.register(seminar_id, db.session.get(User, user.id))
-            db.session.commit()
-            result.append(registration.state)
-    return result
-
-
-def logged_in(app, user) -> AuthActions:
-    """A test client of its own, logged in through the form."""
-    auth = AuthActions(app.test_client())
-    response = auth.login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return auth
-
-
 def attendee(app, create_user, seminar_id: int, role: str = "member", **kwargs) -> tuple[Any, AuthActions]:
     user = create_user(role, **kwargs)
-    assert register(app, seminar_id, user) == [RegistrationState.REGISTERED]
+    assert register_accounts(app, seminar_id, user) == [RegistrationState.REGISTERED]
     return user, logged_in(app, user)
 
 
@@ -170,21 +135,6 @@ def listed(html: str) -> list[tuple[int, int]]:
     return parser.items
 
 
-def get_html(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, f"GET {path} -> {response.status_code}"
-    return response.get_data(as_text=True)
-
-
-def page_text(html: str) -> str:
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
-def is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
-
-
 def post_together(jobs: list[tuple[AuthActions, str, dict[str, str]]]) -> list[int]:
     """POST every (client, path, data) at the same moment, each from its own thread."""
     prepared = [(auth.client, path, {**data, "csrf_token": csrf_token(auth.client, "/")}) for auth, path, data in jobs]
@@ -216,12 +166,12 @@ def deliver(app, **kwargs):
 # ----------------------------------------------------------------------------- access
 
 
-def test_only_registered_attendees_and_the_secretariat_take_part(app, client, create_user):
-    sid = make_seminar(app, "access", capacity=2)
+def test_only_registered_attendees_and_the_secretariat_take_part(app, client, create_user, make_seminar):
+    sid = make_seminar("access", capacity=2)
     _, registered_auth = attendee(app, create_user, sid)
     observer, observer_auth = attendee(app, create_user, sid, role="observer")
     waiting = create_user("member")
-    assert register(app, sid, waiting) == [RegistrationState.WAITING]
+    assert register_accounts(app, sid, waiting) == [RegistrationState.WAITING]
     outsider = create_user("member")
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(registered_auth, sid, "最初の質問です").status_code == 302
@@ -257,8 +207,8 @@ def test_only_registered_attendees_and_the_secretariat_take_part(app, client, cr
     assert vote_count(app, qid) == 0
 
 
-def test_moderation_and_routing_are_for_the_secretariat_only(app, client, create_user):
-    sid = make_seminar(app, "admin-only")
+def test_moderation_and_routing_are_for_the_secretariat_only(app, client, create_user, make_seminar):
+    sid = make_seminar("admin-only")
     _, member_auth = attendee(app, create_user, sid)
     assert ask(member_auth, sid, "モデレーションの対象").status_code == 302
     qid = question_id(app, sid, "モデレーションの対象")
@@ -285,8 +235,8 @@ def test_moderation_and_routing_are_for_the_secretariat_only(app, client, create
 # ----------------------------------------------------------------------------- asking
 
 
-def test_secretariat_opens_qa_then_attendees_ask_about_a_program_item(app, create_user):
-    sid = make_seminar(app, "open-ask", qa="closed")
+def test_secretariat_opens_qa_then_attendees_ask_about_a_program_item(app, create_user, make_seminar):
+    sid = make_seminar("open-ask", qa="closed")
     member, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
 
@@ -304,7 +254,8 @@ def test_secretariat_opens_qa_then_attendees_ask_about_a_program_item(app, creat
     assert urlsplit(response.headers["Location"]).path == f"/seminars/{sid}/questions"
 
     [question] = questions(app, sid)
-    assert (question.body, question.program_item_id, question.author_id) == ("前橋市の取組について伺います", item_id, member.id)
+    assert (question.body, question.program_item_id, question.author_id) == (
+        "前橋市の取組について伺います", item_id, member.id)
     assert question.anonymous is False and question.state is QuestionState.OPEN
     html = get_html(auth.client, f"/seminars/{sid}/questions")
     assert listed(html) == [(question.id, 0)]
@@ -312,15 +263,15 @@ def test_secretariat_opens_qa_then_attendees_ask_about_a_program_item(app, creat
     assert "質問を送信しました。" in page_text(html)
 
     # A program item of another seminar is refused, nothing is saved.
-    other = make_seminar(app, "open-ask-other")
+    other = make_seminar("open-ask-other")
     [(foreign_item, _), _] = program_items(app, other)
     response = ask(auth, sid, "別のセミナーの項目", program_item=str(foreign_item))
     assert response.status_code == 422
     assert len(questions(app, sid)) == 1 and questions(app, other) == []
 
 
-def test_question_text_is_limited_to_1000_characters(app, create_user):
-    sid = make_seminar(app, "length")
+def test_question_text_is_limited_to_1000_characters(app, create_user, make_seminar):
+    sid = make_seminar("length")
     _, auth = attendee(app, create_user, sid)
 
     at_limit = "質" * 1000
@@ -342,8 +293,8 @@ def test_question_text_is_limited_to_1000_characters(app, create_user):
     assert [q.body for q in questions(app, sid)] == [at_limit]
 
 
-def test_anonymous_question_names_nobody_on_the_list_the_back_office_names_the_asker(app, create_user):
-    sid = make_seminar(app, "anon")
+def test_anonymous_question_names_nobody_on_the_list_the_back_office_names_the_asker(app, create_user, make_seminar):
+    sid = make_seminar("anon")
     asker, asker_auth = attendee(app, create_user, sid, name="匿名 希望子", org="秘密市役所")
     _, named_auth = attendee(app, create_user, sid, name="実名 太郎", org="公開町")
     _, other_auth = attendee(app, create_user, sid, name="傍聴 次郎", org="見学村")
@@ -386,8 +337,8 @@ def test_anonymous_question_names_nobody_on_the_list_the_back_office_names_the_a
 # ----------------------------------------------------------------------------- voting and listing
 
 
-def test_up_vote_once_per_account_and_list_sorted_by_votes_or_time(app, create_user):
-    sid = make_seminar(app, "votes")
+def test_up_vote_once_per_account_and_list_sorted_by_votes_or_time(app, create_user, make_seminar):
+    sid = make_seminar("votes")
     _, a = attendee(app, create_user, sid)
     _, b = attendee(app, create_user, sid, role="observer")
     _, c = attendee(app, create_user, sid)
@@ -413,8 +364,8 @@ def test_up_vote_once_per_account_and_list_sorted_by_votes_or_time(app, create_u
     assert listed(get_html(a.client, f"/seminars/{sid}/questions?sort=time")) == [(q1, 0), (q2, 2), (q3, 1)]
 
 
-def test_list_refreshes_without_reload_when_js_is_there(app, create_user):
-    sid = make_seminar(app, "fragment")
+def test_list_refreshes_without_reload_when_js_is_there(app, create_user, make_seminar):
+    sid = make_seminar("fragment")
     _, auth = attendee(app, create_user, sid)
     assert ask(auth, sid, "断片の質問").status_code == 302
     qid = question_id(app, sid, "断片の質問")
@@ -437,8 +388,8 @@ def test_list_refreshes_without_reload_when_js_is_there(app, create_user):
     assert listed(get_html(auth.client, f"/seminars/{sid}/questions?fragment=1&sort=time")) == [(qid, 1)]
 
 
-def test_one_account_voting_many_times_at_once_counts_once(app, create_user):
-    sid = make_seminar(app, "vote-race")
+def test_one_account_voting_many_times_at_once_counts_once(app, create_user, make_seminar):
+    sid = make_seminar("vote-race")
     _, asker = attendee(app, create_user, sid)
     voter, _ = attendee(app, create_user, sid)
     assert ask(asker, sid, "連打される質問").status_code == 302
@@ -451,12 +402,12 @@ def test_one_account_voting_many_times_at_once_counts_once(app, create_user):
     assert vote_count(app, qid) == 1
 
 
-def test_many_accounts_asking_and_voting_at_once_lose_nothing(app, create_user):
+def test_many_accounts_asking_and_voting_at_once_lose_nothing(app, create_user, make_seminar):
     """100 accounts on PostgreSQL (20 on SQLite, which serializes writers anyway)."""
     n = 100 if dialect(app) == "postgresql" else 20
-    sid = make_seminar(app, "rush")
+    sid = make_seminar("rush")
     users = [create_user("member" if i % 2 else "observer") for i in range(n)]
-    register(app, sid, *users)
+    register_accounts(app, sid, *users)
     clients = [logged_in(app, u) for u in users]
 
     codes = post_together([
@@ -491,8 +442,8 @@ def test_many_accounts_asking_and_voting_at_once_lose_nothing(app, create_user):
 # ----------------------------------------------------------------------------- moderation
 
 
-def test_hidden_question_is_mailed_to_its_asker_and_gone_for_others(app, create_user):
-    sid = make_seminar(app, "hide")
+def test_hidden_question_is_mailed_to_its_asker_and_gone_for_others(app, create_user, make_seminar):
+    sid = make_seminar("hide")
     asker, asker_auth = attendee(app, create_user, sid, name="不適切 質問者")
     _, other = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
@@ -531,16 +482,15 @@ def test_hidden_question_is_mailed_to_its_asker_and_gone_for_others(app, create_
 
 
 def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp(
-    make_app, smtp_server, create_user
-):
+    make_app, smtp_server, create_user, make_seminar):
     app = make_app(**smtp_server.config())
-    sid = make_seminar(app, "digest")
-    other_sid = make_seminar(app, "digest-other")
+    sid = make_seminar("digest", title="Q&Aテスト digest")
+    other_sid = make_seminar("digest-other")
     [_, (item_id, item_title)] = program_items(app, sid)
     a_user, a = attendee(app, create_user, sid, name="質問 一郎", org="前橋市役所")
     _, b = attendee(app, create_user, sid, role="observer", name="匿名 花子", org="浜松市役所")
     _, c = attendee(app, create_user, sid, name="回答済 三郎", org="岡崎市役所")
-    assert register(app, other_sid, a_user) == [RegistrationState.REGISTERED]
+    assert register_accounts(app, other_sid, a_user) == [RegistrationState.REGISTERED]
     secretariat = logged_in(app, create_user("secretariat"))
 
     assert ask(a, sid, "【未回答A】データ連携の費用負担は？", program_item=str(item_id)).status_code == 302
@@ -553,8 +503,10 @@ def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp
     for voter in (b, c):
         assert vote(voter, qa_).status_code == 302
     assert vote(a, qb).status_code == 302
-    assert secretariat.post(f"/secretariat/questions/{question_id(app, sid, '【回答済C】当日回答された質問')}/answered").status_code == 302
-    assert secretariat.post(f"/secretariat/questions/{question_id(app, sid, '【非表示D】非表示にされる質問')}/hide").status_code == 302
+    answered = question_id(app, sid, "【回答済C】当日回答された質問")
+    hidden = question_id(app, sid, "【非表示D】非表示にされる質問")
+    assert secretariat.post(f"/secretariat/questions/{answered}/answered").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden}/hide").status_code == 302
 
     response = close(secretariat, sid)
     assert response.status_code == 302
@@ -602,8 +554,8 @@ def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp
             assert q.routed_at is None
 
 
-def test_digest_goes_to_the_seminars_own_mailbox_when_it_has_one(app, create_user):
-    sid = make_seminar(app, "own-box", mailbox="seminar-qa@example.org")
+def test_digest_goes_to_the_seminars_own_mailbox_when_it_has_one(app, create_user, make_seminar):
+    sid = make_seminar("own-box", mailbox="seminar-qa@example.org")
     _, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, "専用窓口への質問").status_code == 302
@@ -616,8 +568,8 @@ def test_digest_goes_to_the_seminars_own_mailbox_when_it_has_one(app, create_use
     assert mailbox_rows(app) == []  # not also to the general mailbox
 
 
-def test_reopening_and_closing_routes_only_the_new_questions(app, create_user):
-    sid = make_seminar(app, "reopen")
+def test_reopening_and_closing_routes_only_the_new_questions(app, create_user, make_seminar):
+    sid = make_seminar("reopen")
     _, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, "【一回目1】最初のセッションの質問").status_code == 302
@@ -637,8 +589,8 @@ def test_reopening_and_closing_routes_only_the_new_questions(app, create_user):
     assert routed == {"【一回目1】": first.id, "【一回目2】": first.id, "【二回目3】": second.id}
 
 
-def test_concurrent_closes_send_one_digest(app, create_user):
-    sid = make_seminar(app, "close-race")
+def test_concurrent_closes_send_one_digest(app, create_user, make_seminar):
+    sid = make_seminar("close-race")
     _, auth = attendee(app, create_user, sid)
     for i in range(5):
         assert ask(auth, sid, f"【競合{i}】同時に終了される質問").status_code == 302
@@ -655,9 +607,9 @@ def test_concurrent_closes_send_one_digest(app, create_user):
     assert {q.routed_message_id for q in questions(app, sid)} == {rows[0].id}
 
 
-def test_mail_outage_keeps_the_digest_and_delivers_it_once_later(make_app, smtp_server, create_user):
+def test_mail_outage_keeps_the_digest_and_delivers_it_once_later(make_app, smtp_server, create_user, make_seminar):
     app = make_app(**smtp_server.config())
-    sid = make_seminar(app, "outage")
+    sid = make_seminar("outage")
     _, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, "【停電中】メール障害の間の質問").status_code == 302
@@ -687,8 +639,8 @@ def test_mail_outage_keeps_the_digest_and_delivers_it_once_later(make_app, smtp_
     assert sent.status is OutboxStatus.SENT
 
 
-def test_follow_up_questions_after_closing_go_to_the_mailbox_one_by_one(app, create_user, client):
-    sid = make_seminar(app, "followup")
+def test_follow_up_questions_after_closing_go_to_the_mailbox_one_by_one(app, create_user, client, make_seminar):
+    sid = make_seminar("followup")
     _, auth = attendee(app, create_user, sid)
     _, other = attendee(app, create_user, sid)
     outsider = logged_in(app, create_user("member"))
@@ -721,7 +673,7 @@ def test_follow_up_questions_after_closing_go_to_the_mailbox_one_by_one(app, cre
 
 
 @pytest.mark.postgres_only
-def test_a_question_asked_while_qa_closes_is_not_lost(app, create_user, database_url):
+def test_a_question_asked_while_qa_closes_is_not_lost(app, create_user, database_url, make_seminar):
     """The close commits between the moment a question is accepted as a live question and the
     moment it is written: it must still reach the mailbox (in the digest or as a follow-up).
 
@@ -730,7 +682,7 @@ def test_a_question_asked_while_qa_closes_is_not_lost(app, create_user, database
     """
     if dialect(app) != "postgresql":
         pytest.skip("needs PostgreSQL's table locks to hold the ask at its INSERT")
-    sid = make_seminar(app, "ask-close-race")
+    sid = make_seminar("ask-close-race")
     _, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
     ask_token, close_token = csrf_token(auth.client, "/"), csrf_token(secretariat.client, "/")
@@ -787,8 +739,8 @@ def test_a_question_asked_while_qa_closes_is_not_lost(app, create_user, database
 # ----------------------------------------------------------------------------- answers, FAQ, CSV
 
 
-def test_secretariat_answers_asker_is_mailed_and_published_answers_are_faq(app, create_user, client):
-    sid = make_seminar(app, "answer")
+def test_secretariat_answers_asker_is_mailed_and_published_answers_are_faq(app, create_user, client, make_seminar):
+    sid = make_seminar("answer")
     asker, auth = attendee(app, create_user, sid, name="回答 待子")
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, "【公開】オープンデータの公開範囲は？", anonymous="y").status_code == 302
@@ -824,8 +776,8 @@ def test_secretariat_answers_asker_is_mailed_and_published_answers_are_faq(app, 
     assert "回答 待子" not in get_html(client, f"/seminars/{sid}")
 
 
-def test_questions_export_as_excel_safe_csv(app, create_user):
-    sid = make_seminar(app, "csv")
+def test_questions_export_as_excel_safe_csv(app, create_user, make_seminar):
+    sid = make_seminar("csv")
     _, auth = attendee(app, create_user, sid, name="@SUM(1+1)", org="+テスト市")
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, '=HYPERLINK("http://evil.example","click")').status_code == 302
@@ -855,19 +807,22 @@ def test_questions_export_as_excel_safe_csv(app, create_user):
 # ----------------------------------------------------------------------------- one package, one rule
 
 
-def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, create_user):
+def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, create_user, make_seminar):
     """The contract's URLs stay; they are Q&A's own routes (secretariat.qa.*), behind the
     secretariat's one guard, and the secretariat's list carries the answered-live form."""
-    sid = make_seminar(app, "nested")
+    sid = make_seminar("nested")
     _, auth = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(auth, sid, "入れ子の質問").status_code == 302
     qid = question_id(app, sid, "入れ子の質問")
 
     adapter = app.url_map.bind("localhost")
-    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"), ("POST", f"/secretariat/seminars/{sid}/qa/close"),
-                         ("POST", f"/secretariat/questions/{qid}/answered"), ("POST", f"/secretariat/questions/{qid}/hide"),
-                         ("POST", f"/secretariat/questions/{qid}/answer"), ("GET", f"/secretariat/seminars/{sid}/questions"),
+    for method, path in (("POST", f"/secretariat/seminars/{sid}/qa/open"),
+                         ("POST", f"/secretariat/seminars/{sid}/qa/close"),
+                         ("POST", f"/secretariat/questions/{qid}/answered"),
+                         ("POST", f"/secretariat/questions/{qid}/hide"),
+                         ("POST", f"/secretariat/questions/{qid}/answer"),
+                         ("GET", f"/secretariat/seminars/{sid}/questions"),
                          ("GET", f"/secretariat/seminars/{sid}/questions.csv")):
         endpoint, _ = adapter.match(path, method=method)
         assert endpoint.startswith("secretariat.qa."), (path, endpoint)
@@ -883,8 +838,8 @@ def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, crea
     assert "当日回答済み" in page_text(html)  # the state's one label
 
 
-def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, create_user):
-    sid = make_seminar(app, "refused-vote")
+def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, create_user, make_seminar):
+    sid = make_seminar("refused-vote")
     _, asker = attendee(app, create_user, sid)
     _, voter = attendee(app, create_user, sid)
     secretariat = logged_in(app, create_user("secretariat"))
@@ -904,9 +859,9 @@ def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, creat
     assert vote_count(app, qid) == 0
 
 
-def test_a_refused_question_shows_why_beside_the_form(app, create_user):
-    sid = make_seminar(app, "refused-ask")
-    other = make_seminar(app, "refused-ask-other")
+def test_a_refused_question_shows_why_beside_the_form(app, create_user, make_seminar):
+    sid = make_seminar("refused-ask")
+    other = make_seminar("refused-ask-other")
     _, auth = attendee(app, create_user, sid)
     [(foreign_item, _), _] = program_items(app, other)
     response = ask(auth, sid, "別のセミナーの項目について", program_item=str(foreign_item))

@@ -9,7 +9,6 @@ the join link is only ever shown or mailed to registered (not waiting) accounts.
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -18,40 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions, csrf_token
+from conftest import AuthActions, csrf_token, get_html, join_url, logged_in, page_text
 from sqlalchemy import select
 
 from portal.core.dates import fiscal_year, local_datetime, today_local
 from portal.core.db import db, utcnow
-from portal.imports.operations import import_data
 from portal.seminars import jobs
 from portal.seminars.models import Registration, RegistrationState, Seminar, SeminarStatus
 
-SERIES = "官民連携プラットフォーム オンラインセミナー"
-
-
 # ----------------------------------------------------------------------------- helpers
-
-
-def join_url(key: str) -> str:
-    return f"https://example.org/webinar/{key}"
-
-
-def make_seminar(app, key: str, *, days: int = 14, capacity: int | None = None, **extra: Any) -> int:
-    """A published seminar ``days`` from today (15:30–17:00 in Tokyo), registration open."""
-    day = today_local() + timedelta(days=days)
-    record: dict[str, Any] = {
-        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 3,
-        "title": f"登録テスト {key}", "date": day.isoformat(), "start": "15:30", "end": "17:00",
-        "status": "published", "registration": "open", "join_url": join_url(key),
-    }
-    if capacity is not None:
-        record["capacity"] = capacity
-    record.update(extra)
-    with app.app_context():
-        import_data({"seminars": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == key))
 
 
 def update_seminar(app, seminar_id: int, **values: Any) -> None:
@@ -92,25 +66,6 @@ def events(outbox, email: str) -> list[str]:
     return [m.kind.removeprefix("registration.") for m in registration_mails(outbox, email)]
 
 
-def logged_in(app, user) -> AuthActions:
-    """A fresh client of its own, logged in through the form."""
-    auth = AuthActions(app.test_client())
-    response = auth.login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return auth
-
-
-def get_html(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, f"GET {path} -> {response.status_code}"
-    return response.get_data(as_text=True)
-
-
-def page_text(html: str) -> str:
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
-
-
 FLASH_RE = re.compile(r'<p class="flash flash-(\w+)"[^>]*>(.*?)</p>', re.S)
 
 
@@ -143,8 +98,8 @@ def has_cancel_form(html: str, seminar_id: int) -> bool:
 
 
 @pytest.mark.parametrize("role", ["member", "observer"])
-def test_account_registers_from_the_seminar_page_and_gets_the_join_link(app, outbox, create_user, role):
-    sid = make_seminar(app, "reg-basic", capacity=30)
+def test_account_registers_from_the_seminar_page_and_gets_the_join_link(app, outbox, create_user, role, make_seminar):
+    sid = make_seminar("reg-basic", capacity=30, title="登録テスト reg-basic")
     user = create_user(role)
     auth = logged_in(app, user)
 
@@ -171,8 +126,8 @@ def test_account_registers_from_the_seminar_page_and_gets_the_join_link(app, out
     assert f"http://portal.test/seminars/{sid}" in mail.body
 
 
-def test_cancelling_removes_the_join_link_and_is_mailed_without_it(app, outbox, create_user):
-    sid = make_seminar(app, "reg-cancel", capacity=5)
+def test_cancelling_removes_the_join_link_and_is_mailed_without_it(app, outbox, create_user, make_seminar):
+    sid = make_seminar("reg-cancel", capacity=5)
     user = create_user("member")
     auth = logged_in(app, user)
     register(auth, sid)
@@ -203,8 +158,8 @@ def test_cancelling_removes_the_join_link_and_is_mailed_without_it(app, outbox, 
     assert join_url("reg-cancel") in get_html(auth.client, f"/seminars/{sid}")
 
 
-def test_registering_twice_does_nothing(app, outbox, create_user):
-    sid = make_seminar(app, "reg-twice", capacity=1)
+def test_registering_twice_does_nothing(app, outbox, create_user, make_seminar):
+    sid = make_seminar("reg-twice", capacity=1)
     first, second = create_user("member"), create_user("observer")
     first_auth, second_auth = logged_in(app, first), logged_in(app, second)
 
@@ -225,8 +180,8 @@ def test_registering_twice_does_nothing(app, outbox, create_user):
         assert db.session.scalar(select(Registration.queued_at).where(Registration.user_id == second.id)) == queued
 
 
-def test_full_seminar_puts_registrations_on_the_waitlist(app, outbox, create_user):
-    sid = make_seminar(app, "reg-full", capacity=2)
+def test_full_seminar_puts_registrations_on_the_waitlist(app, outbox, create_user, make_seminar):
+    sid = make_seminar("reg-full", capacity=2)
     users = [create_user("member") for _ in range(3)]
     clients = [logged_in(app, u) for u in users]
     register(clients[0], sid)
@@ -253,8 +208,8 @@ def test_full_seminar_puts_registrations_on_the_waitlist(app, outbox, create_use
     assert join_url("reg-full") not in waiting_mail.body
 
 
-def test_cancellation_promotes_the_first_come_waiting_account_who_is_mailed(app, outbox, create_user):
-    sid = make_seminar(app, "reg-promote", capacity=1)
+def test_cancellation_promotes_the_first_come_waiting_account_who_is_mailed(app, outbox, create_user, make_seminar):
+    sid = make_seminar("reg-promote", capacity=1)
     holder, late, early, third = (create_user("member") for _ in range(4))
     holder_auth, late_auth, early_auth, third_auth = (logged_in(app, u) for u in (holder, late, early, third))
 
@@ -293,8 +248,8 @@ def test_cancellation_promotes_the_first_come_waiting_account_who_is_mailed(app,
     assert count(app, sid, RegistrationState.REGISTERED) == 1
 
 
-def test_leaving_the_waitlist_promotes_nobody(app, outbox, create_user):
-    sid = make_seminar(app, "reg-leave", capacity=1)
+def test_leaving_the_waitlist_promotes_nobody(app, outbox, create_user, make_seminar):
+    sid = make_seminar("reg-leave", capacity=1)
     holder, first, second = (create_user("member") for _ in range(3))
     holder_auth, first_auth, second_auth = (logged_in(app, u) for u in (holder, first, second))
     for auth in (holder_auth, first_auth, second_auth):
@@ -342,9 +297,9 @@ REFUSALS = {
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))
-def test_registration_is_refused_with_a_message_and_nothing_is_written(app, outbox, create_user, case):
+def test_registration_is_refused_with_a_message_and_nothing_is_written(app, outbox, create_user, case, make_seminar):
     seminar_args, change, message = REFUSALS[case]
-    sid = make_seminar(app, f"refused-{case}", capacity=10, **seminar_args)
+    sid = make_seminar(f"refused-{case}", capacity=10, **seminar_args)
     if change:
         change(app, sid)
     user = create_user("member")
@@ -366,8 +321,8 @@ def test_registration_is_refused_with_a_message_and_nothing_is_written(app, outb
     assert registration_mails(outbox) == []
 
 
-def test_registration_before_the_closing_time_is_accepted(app, outbox, create_user):
-    sid = make_seminar(app, "deadline-ahead", capacity=10)
+def test_registration_before_the_closing_time_is_accepted(app, outbox, create_user, make_seminar):
+    sid = make_seminar("deadline-ahead", capacity=10)
     update_seminar(app, sid, registration_closes_at=utcnow() + timedelta(hours=1))
     user = create_user("observer")
     register(logged_in(app, user), sid)
@@ -375,8 +330,8 @@ def test_registration_before_the_closing_time_is_accepted(app, outbox, create_us
     assert events(outbox, user.email) == ["registered"]
 
 
-def test_draft_seminar_cannot_be_registered_for(app, outbox, create_user):
-    sid = make_seminar(app, "draft-reg", capacity=10, status="draft")
+def test_draft_seminar_cannot_be_registered_for(app, outbox, create_user, make_seminar):
+    sid = make_seminar("draft-reg", capacity=10, status="draft")
     member = logged_in(app, create_user("member"))
     assert member.client.get(f"/seminars/{sid}").status_code == 404
     assert register(member, sid).status_code == 404
@@ -392,8 +347,8 @@ def test_draft_seminar_cannot_be_registered_for(app, outbox, create_user):
 
 
 @pytest.mark.parametrize("action", ["registration", "registration/cancel"])
-def test_visitor_posting_is_sent_to_login(app, client, outbox, action):
-    sid = make_seminar(app, f"visitor-{action.replace('/', '-')}", capacity=10)
+def test_visitor_posting_is_sent_to_login(app, client, outbox, action, make_seminar):
+    sid = make_seminar(f"visitor-{action.replace('/', '-')}", capacity=10)
     html = get_html(client, f"/seminars/{sid}")
     assert "ログインして参加を申し込む" in page_text(html)
     assert not has_register_form(html, sid) and not has_cancel_form(html, sid)
@@ -405,8 +360,8 @@ def test_visitor_posting_is_sent_to_login(app, client, outbox, action):
     assert registration_mails(outbox) == []
 
 
-def test_posting_without_the_csrf_token_is_refused_and_changes_nothing(app, outbox, create_user):
-    sid = make_seminar(app, "no-csrf", capacity=10)
+def test_posting_without_the_csrf_token_is_refused_and_changes_nothing(app, outbox, create_user, make_seminar):
+    sid = make_seminar("no-csrf", capacity=10)
     user = create_user("member")
     auth = logged_in(app, user)
 
@@ -424,10 +379,10 @@ def test_posting_without_the_csrf_token_is_refused_and_changes_nothing(app, outb
 # ----------------------------------------------------------------------------- the join link
 
 
-def test_join_link_is_shown_only_to_registered_accounts(app, client, create_user):
+def test_join_link_is_shown_only_to_registered_accounts(app, client, create_user, make_seminar):
     key = "link-only"
     link = join_url(key)
-    sid = make_seminar(app, key, capacity=1)
+    sid = make_seminar(key, days=14, capacity=1)
     registered, waiting, left, outsider = (create_user(r) for r in ("member", "observer", "member", "observer"))
     registered_auth, waiting_auth, left_auth, outsider_auth = (
         logged_in(app, u) for u in (registered, waiting, left, outsider)
@@ -478,14 +433,14 @@ def _rows(section_html: str) -> list[tuple[int, str]]:
     ]
 
 
-def test_my_seminars_lists_upcoming_and_past_registrations_with_their_state(app, client, create_user):
+def test_my_seminars_lists_upcoming_and_past_registrations_with_their_state(app, client, create_user, make_seminar):
     user, other = create_user("member"), create_user("member")
     auth, other_auth = logged_in(app, user), logged_in(app, other)
-    later = make_seminar(app, "mine-later", days=30, capacity=10)
-    sooner = make_seminar(app, "mine-sooner", days=10, capacity=1)
-    dropped = make_seminar(app, "mine-dropped", days=20, capacity=10)
-    others = make_seminar(app, "mine-others", days=25, capacity=10)
-    past = make_seminar(app, "mine-past", days=-40, capacity=10)
+    later = make_seminar("mine-later", days=30, capacity=10, title="登録テスト mine-later")
+    sooner = make_seminar("mine-sooner", days=10, capacity=1)
+    dropped = make_seminar("mine-dropped", days=20, capacity=10)
+    others = make_seminar("mine-others", days=25, capacity=10)
+    past = make_seminar("mine-past", days=-40, capacity=10, title="登録テスト mine-past")
 
     register(other_auth, sooner)  # fills it: ``user`` waits
     register(auth, sooner)
@@ -513,11 +468,11 @@ def test_my_seminars_lists_upcoming_and_past_registrations_with_their_state(app,
 # ----------------------------------------------------------------------------- reminders
 
 
-def test_reminder_the_day_before_reaches_each_registered_account_once(app, outbox, create_user):
+def test_reminder_the_day_before_reaches_each_registered_account_once(app, outbox, create_user, make_seminar):
     day = today_local() + timedelta(days=3)
-    sid = make_seminar(app, "remind", days=3, capacity=2)
-    called_off = make_seminar(app, "remind-called-off", days=3, capacity=10)
-    other_day = make_seminar(app, "remind-other-day", days=4, capacity=10)
+    sid = make_seminar("remind", days=3, capacity=2)
+    called_off = make_seminar("remind-called-off", days=3, capacity=10)
+    other_day = make_seminar("remind-other-day", days=4, capacity=10)
     first, promoted, waiting, left, off = (create_user("member") for _ in range(5))
     first_auth, promoted_auth, waiting_auth, left_auth, off_auth = (
         logged_in(app, u) for u in (first, promoted, waiting, left, off)
@@ -560,9 +515,9 @@ def test_reminder_the_day_before_reaches_each_registered_account_once(app, outbo
     assert events(outbox, first.email).count("reminder") == 2
 
 
-def test_reminder_runs_at_the_same_time_mail_each_registration_once(app, outbox, create_user):
+def test_reminder_runs_at_the_same_time_mail_each_registration_once(app, outbox, create_user, make_seminar):
     day = today_local() + timedelta(days=2)
-    sid = make_seminar(app, "remind-race", days=2, capacity=10)
+    sid = make_seminar("remind-race", days=2, capacity=10)
     users = [create_user("member") for _ in range(4)]
     for user in users:
         register(logged_in(app, user), sid)
@@ -582,8 +537,8 @@ def test_reminder_runs_at_the_same_time_mail_each_registration_once(app, outbox,
     assert sorted(m.recipients[0] for m in reminders) == sorted(u.email for u in users)
 
 
-def test_send_reminders_command(app, runner, outbox, create_user):
-    sid = make_seminar(app, "remind-cli", days=1, capacity=1)
+def test_send_reminders_command(app, runner, outbox, create_user, make_seminar):
+    sid = make_seminar("remind-cli", days=1, capacity=1)
     registered, waiting = create_user("member"), create_user("observer")
     register(logged_in(app, registered), sid)
     register(logged_in(app, waiting), sid)
@@ -616,8 +571,8 @@ def post_together(jobs: list[tuple[AuthActions, str]]) -> list[int]:
         return list(pool.map(post, prepared))
 
 
-def test_fifty_registering_at_once_never_exceed_twenty_places(app, outbox, create_user):
-    sid = make_seminar(app, "rush", capacity=20)
+def test_fifty_registering_at_once_never_exceed_twenty_places(app, outbox, create_user, make_seminar):
+    sid = make_seminar("rush", capacity=20)
     users = [create_user("member" if i % 2 else "observer") for i in range(50)]
     clients = [logged_in(app, u) for u in users]
 
@@ -637,8 +592,8 @@ def test_fifty_registering_at_once_never_exceed_twenty_places(app, outbox, creat
         assert (join_url("rush") in mail.body) == (mail.kind == "registration.registered")
 
 
-def test_cancelling_and_registering_at_once_keep_the_capacity_and_the_queue(app, outbox, create_user):
-    sid = make_seminar(app, "swap", capacity=10)
+def test_cancelling_and_registering_at_once_keep_the_capacity_and_the_queue(app, outbox, create_user, make_seminar):
+    sid = make_seminar("swap", capacity=10)
     holders = [create_user("member") for _ in range(10)]
     queued = [create_user("observer") for _ in range(6)]
     newcomers = [create_user("member") for _ in range(14)]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import icalendar
 import pytest
 import vobject
-from conftest import AuthActions
+from conftest import AuthActions, logged_in
 from sqlalchemy import select, update
 
 from portal.accounts.models import AccountState, User
@@ -186,15 +186,8 @@ def approve_member(app, user, slug: str) -> None:
         db.session.commit()
 
 
-def login(app, user) -> AuthActions:
-    auth = AuthActions(app.test_client())
-    response = auth.login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return auth
-
-
 def register(app, user, seminar_id: int) -> AuthActions:
-    auth = login(app, user)
+    auth = logged_in(app, user)
     response = auth.post(f"/seminars/{seminar_id}/registration")
     assert response.status_code == 302
     return auth
@@ -523,7 +516,7 @@ def test_cancelled_kept_draft_and_undecided_absent(app, client, create_user):
     assert len(public.events) == len(expected) + 3 + 1  # cal-sub ①②④, cal-allday ①
 
     member = create_user("member")
-    member_client = login(app, member).client
+    member_client = logged_in(app, member).client
     for path in (f"/seminars/{ids['cal-draft']}.ics", f"/seminars/{ids['cal-undecided']}.ics"):
         assert client.get(path).status_code == 404, path
         assert member_client.get(path).status_code == 404, path
@@ -600,7 +593,8 @@ def test_uid_stable_and_sequence_grows_only_with_time_status_or_link(app, client
     step(False, "title change in the back office")
     # Time, date, link and status each count.
     day = date(2021, 8, 3)
-    edit_seminar(app, "cal-timed", starts_at=local_datetime(day, time(16, 0)), ends_at=local_datetime(day, time(17, 30)))
+    edit_seminar(app, "cal-timed", starts_at=local_datetime(day, time(16, 0)),
+                 ends_at=local_datetime(day, time(17, 30)))
     step(True, "start time change")
     assert fetch(client, path).events[uid].start[1] == datetime(2021, 8, 3, 16, 0)
     data["seminars"][0].update(date="2021-08-05", start="16:00", end="17:30")
@@ -771,7 +765,8 @@ def test_last_modified_moves_forward_when_an_event_leaves_the_feed(app, client, 
     assert response.status_code == 200, f"304 on If-Modified-Since after {how}: the event would stay in calendars"
     after = fetch(client, "/calendar.ics")
     assert not [u for u in after.uids() if "cal-day" in u]
-    assert parsedate_to_datetime(after.headers["Last-Modified"]) > parsedate_to_datetime(before.headers["Last-Modified"])
+    modified_before, modified_after = (parsedate_to_datetime(r.headers["Last-Modified"]) for r in (before, after))
+    assert modified_after > modified_before
 
 
 def test_conditional_requests(app, client, create_user):
@@ -878,7 +873,8 @@ def test_regenerating_the_token_from_the_account_page(app, client, auth, create_
     def feed_url() -> str:
         page = client.get("/account")
         assert page.status_code == 200
-        match = re.search(r'id="feed-url"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*id="feed-url"', page.get_data(as_text=True))
+        match = re.search(r'id="feed-url"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*id="feed-url"',
+                          page.get_data(as_text=True))
         assert match, "the account page shows the feed URL"
         url = html_lib.unescape(match.group(1) or match.group(2))
         assert url.startswith(f"{BASE}/calendar/") and url.endswith(".ics"), url
@@ -958,7 +954,7 @@ def test_confirmation_mail_carries_the_seminar_ics(app, client, create_user, out
             assert join_url("cal-mail") not in item["data"], "the join link only goes to registered accounts"
 
     # The waiting account is promoted when the first cancels: its confirmation carries the link.
-    login(app, member).post(f"/seminars/{seminar_id}/registration/cancel")
+    logged_in(app, member).post(f"/seminars/{seminar_id}/registration/cancel")
     (promoted,) = outbox("registration.promoted")
     (attachment,) = promoted.attachments
     promoted_feed = parse(attachment["data"].encode("utf-8"))

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions
+from conftest import AuthActions, add_member, is_login_redirect, logged_in
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -62,14 +62,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 # ----------------------------------------------------------------------------- helpers
 
 
-def login(app, user) -> AuthActions:
-    """A client of its own, logged in as ``user``."""
-    auth = AuthActions(app.test_client())
-    response = auth.login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    return auth
-
-
 def visitor(app) -> AuthActions:
     return AuthActions(app.test_client())
 
@@ -78,27 +70,6 @@ def html_of(auth: AuthActions, path: str, status: int = 200) -> str:
     response = auth.client.get(path)
     assert response.status_code == status, (path, response.status_code)
     return response.get_data(as_text=True)
-
-
-def is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
-
-
-def make_sub(app, slug: str = SLUG, *, name: str = SUB_NAME, fy: int = 2021, **extra: Any) -> int:
-    record = {"slug": slug, "name": name, "fiscal_year": fy, **extra}
-    with app.app_context():
-        import_data({"subcommittees": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Subcommittee.id).where(Subcommittee.slug == slug))
-
-
-def add_membership(app, sub_id: int, user, *, lead: bool = False,
-                   state: MembershipState = MembershipState.APPROVED) -> int:
-    with app.app_context():
-        membership = SubcommitteeMember(subcommittee_id=sub_id, user_id=user.id, is_lead=lead, state=state)
-        db.session.add(membership)
-        db.session.commit()
-        return membership.id
 
 
 def membership(app, sub_id: int, user) -> tuple[MembershipState, bool] | None:
@@ -117,7 +88,8 @@ def sessions_of(app, sub_id: int) -> dict[int, dict[str, Any]]:
     with app.app_context():
         return {s.number: {"id": s.id, "title": s.title, "date_on": s.date_on, "precision": s.precision.value,
                            "join_url": s.join_url, "sequence": s.sequence}
-                for s in db.session.scalars(select(SubcommitteeSession).where(SubcommitteeSession.subcommittee_id == sub_id))}
+                for s in db.session.scalars(
+                    select(SubcommitteeSession).where(SubcommitteeSession.subcommittee_id == sub_id))}
 
 
 def milestones_of(app, sub_id: int) -> dict[str, dict[str, Any]]:
@@ -146,22 +118,22 @@ class Team:
     """One FY2021 subcommittee with a lead, a member and a pending applicant; the people outside it
     (another member, another subcommittee's lead, an observer, the secretariat) are made on first use."""
 
-    def __init__(self, app, create_user):
+    def __init__(self, app, create_user, make_subcommittee):
         self.app, self._create_user = app, create_user
-        self.sub_id = make_sub(
-            app, purpose="地域のデータ連携を進める",
+        self.sub_id = make_subcommittee(
+            SLUG, name=SUB_NAME, purpose="地域のデータ連携を進める",
             sessions=[{"number": 1, "title": "キックオフ", "date": "2021-09", "join_url": FIRST_LINK}],
             milestones=[{"title": "分科会立上げ", "due": "2021-09-30"}],
             contacts=[{"name": "窓口 太郎", "organization": "テスト株式会社", "department": "推進室",
                        "email": CONTACT_EMAIL}],
         )
-        self.other_id = make_sub(app, "other-sub", name="防災データ活用分科会")
+        self.other_id = make_subcommittee("other-sub", name="防災データ活用分科会")
         self.lead = create_user("member", name="リーダー 一郎", email="lead@example.org")
         self.member = create_user("member", name="メンバー 二郎", email="member@example.org")
         self.pending = create_user("member", name="申請者 三郎", email="pending@example.org")
-        add_membership(app, self.sub_id, self.lead, lead=True)
-        self.member_mid = add_membership(app, self.sub_id, self.member)
-        self.pending_mid = add_membership(app, self.sub_id, self.pending, state=MembershipState.PENDING)
+        add_member(app, self.sub_id, self.lead, lead=True)
+        self.member_mid = add_member(app, self.sub_id, self.member)
+        self.pending_mid = add_member(app, self.sub_id, self.pending, state=MembershipState.PENDING)
 
     @cached_property
     def outsider(self) -> User:
@@ -170,7 +142,7 @@ class Team:
     @cached_property
     def other_lead(self) -> User:
         user = self._create_user("member", name="他分科会 五郎", email="other-lead@example.org")
-        add_membership(self.app, self.other_id, user, lead=True)
+        add_member(self.app, self.other_id, user, lead=True)
         return user
 
     @cached_property
@@ -183,8 +155,8 @@ class Team:
 
 
 @pytest.fixture
-def team(app, create_user) -> Team:
-    return Team(app, create_user)
+def team(app, create_user, make_subcommittee) -> Team:
+    return Team(app, create_user, make_subcommittee)
 
 
 # ----------------------------------------------------------------------------- proposals
@@ -195,16 +167,18 @@ PROPOSAL: dict[str, Any] = {
     "purpose": "地域交通の脱炭素化をスマートシティの取り組みで加速させる",
     "main_theme": "地域交通のネット・ゼロに向けたロードマップを策定する",
     "issues": "検討すべきことの明確化\n\n産学官の役割分担\n",
-    "activities": "活動1 / 国内外の事例調査 / 2021-07 / 2021-09\n活動2 / 分科会開催（オンライン4回） / 2021-07 / 2022-03",
+    "activities": "活動1 / 国内外の事例調査 / 2021-07 / 2021-09\n"
+                  "活動2 / 分科会開催（オンライン4回） / 2021-07 / 2022-03",
     "outcomes": "調査結果\nロードマップ",
     "fields": ["交通・モビリティ", "エネルギー", "その他"],
     "fields_other": "脱炭素",
-    "contacts": "佐藤 一郎 / テスト株式会社 / 推進室 / ichiro.sato@example.org\n鈴木 花子 / テスト株式会社 / 推進室 / hanako.suzuki@example.org",
+    "contacts": "佐藤 一郎 / テスト株式会社 / 推進室 / ichiro.sato@example.org\n"
+                "鈴木 花子 / テスト株式会社 / 推進室 / hanako.suzuki@example.org",
 }
 
 
 def propose(app, user, **changes: Any):
-    auth = login(app, user)
+    auth = logged_in(app, user)
     return auth, auth.post("/subcommittees/propose", {**PROPOSAL, **changes})
 
 
@@ -223,7 +197,7 @@ def proposal_row(app) -> dict[str, Any]:
 
 def test_member_proposes_and_the_secretariat_is_mailed(app, create_user, outbox):
     proposer = create_user("member", name="提案 太郎")
-    auth = login(app, proposer)
+    auth = logged_in(app, proposer)
     page = html_of(auth, "/subcommittees/propose")
     for field in ("交通・モビリティ", "セキュリティ・見守り", "その他", 'name="fields_other"', 'name="contacts"'):
         assert field in page
@@ -309,7 +283,7 @@ def test_bad_proposal_is_refused_and_creates_nothing(app, create_user, outbox, c
 
 def test_observer_cannot_propose_and_visitor_is_sent_to_login(app, create_user):
     observer = create_user("observer", org="さくら大学")
-    auth = login(app, observer)
+    auth = logged_in(app, observer)
     assert auth.client.get("/subcommittees/propose").status_code == 403
     assert auth.post("/subcommittees/propose", PROPOSAL).status_code == 403
     assert "分科会を提案する" not in html_of(auth, "/subcommittees")
@@ -326,7 +300,7 @@ def review(auth: AuthActions, sub_id: int, decision: str, note: str = ""):
 def test_changes_requested_then_revised_then_approved(app, create_user, outbox):
     proposer = create_user("member", name="提案 太郎", email="proposer@example.org")
     other = create_user("member")
-    office = login(app, create_user("secretariat"))
+    office = logged_in(app, create_user("secretariat"))
     proposer_auth, _ = propose(app, proposer)
     sub_id = proposal_row(app)["id"]
 
@@ -335,7 +309,7 @@ def test_changes_requested_then_revised_then_approved(app, create_user, outbox):
     assert PROPOSAL["purpose"] in html_of(office, f"/secretariat/subcommittees/{sub_id}")
 
     # Only the secretariat decides.
-    assert review(login(app, other), sub_id, "approve").status_code == 403
+    assert review(logged_in(app, other), sub_id, "approve").status_code == 403
     assert review(proposer_auth, sub_id, "approve").status_code == 403
     assert is_login_redirect(review(visitor(app), sub_id, "approve"))
     assert proposal_row(app)["status"] is SubcommitteeStatus.PROPOSED
@@ -358,8 +332,8 @@ def test_changes_requested_then_revised_then_approved(app, create_user, outbox):
     assert "修正依頼あり" in dashboard and f"/subcommittees/proposals/{sub_id}/edit" in dashboard
     edit_page = html_of(proposer_auth, f"/subcommittees/proposals/{sub_id}/edit")
     assert note in edit_page and PROPOSAL["name"] in edit_page and "国内外の事例調査" in edit_page
-    html_of(login(app, other), f"/subcommittees/proposals/{sub_id}/edit", 404)
-    assert login(app, other).post(f"/subcommittees/proposals/{sub_id}/edit",
+    html_of(logged_in(app, other), f"/subcommittees/proposals/{sub_id}/edit", 404)
+    assert logged_in(app, other).post(f"/subcommittees/proposals/{sub_id}/edit",
                                   {**PROPOSAL, "purpose": "乗っ取り"}).status_code == 404
 
     bad = proposer_auth.post(f"/subcommittees/proposals/{sub_id}/edit", {**PROPOSAL, "purpose": ""})
@@ -403,7 +377,7 @@ def test_rejected_proposal_stays_private_and_the_proposer_is_mailed(app, create_
     proposer = create_user("member", email="proposer@example.org")
     proposer_auth, _ = propose(app, proposer)
     row = proposal_row(app)
-    office = login(app, create_user("secretariat"))
+    office = logged_in(app, create_user("secretariat"))
     assert review(office, row["id"], "reject", "今年度は見送ります。").status_code == 302
     assert proposal_row(app)["status"] is SubcommitteeStatus.REJECTED
     mails = outbox("subcommittee.reject")
@@ -423,7 +397,7 @@ def test_rejected_proposal_stays_private_and_the_proposer_is_mailed(app, create_
 
 
 def test_join_request_shows_pending_and_the_lead_approves(app, team, outbox):
-    applicant = login(app, team.outsider)
+    applicant = logged_in(app, team.outsider)
     page = html_of(applicant, f"/subcommittees/{SLUG}")
     assert "この分科会への参加を申請する" in page and "申請中" not in page
 
@@ -443,7 +417,7 @@ def test_join_request_shows_pending_and_the_lead_approves(app, team, outbox):
     assert count(app, SubcommitteeMember, SubcommitteeMember.user_id == team.outsider.id) == 1
     assert len(outbox("subcommittee.join_requested")) == 1
 
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     lead_page = html_of(lead, f"/subcommittees/{SLUG}")
     assert team.outsider.name in lead_page
     with app.app_context():
@@ -467,18 +441,18 @@ def test_join_request_shows_pending_and_the_lead_approves(app, team, outbox):
 
 
 def test_lead_declines_a_request(app, team, outbox):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     assert lead.post(f"/subcommittees/{SLUG}/members/{team.pending_mid}/decline").status_code == 302
     assert membership(app, team.sub_id, team.pending) == (MembershipState.DECLINED, False)
     decided = outbox("subcommittee.join_decided")
     assert recipients(decided) == [team.pending.email]
     assert "承認しました" not in decided[0].body
-    page = html_of(login(app, team.pending), f"/subcommittees/{SLUG}")
+    page = html_of(logged_in(app, team.pending), f"/subcommittees/{SLUG}")
     assert "申請中" not in page and FIRST_LINK not in page
 
 
 def test_observer_reads_but_cannot_join(app, team, outbox):
-    auth = login(app, team.observer)
+    auth = logged_in(app, team.observer)
     page = html_of(auth, f"/subcommittees/{SLUG}")
     assert SUB_NAME in page and "この分科会への参加を申請する" not in page
     assert auth.post(f"/subcommittees/{SLUG}/join").status_code == 403
@@ -497,18 +471,18 @@ def test_visitor_join_goes_to_login(app, team, outbox):
 
 def test_unknown_subcommittee_is_404(app, team):
     html_of(visitor(app), "/subcommittees/no-such-sub", 404)
-    assert login(app, team.member).post("/subcommittees/no-such-sub/join").status_code == 404
+    assert logged_in(app, team.member).post("/subcommittees/no-such-sub/join").status_code == 404
 
 
 def test_member_leaves_and_pending_withdraws(app, team):
-    member = login(app, team.member)
+    member = logged_in(app, team.member)
     assert member.post(f"/subcommittees/{SLUG}/leave").status_code == 302
     assert membership(app, team.sub_id, team.member) == (MembershipState.LEFT, False)
     page = html_of(member, f"/subcommittees/{SLUG}")
     assert FIRST_LINK not in page and "この分科会への参加を申請する" in page
-    assert team.member.name not in html_of(login(app, team.lead), f"/subcommittees/{SLUG}")
+    assert team.member.name not in html_of(logged_in(app, team.lead), f"/subcommittees/{SLUG}")
 
-    pending = login(app, team.pending)
+    pending = logged_in(app, team.pending)
     assert "申請を取り下げる" in html_of(pending, f"/subcommittees/{SLUG}")
     pending.post(f"/subcommittees/{SLUG}/leave")
     assert membership(app, team.sub_id, team.pending) == (MembershipState.LEFT, False)
@@ -516,7 +490,7 @@ def test_member_leaves_and_pending_withdraws(app, team):
 
 
 def test_last_lead_cannot_leave_until_another_is_appointed(app, team):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     response = lead.post(f"/subcommittees/{SLUG}/leave", follow_redirects=True)
     assert "最後のリーダーは退会できません" in flashed_errors(response.get_data(as_text=True))
     assert membership(app, team.sub_id, team.lead) == (MembershipState.APPROVED, True)
@@ -531,7 +505,7 @@ def test_last_lead_cannot_leave_until_another_is_appointed(app, team):
     assert membership(app, team.sub_id, team.lead) == (MembershipState.LEFT, False)
 
     # The new lead is now the last one, and runs the subcommittee.
-    new_lead = login(app, team.member)
+    new_lead = logged_in(app, team.member)
     new_lead.post(f"/subcommittees/{SLUG}/leave")
     assert membership(app, team.sub_id, team.member) == (MembershipState.APPROVED, True)
     assert new_lead.post(f"/subcommittees/{SLUG}/members/{team.pending_mid}/approve").status_code == 302
@@ -542,7 +516,8 @@ def test_last_lead_cannot_leave_until_another_is_appointed(app, team):
 
 def pages_for(app, team: Team, people: list[str]) -> dict[str, str]:
     """The subcommittee page as each of these sees it ("visitor": not logged in)."""
-    return {who: html_of(visitor(app) if who == "visitor" else login(app, getattr(team, who)), f"/subcommittees/{SLUG}")
+    return {who: html_of(visitor(app) if who == "visitor" else logged_in(app, getattr(team, who)),
+                         f"/subcommittees/{SLUG}")
             for who in people}
 
 
@@ -600,7 +575,7 @@ def test_lead_actions_refused_to_non_leads(app, team, outbox, who):
     session_id = sessions_of(app, team.sub_id)[1]["id"]
     milestone_id = milestones_of(app, team.sub_id)["分科会立上げ"]["id"]
     before = plan_state(app, team)
-    auth = visitor(app) if who == "visitor" else login(app, getattr(team, who))
+    auth = visitor(app) if who == "visitor" else logged_in(app, getattr(team, who))
     for action, (method, path, data) in lead_actions(team, session_id, milestone_id).items():
         response = auth.client.get(path) if method == "GET" else auth.post(path, data)
         if who == "visitor":
@@ -613,7 +588,7 @@ def test_lead_actions_refused_to_non_leads(app, team, outbox, who):
 
 def test_lead_of_another_subcommittee_cannot_touch_its_members(app, team):
     """A lead's membership ids of one subcommittee are not reachable through another."""
-    other = login(app, team.other_lead)
+    other = logged_in(app, team.other_lead)
     assert other.post(f"/subcommittees/other-sub/members/{team.pending_mid}/approve").status_code == 404
     assert membership(app, team.sub_id, team.pending) == (MembershipState.PENDING, False)
 
@@ -622,8 +597,8 @@ def test_lead_of_another_subcommittee_cannot_touch_its_members(app, team):
 
 
 def test_lead_schedules_a_session_and_each_member_is_mailed(app, team, outbox):
-    add_membership(app, team.sub_id, team.outsider, state=MembershipState.LEFT)
-    lead = login(app, team.lead)
+    add_member(app, team.sub_id, team.outsider, state=MembershipState.LEFT)
+    lead = logged_in(app, team.lead)
     assert lead.post(f"/subcommittees/{SLUG}/sessions", SESSION).status_code == 302
     session = sessions_of(app, team.sub_id)[2]
     assert session["title"] == "先進事例の共有" and session["date_on"] == date(2021, 10, 12)
@@ -639,7 +614,7 @@ def test_lead_schedules_a_session_and_each_member_is_mailed(app, team, outbox):
 
 
 def test_imprecise_and_undecided_sessions(app, team, outbox):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     early = {**SESSION, "number": "3", "title": "評価方法の検討", "precision": "early", "date": "2021-12",
              "start": "", "end": "", "join_url": ""}
     assert lead.post(f"/subcommittees/{SLUG}/sessions", early).status_code == 302
@@ -667,7 +642,7 @@ BAD_SESSIONS = [
 
 
 def test_bad_session_is_refused(app, team, outbox):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     before = sessions_of(app, team.sub_id)
     for changes, message in BAD_SESSIONS:
         response = lead.post(f"/subcommittees/{SLUG}/sessions", {**SESSION, **changes}, follow_redirects=True)
@@ -678,7 +653,7 @@ def test_bad_session_is_refused(app, team, outbox):
 
 
 def test_lead_moves_a_session_and_each_member_is_mailed(app, team, outbox):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     session = sessions_of(app, team.sub_id)[1]
     path = f"/subcommittees/{SLUG}/sessions/{session['id']}"
     form = html_of(lead, path)
@@ -709,7 +684,7 @@ def test_lead_moves_a_session_and_each_member_is_mailed(app, team, outbox):
 
 
 def test_session_renumbered_onto_another_is_refused(app, team, outbox):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     assert lead.post(f"/subcommittees/{SLUG}/sessions", SESSION).status_code == 302
     before = sessions_of(app, team.sub_id)
     response = lead.post(f"/subcommittees/{SLUG}/sessions/{before[2]['id']}", {**SESSION, "number": "1"})
@@ -728,7 +703,7 @@ def test_session_link_shown_to_members_only(app, team):
 
 
 def test_subcommittee_feed_has_sessions_and_milestones(app, team):
-    login(app, team.lead).post(f"/subcommittees/{SLUG}/sessions", SESSION)
+    logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/sessions", SESSION)
     response = visitor(app).client.get(f"/subcommittees/{SLUG}/calendar.ics")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/calendar")
@@ -742,7 +717,7 @@ def test_subcommittee_feed_has_sessions_and_milestones(app, team):
 
 
 def test_milestone_by_quarter_is_due_on_its_last_day(app, team):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     expected = {"1": date(2021, 6, 30), "2": date(2021, 9, 30), "3": date(2021, 12, 31), "4": date(2022, 3, 31)}
     for quarter in expected:
         response = lead.post(f"/subcommittees/{SLUG}/milestones", {"title": f"第{quarter}四半期の目標", "due": "",
@@ -753,7 +728,7 @@ def test_milestone_by_quarter_is_due_on_its_last_day(app, team):
 
 
 def test_milestone_by_date(app, team):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     lead.post(f"/subcommittees/{SLUG}/milestones", {"title": "中間報告", "due": "2021-11-15", "quarter": "0"})
     assert milestones_of(app, team.sub_id)["中間報告"]["due_on"] == date(2021, 11, 15)
 
@@ -766,7 +741,7 @@ def test_milestone_by_date(app, team):
 ], ids=["no-due-no-quarter", "no-such-day", "bad-format", "no-title"])
 def test_bad_milestone_is_refused(app, team, data):
     before = milestones_of(app, team.sub_id)
-    response = login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones", data, follow_redirects=True)
+    response = logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones", data, follow_redirects=True)
     assert response.status_code == 200
     assert flashed_errors(response.get_data(as_text=True))
     assert milestones_of(app, team.sub_id) == before
@@ -781,10 +756,11 @@ def milestone_span(html: str, title: str) -> str:
 
 def test_milestone_states_planned_late_done(app, team):
     today = today_local()
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     for title, due in (("期限切れの準備", today - timedelta(days=1)), ("今後の報告", today + timedelta(days=30)),
                        ("今日の締切", today)):
-        assert lead.post(f"/subcommittees/{SLUG}/milestones", {"title": title, "due": due.isoformat()}).status_code == 302
+        response = lead.post(f"/subcommittees/{SLUG}/milestones", {"title": title, "due": due.isoformat()})
+        assert response.status_code == 302
     found = milestones_of(app, team.sub_id)
     assert found["期限切れの準備"]["state"] is MilestoneState.LATE  # late on its own
     assert found["今後の報告"]["state"] is MilestoneState.PLANNED
@@ -796,7 +772,8 @@ def test_milestone_states_planned_late_done(app, team):
     # Marked done on a given day; then another with no day (today).
     done_path = f"/subcommittees/{SLUG}/milestones/{found['期限切れの準備']['id']}/done"
     assert lead.post(done_path, {"done_on": (today - timedelta(days=2)).isoformat()}).status_code == 302
-    assert lead.post(f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/done", {"done_on": ""}).status_code == 302
+    done_path = f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/done"
+    assert lead.post(done_path, {"done_on": ""}).status_code == 302
     found = milestones_of(app, team.sub_id)
     assert found["期限切れの準備"]["state"] is MilestoneState.DONE
     assert found["期限切れの準備"]["done_on"] == today - timedelta(days=2)
@@ -808,7 +785,7 @@ def test_milestone_states_planned_late_done(app, team):
 
 def test_milestone_done_with_a_bad_day_is_refused(app, team):
     milestone = milestones_of(app, team.sub_id)["分科会立上げ"]
-    response = login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{milestone['id']}/done",
+    response = logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{milestone['id']}/done",
                                           {"done_on": "2021-09-31"}, follow_redirects=True)
     assert "YYYY-MM-DD" in flashed_errors(response.get_data(as_text=True))
     assert milestones_of(app, team.sub_id)["分科会立上げ"]["done_on"] is None
@@ -820,19 +797,19 @@ def test_milestone_of_another_subcommittee_is_404(app, team):
         milestone = operations.save_milestone(other, None, title="別の分科会の目標", due_on=date(2021, 12, 1))
         db.session.commit()
         mid = milestone.id
-    response = login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{mid}/done")
+    response = logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones/{mid}/done")
     assert response.status_code == 404
     assert milestones_of(app, team.other_id)["別の分科会の目標"]["done_on"] is None
 
 
-def test_the_lead_and_the_importer_give_the_same_sequence(app, team):
+def test_the_lead_and_the_importer_give_the_same_sequence(app, team, make_subcommittee):
     """One SEQUENCE rule: a new title is no significant revision (for a milestone too, as the
     importer always had it); a new day is one, counted once, on either path."""
     record = {"slug": "twin", "name": "双子の分科会", "fiscal_year": 2021,
               "sessions": [{"number": 1, "title": "キックオフ", "date": "2021-09"}],
               "milestones": [{"title": "分科会立上げ", "due": "2021-09-30"}]}
-    make_sub(app, "twin", name="双子の分科会", sessions=record["sessions"], milestones=record["milestones"])
-    lead = login(app, team.lead)
+    make_subcommittee("twin", name="双子の分科会", sessions=record["sessions"], milestones=record["milestones"])
+    lead = logged_in(app, team.lead)
     session_path = f"/subcommittees/{SLUG}/sessions/{sessions_of(app, team.sub_id)[1]['id']}"
     base = {"number": "1", "precision": "month", "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled"}
 
@@ -851,7 +828,8 @@ def test_the_lead_and_the_importer_give_the_same_sequence(app, team):
     assert lead.post(session_path, {**base, "title": "キックオフ（全体会）", "date": "2021-09"}).status_code == 302
     change_milestone("分科会の立上げ", date(2021, 9, 30))
     with app.app_context():
-        import_data({"subcommittees": [{**record, "sessions": [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]}]})
+        renamed = [{"number": 1, "title": "キックオフ（全体会）", "date": "2021-09"}]
+        import_data({"subcommittees": [{**record, "sessions": renamed}]})
         db.session.commit()
     assert sequences(SLUG) == sequences("twin") == (0, 0)
 
@@ -876,7 +854,7 @@ def reminders(app, today: date) -> int:
 
 def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     due = date(2030, 6, 10)
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     lead.post(f"/subcommittees/{SLUG}/milestones", {"title": "中間報告書の提出", "due": due.isoformat()})
     lead.post(f"/subcommittees/{SLUG}/milestones", {"title": "完了済みの準備", "due": due.isoformat()})
     done_id = milestones_of(app, team.sub_id)["完了済みの準備"]["id"]
@@ -911,7 +889,8 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
 
 def test_send_reminders_command_mails_milestones_once(app, team, runner, outbox):
     due = today_local() + timedelta(days=3)
-    login(app, team.lead).post(f"/subcommittees/{SLUG}/milestones", {"title": "報告書ドラフト", "due": due.isoformat()})
+    logged_in(app, team.lead).post(f"/subcommittees/{SLUG}/milestones",
+                                   {"title": "報告書ドラフト", "due": due.isoformat()})
     result = runner.invoke(args=["portal", "send-reminders"])
     assert result.exit_code == 0, result.output
     assert "1 milestone reminder(s)" in result.output
@@ -942,11 +921,12 @@ def download(auth: AuthActions, path: str):
 
 def material_ids(app, sub_id: int) -> dict[str, int]:
     with app.app_context():
-        return dict(db.session.execute(select(Material.title, Material.id).where(Material.subcommittee_id == sub_id)).all())
+        return dict(db.session.execute(
+            select(Material.title, Material.id).where(Material.subcommittee_id == sub_id)).all())
 
 
 def test_lead_uploads_members_only_and_public_materials(app, team):
-    lead = login(app, team.lead)
+    lead = logged_in(app, team.lead)
     assert upload(lead, PDF, "第1回議事録.pdf", "第1回議事録").status_code == 200
     assert upload(lead, PDF, "活動報告.pdf", "活動報告", public=True).status_code == 200
     response = upload(lead, b"just some text, not a PDF", "偽物.pdf", "偽物")
@@ -956,30 +936,30 @@ def test_lead_uploads_members_only_and_public_materials(app, team):
 
     private, public = f"/materials/{ids['第1回議事録']}", f"/materials/{ids['活動報告']}"
     for who in ("lead", "member", "secretariat"):
-        response = download(login(app, getattr(team, who)), private)
+        response = download(logged_in(app, getattr(team, who)), private)
         assert response.status_code == 200, who
         assert response.data == PDF
     for who in ("pending", "outsider", "observer", "other_lead"):
-        assert download(login(app, getattr(team, who)), private).status_code == 403, who
+        assert download(logged_in(app, getattr(team, who)), private).status_code == 403, who
     assert is_login_redirect(download(visitor(app), private))
 
     response = download(visitor(app), public)
     assert response.status_code == 200 and response.data == PDF
-    assert download(login(app, team.outsider), public).status_code == 200
+    assert download(logged_in(app, team.outsider), public).status_code == 200
 
     page = html_of(visitor(app), f"/subcommittees/{SLUG}")
     assert public in page and private not in page
-    assert private in html_of(login(app, team.member), f"/subcommittees/{SLUG}")
+    assert private in html_of(logged_in(app, team.member), f"/subcommittees/{SLUG}")
 
 
 # ----------------------------------------------------------------------------- dashboard
 
 
-def test_dashboard_next_session_milestones_and_pending_requests(app, create_user):
+def test_dashboard_next_session_milestones_and_pending_requests(app, create_user, make_subcommittee):
     today = today_local()
     day = lambda n: (today + timedelta(days=n)).isoformat()  # noqa: E731
-    sub_id = make_sub(
-        app, "dash-sub", name="ダッシュボード分科会", fy=fiscal_year(today),
+    sub_id = make_subcommittee(
+        "dash-sub", name="ダッシュボード分科会", fiscal_year=fiscal_year(today),
         sessions=[{"number": 1, "title": "過去の会合", "date": day(-20)},
                   {"number": 2, "title": "直近の会合", "date": day(10)},
                   {"number": 3, "title": "先の会合", "date": day(40)}],
@@ -988,16 +968,16 @@ def test_dashboard_next_session_milestones_and_pending_requests(app, create_user
                     {"title": "先の目標", "due": day(200)},
                     {"title": "済んだ立上げ", "due": day(-30), "done": day(-31)}],
     )
-    make_sub(app, "quiet-sub", name="静かな分科会", fy=fiscal_year(today))
+    make_subcommittee("quiet-sub", name="静かな分科会", fiscal_year=fiscal_year(today))
     lead, member, outsider = create_user("member"), create_user("member"), create_user("member")
-    add_membership(app, sub_id, lead, lead=True)
-    add_membership(app, sub_id, member)
+    add_member(app, sub_id, lead, lead=True)
+    add_member(app, sub_id, member)
     for _ in range(2):
-        add_membership(app, sub_id, create_user("member"), state=MembershipState.PENDING)
+        add_member(app, sub_id, create_user("member"), state=MembershipState.PENDING)
 
     assert is_login_redirect(visitor(app).client.get("/account/subcommittees"))
 
-    lead_card = card(html_of(login(app, lead), "/account/subcommittees"), "dash-sub")
+    lead_card = card(html_of(logged_in(app, lead), "/account/subcommittees"), "dash-sub")
     assert lead_card is not None
     assert "ダッシュボード分科会" in lead_card and "リーダー" in lead_card
     assert "直近の会合" in lead_card and "先の会合" not in lead_card and "過去の会合" not in lead_card
@@ -1005,13 +985,13 @@ def test_dashboard_next_session_milestones_and_pending_requests(app, create_user
     assert "先の目標" not in lead_card and "済んだ立上げ" not in lead_card
     assert "参加申請 2件" in lead_card
 
-    member_page = html_of(login(app, member), "/account/subcommittees")
+    member_page = html_of(logged_in(app, member), "/account/subcommittees")
     member_card = card(member_page, "dash-sub")
     assert member_card is not None and "直近の会合" in member_card
     assert "参加申請" not in member_card and "リーダー" not in member_card
     assert card(member_page, "quiet-sub") is None
 
-    assert card(html_of(login(app, outsider), "/account/subcommittees"), "dash-sub") is None
+    assert card(html_of(logged_in(app, outsider), "/account/subcommittees"), "dash-sub") is None
 
 
 # ----------------------------------------------------------------------------- the plan table
@@ -1028,14 +1008,14 @@ def plan_rows(html: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_activity_with_only_a_start_month_is_shown_in_its_quarter(app, team):
+def test_activity_with_only_a_start_month_is_shown_in_its_quarter(app, team, make_subcommittee):
     """The form and the importer allow an activity with a start month only (no end): the page
     used to fail (500) computing the end's quarter in the template; it runs within its month."""
-    make_sub(app, "one-month", name="単月活動の分科会", activities=[
+    make_subcommittee("one-month", name="単月活動の分科会", activities=[
         {"label": "活動1", "title": "単月の事例調査", "start": "2021-10"},
         {"label": "活動2", "title": "通年の検討", "start": "2021-04", "end": "2022-03"},
     ])
-    for who in (visitor(app), login(app, team.member)):
+    for who in (visitor(app), logged_in(app, team.member)):
         response = who.client.get("/subcommittees/one-month")
         assert response.status_code == 200
         rows = plan_rows(response.get_data(as_text=True))
@@ -1043,13 +1023,14 @@ def test_activity_with_only_a_start_month_is_shown_in_its_quarter(app, team):
         assert rows["活動2"] == ["通年の検討"] * 4
 
 
-def test_the_meetings_activity_lists_the_sessions_whatever_its_label(app, team):
+def test_the_meetings_activity_lists_the_sessions_whatever_its_label(app, team, make_subcommittee):
     """The row of the activity that holds the meetings (分科会開催…) lists the sessions of each
     quarter; another activity shows its own title, even when labelled 活動2 like the seed's."""
-    make_sub(app, "meetings", name="会合の分科会", activities=[
+    make_subcommittee("meetings", name="会合の分科会", activities=[
         {"label": "会合", "title": "分科会開催（オンライン2回）", "start": "2021-07", "end": "2022-03"},
         {"label": "活動2", "title": "事例調査", "start": "2021-07", "end": "2021-09"},
-    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"}, {"number": 2, "title": "第2回", "date": "2022-01"}])
+    ], sessions=[{"number": 1, "title": "第1回", "date": "2021-09"},
+                 {"number": 2, "title": "第2回", "date": "2022-01"}])
     rows = plan_rows(html_of(visitor(app), "/subcommittees/meetings"))
     assert rows["会合"] == ["", "分科会 ①", "", "分科会 ②"]
     assert rows["活動2"] == ["", "事例調査", "", ""]
@@ -1069,7 +1050,8 @@ def test_net_zero_timeline_svg_from_demo(app, demo):
     title, desc = svg.find(f"{SVG}title"), svg.find(f"{SVG}desc")
     assert title is not None and desc is not None
     assert "2021" in title.text and "実施スケジュール" in title.text
-    for text in ("分科会立上げ", "報告書作成", "7-9月", "1-3月", "ネット・ゼロ×スマートシティへの理解", "達成に向けたロードマップ"):
+    for text in ("分科会立上げ", "報告書作成", "7-9月", "1-3月", "ネット・ゼロ×スマートシティへの理解",
+                 "達成に向けたロードマップ"):
         assert text in desc.text, text
     labelled_by = (svg.get("aria-labelledby") or "").split()
     assert title.get("id") in labelled_by and desc.get("id") in labelled_by

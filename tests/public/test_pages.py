@@ -6,7 +6,6 @@ upcoming demo seminar); the rest build their data with the import service.
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from datetime import date, timedelta
 from html.parser import HTMLParser
@@ -14,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions
+from conftest import get_html, logged_in, page_text
 from sqlalchemy import select
 
 from portal.core.dates import fiscal_year, today_local
@@ -50,18 +49,6 @@ API_FIELDS = {"id", "key", "title", "number", "fiscal_year", "start", "end", "da
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def get_html(client, path: str) -> str:
-    response = client.get(path)
-    assert response.status_code == 200, f"GET {path} -> {response.status_code}"
-    return response.get_data(as_text=True)
-
-
-def page_text(html: str) -> str:
-    """The visible text: tags dropped, entities decoded, whitespace collapsed."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 class _Tables(HTMLParser):
@@ -124,13 +111,6 @@ def register(app, seminar_id: int, user_id: int, state: RegistrationState) -> No
         db.session.add(Registration(seminar_id=seminar_id, user_id=user_id, state=state))
         db.session.commit()
 
-
-def logged_in(app, user) -> Any:
-    """A fresh client logged in as ``user``."""
-    client = app.test_client()
-    response = AuthActions(client).login(user)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    return client
 
 
 def exact(key: str, fy_day: date, title: str, **extra: Any) -> dict[str, Any]:
@@ -261,12 +241,12 @@ def test_join_link_only_for_a_registered_account(app, client, demo, create_user)
     assert JOIN_URL not in get_html(client, path)
 
     member = create_user("member")
-    member_client = logged_in(app, member)
+    member_client = logged_in(app, member).client
     assert JOIN_URL not in get_html(member_client, path)
 
     waiting = create_user("member")
     register(app, ids["fy2021-1"], waiting.id, RegistrationState.WAITING)
-    assert JOIN_URL not in get_html(logged_in(app, waiting), path)
+    assert JOIN_URL not in get_html(logged_in(app, waiting).client, path)
 
     # The same page does carry the link once the account is registered.
     register(app, ids["fy2021-1"], member.id, RegistrationState.REGISTERED)
@@ -281,11 +261,11 @@ def test_draft_seminar_is_only_for_the_secretariat(app, client, demo, create_use
     }]})
     path = f"/seminars/{seminar_ids(app)['draft-4']}"
     assert client.get(path).status_code == 404
-    member_client = logged_in(app, create_user("member"))
+    member_client = logged_in(app, create_user("member")).client
     assert member_client.get(path).status_code == 404
     assert "下書きのセミナー" not in page_text(get_html(member_client, "/seminars?fy=2021"))
 
-    secretariat_client = logged_in(app, create_user("secretariat"))
+    secretariat_client = logged_in(app, create_user("secretariat")).client
     assert "下書きのセミナー" in page_text(get_html(secretariat_client, path))
 
 
@@ -339,7 +319,7 @@ def test_subcommittee_detail_reproduces_the_proposal_without_contacts(client, de
 
 @pytest.mark.parametrize("role", ["member", "observer"])
 def test_subcommittee_contacts_shown_to_logged_in_accounts(app, demo, create_user, role):
-    text = page_text(get_html(logged_in(app, create_user(role)), "/subcommittees/net-zero"))
+    text = page_text(get_html(logged_in(app, create_user(role)).client, "/subcommittees/net-zero"))
     for email in CONTACT_EMAILS:
         assert email in text
     for name in CONTACT_NAMES:
@@ -511,7 +491,7 @@ def _with_program(key: str, items: int, presenters: int) -> dict[str, Any]:
 def test_seminar_page_queries_do_not_grow_with_the_program(app, client, count_queries, create_user):
     load(app, {"seminars": [_with_program("small", 1, 1), _with_program("large", 30, 3)]})
     ids = seminar_ids(app)
-    member_client = logged_in(app, create_user("member"))
+    member_client = logged_in(app, create_user("member")).client
     for who, c in (("visitor", client), ("member", member_client)):
         c.get(f"/seminars/{ids['small']}")  # warm up
         small, _ = _count(c, count_queries, f"/seminars/{ids['small']}")

@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+from conftest import DEFAULT_PASSWORD, csrf_token, is_logged_in
 from sqlalchemy import func, select, update
 
 from portal.accounts import authentication
@@ -18,38 +19,20 @@ from portal.accounts.models import AccountState, LoginThrottle, Organization, Pa
 from portal.core.db import db, utcnow
 from portal.mail.models import OutboxMessage
 
-PASSWORD = "correct-horse-battery"  # conftest's create_user default
+PASSWORD = DEFAULT_PASSWORD  # create_user's
 NEW_PASSWORD = "new-staple-battery-42"
 SECRETARIAT_BOX = "secretariat-box@example.org"
 
 GENERIC_ERROR = "メールアドレスまたはパスワードが正しくありません。"
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 RESET_LINK_RE = re.compile(r"https?://\S+/password-reset/\S+")
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def token_for(client, path: str = "/login") -> str:
-    html = client.get(path).get_data(as_text=True)
-    match = CSRF_RE.search(html)
-    assert match, f"no csrf_token on {path}"
-    return match.group(1)
-
-
 def login(client, email: str, password: str = PASSWORD, next_: str | None = None):
     path = "/login" if next_ is None else "/login?" + urlencode({"next": next_})
-    return client.post(path, data={"email": email, "password": password, "csrf_token": token_for(client)})
-
-
-def logged_in(client) -> bool:
-    """What a person notices: the account page opens, or they are sent to log in."""
-    response = client.get("/account")
-    if response.status_code == 200:
-        return True
-    assert response.status_code == 302
-    assert urlsplit(response.location).path == "/login"
-    return False
+    return client.post(path, data={"email": email, "password": password, "csrf_token": csrf_token(client)})
 
 
 def html(response) -> str:
@@ -71,12 +54,12 @@ def signup_data(**overrides: str) -> dict[str, str]:
 
 
 def sign_up(client, **overrides: str):
-    return client.post("/signup", data={**signup_data(**overrides), "csrf_token": token_for(client, "/signup")})
+    return client.post("/signup", data={**signup_data(**overrides), "csrf_token": csrf_token(client, "/signup")})
 
 
 def post_form(client, path: str, data: dict[str, str] | None = None, **kwargs):
     """POST with this session's CSRF token (read from the home page's footer form)."""
-    return client.post(path, data={**(data or {}), "csrf_token": token_for(client, "/")}, **kwargs)
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/")}, **kwargs)
 
 
 def counts(app) -> tuple[int, int, int]:
@@ -153,7 +136,7 @@ def test_email_is_stored_lower_case_and_login_ignores_case(app, client):
     assert get_user(app, "mixed.case@example.org") is not None
     set_state(app, "mixed.case@example.org", AccountState.ACTIVE)
     assert login(client, "MIXED.case@example.org", "applicant-pass-123").status_code == 302
-    assert logged_in(client)
+    assert is_logged_in(client)
 
 
 def test_logging_in_while_pending_is_refused_with_approval_message(app, client):
@@ -163,7 +146,7 @@ def test_logging_in_while_pending_is_refused_with_approval_message(app, client):
 
     assert response.status_code == 422
     assert "承認待ち" in html(response)
-    assert not logged_in(client)
+    assert not is_logged_in(client)
 
 
 @pytest.mark.parametrize(
@@ -286,7 +269,7 @@ def test_secretariat_rejects_applicant_with_reason(app, client, create_user, out
     refused = login(applicant_client, "applicant@example.org", "applicant-pass-123")
     assert refused.status_code == 422
     assert "利用できません" in html(refused)
-    assert not logged_in(applicant_client)
+    assert not is_logged_in(applicant_client)
 
 
 def test_member_cannot_approve(app, client, create_user, outbox):
@@ -314,14 +297,14 @@ def test_login_and_logout(app, client, create_user):
     home = html(client.get("/"))
     assert "ようこそ、会員 花子 さん。" in home
     assert "ログアウト" in home
-    assert logged_in(client)
+    assert is_logged_in(client)
     with app.app_context():
         assert db.session.get(User, member.id).last_login_at is not None
 
     response = post_form(client, "/logout")
     assert response.status_code == 302
     assert "ログアウトしました。" in html(client.get("/"))
-    assert not logged_in(client)
+    assert not is_logged_in(client)
 
 
 def test_wrong_password_and_unknown_address_get_the_same_generic_error(app, client, create_user):
@@ -333,7 +316,7 @@ def test_wrong_password_and_unknown_address_get_the_same_generic_error(app, clie
     for response in (wrong, unknown):
         assert response.status_code == 422
         assert GENERIC_ERROR in html(response)
-    assert not logged_in(client)
+    assert not is_logged_in(client)
 
 
 def lock_out(client, email: str, attempts: int = 5) -> None:
@@ -352,12 +335,12 @@ def test_five_failures_lock_the_address_but_not_others(app, client, create_user)
 
     assert refused.status_code == 422
     assert "ロック" in html(refused)
-    assert not logged_in(client)
+    assert not is_logged_in(client)
     # The lock is per address, whatever its spelling.
     assert "ロック" in html(login(client, target.email.upper()))
 
     assert login(client, other.email).status_code == 302
-    assert logged_in(client)
+    assert is_logged_in(client)
 
 
 def test_failures_below_the_limit_do_not_lock_and_success_clears_them(app, client, create_user):
@@ -400,7 +383,7 @@ def test_login_works_again_after_the_lock_expires(app, client, create_user):
         db.session.commit()
 
     assert login(client, member.email).status_code == 302
-    assert logged_in(client)
+    assert is_logged_in(client)
 
 
 def test_lock_time_comes_from_config(make_app, create_user):
@@ -427,7 +410,7 @@ def test_lock_time_comes_from_config(make_app, create_user):
 
 
 def request_reset(client, email: str):
-    return client.post("/password-reset", data={"email": email, "csrf_token": token_for(client, "/password-reset")})
+    return client.post("/password-reset", data={"email": email, "csrf_token": csrf_token(client, "/password-reset")})
 
 
 def set_new_password(client, path: str, password: str = NEW_PASSWORD, confirm: str | None = None):
@@ -436,7 +419,7 @@ def set_new_password(client, path: str, password: str = NEW_PASSWORD, confirm: s
         data={
             "password": password,
             "password_confirm": password if confirm is None else confirm,
-            "csrf_token": token_for(client, "/login"),
+            "csrf_token": csrf_token(client, "/login"),
         },
     )
 
@@ -466,7 +449,7 @@ def test_password_reset_link_sets_new_password_once(app, client, create_user, ou
     assert old.status_code == 422
     assert GENERIC_ERROR in html(old)
     assert login(client, member.email, NEW_PASSWORD).status_code == 302
-    assert logged_in(client)
+    assert is_logged_in(client)
     with app.app_context():
         stored_hash = db.session.get(User, member.id).password_hash
     assert NEW_PASSWORD not in stored_hash
@@ -578,7 +561,7 @@ def test_login_without_csrf_token_is_400_and_does_not_log_in(app, client, create
     response = client.post("/login", data={"email": member.email, "password": PASSWORD})
 
     assert response.status_code == 400
-    assert not logged_in(client)
+    assert not is_logged_in(client)
     with app.app_context():
         assert db.session.get(User, member.id).last_login_at is None
 
@@ -590,7 +573,7 @@ def test_login_with_forged_csrf_token_is_400(app, client, create_user):
     response = client.post("/login", data={"email": member.email, "password": PASSWORD, "csrf_token": "forged"})
 
     assert response.status_code == 400
-    assert not logged_in(client)
+    assert not is_logged_in(client)
 
 
 def test_logout_without_csrf_token_is_400_and_keeps_session(app, client, create_user):
@@ -600,7 +583,7 @@ def test_logout_without_csrf_token_is_400_and_keeps_session(app, client, create_
     response = client.post("/logout")
 
     assert response.status_code == 400
-    assert logged_in(client)
+    assert is_logged_in(client)
 
 
 def test_signup_without_csrf_token_is_400_and_creates_nothing(app, client):
@@ -711,13 +694,13 @@ def test_login_does_not_follow_offsite_next(client, create_user, target):
     assert location.netloc in ("", "localhost")
     assert location.path == "/"
     assert "evil" not in response.location
-    assert logged_in(client)
+    assert is_logged_in(client)
 
 
 def test_deactivated_account_loses_its_session(app, client, create_user):
     member = create_user("member")
     login(client, member.email)
-    assert logged_in(client)
+    assert is_logged_in(client)
 
     set_state(app, member.email, AccountState.DEACTIVATED)
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
+from conftest import log_in_page
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.operations import import_data
-from portal.seminars.models import Registration, RegistrationState, Seminar
+from portal.seminars.models import Registration, RegistrationState
 
 pytestmark = pytest.mark.browser
 
@@ -19,28 +16,12 @@ JOIN_URL = "https://example.org/webinar/browser-registration"
 TITLE = "ブラウザ登録テストのセミナー"
 
 
-def make_seminar(app) -> int:
-    day = today_local() + timedelta(days=21)
-    with app.app_context():
-        import_data({"seminars": [{
-            "key": "browser-reg", "fiscal_year": fiscal_year(day), "number": 5, "title": TITLE,
-            "date": day.isoformat(), "start": "15:30", "end": "17:00", "status": "published",
-            "capacity": 50, "registration": "open", "join_url": JOIN_URL,
-        }]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == "browser-reg"))
-
-
-def test_member_registers_sees_the_join_link_and_cancels(app, page, live_server, outbox, create_user):
-    sid = make_seminar(app)
+def test_member_registers_sees_the_join_link_and_cancels(app, page, live_server, outbox, create_user, make_seminar):
+    sid = make_seminar("browser-reg", title=TITLE, capacity=50, join_url=JOIN_URL)
     user = create_user("member", name="登録 太郎", password="a-long-password-2")
     join_link = page.locator(f'a[href="{JOIN_URL}"]')
 
-    page.goto("/login")
-    page.get_by_label("メールアドレス").fill(user.email)
-    page.get_by_label("パスワード").fill("a-long-password-2")
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/")
+    log_in_page(page, live_server, user, "a-long-password-2")
 
     page.goto(f"/seminars/{sid}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(TITLE)

@@ -351,7 +351,8 @@ def test_a_change_no_one_announced_is_seen_within_the_maximum_age(app, client, d
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:  # not a portal session: no notification
-            conn.execute(text("UPDATE seminars SET title = '黙って変えたタイトル', updated_at = now() WHERE key = 'ans-quiet'"))
+            conn.execute(text(
+                "UPDATE seminars SET title = '黙って変えたタイトル', updated_at = now() WHERE key = 'ans-quiet'"))
     finally:
         engine.dispose()
     assert "黙って変えたタイトル" not in client.get("/calendar.ics").data.decode()  # from the store

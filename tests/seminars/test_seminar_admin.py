@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
-from conftest import AuthActions
+from conftest import SERIES, AuthActions, is_login_redirect, page_text, register_accounts
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
@@ -38,7 +38,6 @@ from portal.seminars.models import (
     SeminarStatus,
 )
 
-SERIES = "官民連携プラットフォーム オンラインセミナー"
 WEEKDAYS = "月火水木金土日"
 
 
@@ -48,12 +47,6 @@ WEEKDAYS = "月火水木金土日"
 def ja_day(day: date) -> str:
     """2021年8月3日（火）: written out here, not taken from the code under test."""
     return f"{day.year}年{day.month}月{day.day}日（{WEEKDAYS[day.weekday()]}）"
-
-
-def page_text(html: str) -> str:
-    """The visible text of a page, tags removed and whitespace collapsed."""
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
 
 
 class _Forms(HTMLParser):
@@ -128,20 +121,6 @@ def make_series(app, fy: int, name: str = SERIES) -> int:
             select(SeminarSeries.id).where(SeminarSeries.name == name, SeminarSeries.fiscal_year == fy))
 
 
-def make_seminar(app, key: str, day: date, **extra: Any) -> int:
-    """A published seminar on ``day`` 15:30–17:00 (Tokyo), registration open."""
-    record: dict[str, Any] = {
-        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 1,
-        "title": f"管理テスト {key}", "date": day.isoformat(), "start": "15:30", "end": "17:00",
-        "status": "published", "registration": "open", "join_url": f"https://example.org/webinar/{key}",
-    }
-    record.update(extra)
-    with app.app_context():
-        import_data({"seminars": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == key))
-
-
 def future_day(days: int = 40) -> date:
     return today_local() + timedelta(days=days)
 
@@ -150,16 +129,6 @@ def other_day_same_year(day: date) -> date:
     """A different day in the same fiscal year (the form refuses dates outside it)."""
     later = day + timedelta(days=1)
     return later if fiscal_year(later) == fiscal_year(day) else day - timedelta(days=1)
-
-
-def register(app, seminar_id: int, *users: Any) -> list[RegistrationState]:
-    result = []
-    with app.app_context():
-        for user in users:
-            registration = registrations.register(seminar_id, db.session.get(User, user.id))
-            db.session.commit()
-            result.append(registration.state)
-    return result
 
 
 def cancel(app, seminar_id: int, user: Any) -> None:
@@ -229,10 +198,6 @@ def new_seminar_data(series_id: int, **values: str) -> dict[str, str]:
     return data
 
 
-def is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
-
-
 # ----------------------------------------------------------------------------- series
 
 
@@ -292,8 +257,8 @@ def test_editing_a_series_into_an_existing_one_is_refused(app, client, auth, cre
 
 
 def test_generate_bimonthly_drafts_clamped_to_month_end_and_numbered_after_existing(
-        app, client, auth, create_user):
-    existing = make_seminar(app, "gen-existing", date(2021, 6, 10), number=1, title="既存の第1回")
+        app, client, auth, create_user, make_seminar):
+    existing = make_seminar("gen-existing", day=date(2021, 6, 10), number=1, title="既存の第1回")
     with app.app_context():
         series_id = db.session.get(Seminar, existing).series_id
     member = create_user("member")
@@ -422,7 +387,8 @@ def test_imprecise_dates_and_blank_theme_then_made_exact(app, client, auth, crea
     exact = get_seminar(app, early.id)
     assert (exact.precision, exact.date_on, exact.title) == (Precision.DAY, date(2021, 10, 5), "中山間地での取組紹介")
     assert exact.starts_at == datetime(2021, 10, 5, 6, 30, tzinfo=UTC)
-    row = re.search(rf'<tr[^>]*data-seminar-id="{early.id}".*?</tr>', visitor.get("/seminars?fy=2021").get_data(as_text=True), re.S)
+    listing = visitor.get("/seminars?fy=2021").get_data(as_text=True)
+    row = re.search(rf'<tr[^>]*data-seminar-id="{early.id}".*?</tr>', listing, re.S)
     assert row
     assert "10月5日（火） 15:30～" in page_text(row.group(0))
     assert "中山間地での取組紹介" in row.group(0)
@@ -435,7 +401,8 @@ BAD_SEMINAR_INPUT = [
     ({"precision": "undecided", "date": "2021-10"}, "時期が未定のときは日付を空欄にしてください"),
     ({"precision": "day", "date": "2022-04-05"}, "2021年度（2021年4月〜2022年3月）の日付を入力してください"),
     ({"precision": "day", "date": "2021-03-31"}, "2021年度（2021年4月〜2022年3月）の日付を入力してください"),
-    ({"precision": "day", "date": "2021-08-03", "start": "17:00", "end": "15:30"}, "終了時刻は開始時刻より後にしてください"),
+    ({"precision": "day", "date": "2021-08-03", "start": "17:00", "end": "15:30"},
+     "終了時刻は開始時刻より後にしてください"),
     ({"precision": "early", "date": "2021-10", "start": "15:30"}, "時刻は日付が確定しているときだけ指定できます"),
     ({"precision": "day", "date": "2021-08-03", "join_url": "zoom で後日連絡"}, "URLの形式が正しくありません"),
     ({"precision": "day", "date": "2021-08-03", "registration_opens_at": "2021-07-20T10:00",
@@ -456,13 +423,14 @@ def test_bad_input_for_a_new_seminar_is_422_with_field_errors(app, client, auth,
     assert count_rows(app, Seminar) == 0
 
 
-def test_bad_input_for_an_existing_seminar_changes_nothing(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "bad-edit", date(2021, 8, 3), title="元のテーマ")
+def test_bad_input_for_an_existing_seminar_changes_nothing(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("bad-edit", day=date(2021, 8, 3), title="元のテーマ")
     before = get_seminar(app, seminar_id)
     secretariat(create_user, auth)
     original = edit_form(client, seminar_id)
     for values, message in BAD_SEMINAR_INPUT:
-        response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**original, "title": "変えたテーマ", **values})
+        response = auth.post(f"/secretariat/seminars/{seminar_id}/edit",
+                             {**original, "title": "変えたテーマ", **values})
         assert response.status_code == 422, values
         assert message in html_lib.unescape(response.get_data(as_text=True)), values
     after = get_seminar(app, seminar_id)
@@ -471,10 +439,10 @@ def test_bad_input_for_an_existing_seminar_changes_nothing(app, client, auth, cr
     assert after.updated_at == before.updated_at
 
 
-def test_a_blank_date_with_an_exact_or_partial_precision_is_refused(app, client, auth, create_user):
+def test_a_blank_date_with_an_exact_or_partial_precision_is_refused(app, client, auth, create_user, make_seminar):
     """「日付が確定」 or 上旬 without a date would be an exact seminar on no day: refused like any bad input."""
     series_id = make_series(app, 2021)
-    seminar_id = make_seminar(app, "blank-date", date(2021, 8, 3))
+    seminar_id = make_seminar("blank-date", day=date(2021, 8, 3))
     secretariat(create_user, auth)
     original = edit_form(client, seminar_id)
     for precision in ("day", "early"):
@@ -497,8 +465,8 @@ def add_item(auth: AuthActions, seminar_id: int, **values: str):
     return auth.post(f"/secretariat/seminars/{seminar_id}/program", data)
 
 
-def test_program_items_added_reordered_edited_and_removed(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "program", date(2021, 8, 3))
+def test_program_items_added_reordered_edited_and_removed(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("program", day=date(2021, 8, 3))
     secretariat(create_user, auth)
 
     for values in (
@@ -544,7 +512,8 @@ def test_program_items_added_reordered_edited_and_removed(app, client, auth, cre
     assert values["points"] == "本日のプログラム紹介\n登壇者の紹介"
     values.update(presenters="総務省 / サイバーセキュリティ統括官室 / 山田 花子\n事務局")
     assert auth.post(f"/secretariat/program/{intro}/edit", values).status_code == 302
-    assert program(app, seminar_id)[0][3] == [("総務省", "サイバーセキュリティ統括官室", "山田 花子"), ("事務局", None, None)]
+    assert program(app, seminar_id)[0][3] == [
+        ("総務省", "サイバーセキュリティ統括官室", "山田 花子"), ("事務局", None, None)]
 
     html = app.test_client().get(f"/seminars/{seminar_id}").get_data(as_text=True)
     assert re.findall(r'data-program-item-id="(\d+)"', html) == [str(intro), str(discussion), str(talks)]
@@ -580,7 +549,8 @@ def test_editing_the_seed_program_keeps_each_presenter_under_their_point(app, cl
     assert auth.post(f"/secretariat/program/{item_id}/edit", values).status_code == 302
 
     def under_their_points(text: str, sep: str) -> bool:
-        return (f"スマートシティセキュリティガイドライン（第2.0版）の概要について{sep}（総務省 サイバーセキュリティ統括官室 様）" in text
+        return (f"スマートシティセキュリティガイドライン（第2.0版）の概要について{sep}"
+                "（総務省 サイバーセキュリティ統括官室 様）" in text
                 and f"ネット・ゼロスマートシティ分科会の発足について{sep}（PwCコンサルティング合同会社 様）" in text)
 
     visitor = app.test_client()
@@ -602,8 +572,8 @@ def test_presenters_text_reads_back_what_it_wrote():
         ("総務省", None, "山田 太郎", None), ("2030：未来会議", "事務局", None, 1)]
 
 
-def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "points", date(2021, 8, 3))
+def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("points", day=date(2021, 8, 3))
     secretariat(create_user, auth)
     refused = add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要", presenters="2: 総務省")
     assert refused.status_code == 422
@@ -612,7 +582,8 @@ def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, cr
     assert add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要",
                     presenters="１：総務省 / サイバーセキュリティ統括官室").status_code == 302
     with app.app_context():
-        presenter = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)).one().presenters[0]
+        item = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)).one()
+        presenter = item.presenters[0]
         assert (presenter.organization, presenter.point_index) == ("総務省", 0)
 
 
@@ -651,11 +622,13 @@ def test_draft_is_invisible_until_published_then_cancelled(app, client, auth, cr
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
-def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_registration(app, client, auth, create_user):
+def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_registration(
+    app, client, auth, create_user, make_seminar
+):
     """A draft does not exist for anyone but the secretariat, and every way in says so alike (the
     page, its .ics, its Q&A page, a public file on it, the registration button); published, the
     same ways in answer at once. Before, four loaders each wrote the rule under two names."""
-    seminar_id = make_seminar(app, "draft-rule", future_day(), status="draft", qa="open")
+    seminar_id = make_seminar("draft-rule", day=future_day(), status="draft", qa="open")
     secretariat(create_user, auth)
     response = auth.post(f"/secretariat/seminars/{seminar_id}/materials",
                          {"title": "", "program_item_id": "0", "public": "y", "file": (io.BytesIO(PDF), "案内.pdf")},
@@ -691,10 +664,10 @@ def test_one_draft_rule_for_the_page_its_feed_its_questions_its_files_and_regist
     assert AuthActions(member).post(f"/seminars/{seminar_id}/registration").status_code == 302
 
 
-def test_cancelling_mails_everyone_registered_or_waiting_once(app, client, auth, create_user, outbox):
-    seminar_id = make_seminar(app, "cancel", future_day(), capacity=1)
+def test_cancelling_mails_everyone_registered_or_waiting_once(app, client, auth, create_user, outbox, make_seminar):
+    seminar_id = make_seminar("cancel", day=future_day(), capacity=1, title="管理テスト cancel")
     registered, waiting, gone = (create_user("member") for _ in range(3))
-    assert register(app, seminar_id, registered, waiting, gone) == [
+    assert register_accounts(app, seminar_id, registered, waiting, gone) == [
         RegistrationState.REGISTERED, RegistrationState.WAITING, RegistrationState.WAITING]
     cancel(app, seminar_id, gone)
     secretariat(create_user, auth)
@@ -717,11 +690,11 @@ def test_cancelling_mails_everyone_registered_or_waiting_once(app, client, auth,
 
 
 def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
-        app, client, auth, create_user, outbox):
+        app, client, auth, create_user, outbox, make_seminar):
     day = future_day()
-    seminar_id = make_seminar(app, "resched", day, capacity=1)
+    seminar_id = make_seminar("resched", day=day, capacity=1)
     registered, waiting = create_user("member"), create_user("observer", org="テスト株式会社")
-    register(app, seminar_id, registered, waiting)
+    register_accounts(app, seminar_id, registered, waiting)
     secretariat(create_user, auth)
     data = edit_form(client, seminar_id)
     assert (data["date"], data["start"], data["end"]) == (day.isoformat(), "15:30", "17:00")
@@ -735,7 +708,8 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
     # A new day: everyone registered or waiting learns the old and the new date.
     new_day = other_day_same_year(day)
     data = edit_form(client, seminar_id)
-    assert auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()}).status_code == 302
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()})
+    assert response.status_code == 302
     mails = outbox("seminar.rescheduled")
     assert sorted(tuple(m.recipients) for m in mails) == sorted([(registered.email,), (waiting.email,)])
     for mail in mails:
@@ -757,10 +731,10 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
                for m in mails)
 
 
-def test_changing_the_date_of_a_draft_mails_nobody(app, client, auth, create_user, outbox):
+def test_changing_the_date_of_a_draft_mails_nobody(app, client, auth, create_user, outbox, make_seminar):
     day = future_day()
-    seminar_id = make_seminar(app, "draft-move", day)
-    register(app, seminar_id, create_user("member"))
+    seminar_id = make_seminar("draft-move", day=day)
+    register_accounts(app, seminar_id, create_user("member"))
     secretariat(create_user, auth)
     data = edit_form(client, seminar_id)
     auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "draft"})
@@ -770,10 +744,10 @@ def test_changing_the_date_of_a_draft_mails_nobody(app, client, auth, create_use
     assert outbox("seminar.rescheduled") == [] and outbox("seminar.cancelled_by_secretariat") == []
 
 
-def test_raising_capacity_promotes_from_the_waitlist_in_order(app, client, auth, create_user, outbox):
-    seminar_id = make_seminar(app, "capacity", future_day(), capacity=1)
+def test_raising_capacity_promotes_from_the_waitlist_in_order(app, client, auth, create_user, outbox, make_seminar):
+    seminar_id = make_seminar("capacity", day=future_day(), capacity=1)
     first, second, third = (create_user("member") for _ in range(3))
-    register(app, seminar_id, first, second, third)
+    register_accounts(app, seminar_id, first, second, third)
     secretariat(create_user, auth)
 
     data = edit_form(client, seminar_id)
@@ -797,8 +771,8 @@ def test_raising_capacity_promotes_from_the_waitlist_in_order(app, client, auth,
 # ----------------------------------------------------------------------------- registration settings
 
 
-def test_registration_window_is_tokyo_wall_clock_and_join_link_saved(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "window", future_day())
+def test_registration_window_is_tokyo_wall_clock_and_join_link_saved(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("window", day=future_day())
     member = create_user("member")
     secretariat(create_user, auth)
 
@@ -844,8 +818,8 @@ def test_registration_window_is_tokyo_wall_clock_and_join_link_saved(app, client
 # ----------------------------------------------------------------------------- Q&A switch
 
 
-def test_qa_open_and_close_only_for_the_secretariat(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "qa", future_day())
+def test_qa_open_and_close_only_for_the_secretariat(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("qa", day=future_day())
     member = create_user("member")
     secretariat(create_user, auth)
 
@@ -873,14 +847,14 @@ def test_qa_open_and_close_only_for_the_secretariat(app, client, auth, create_us
 # ----------------------------------------------------------------------------- registrants
 
 
-def test_registrants_listed_counted_exported_as_excel_csv(app, client, auth, create_user):
+def test_registrants_listed_counted_exported_as_excel_csv(app, client, auth, create_user, make_seminar):
     with app.app_context():
         import_data({"organizations": [
             {"name": "総務省", "kind": "ministry", "membership": "member"},
             {"name": "テスト株式会社", "kind": "company", "membership": "observer"},
         ]})
         db.session.commit()
-    seminar_id = make_seminar(app, "csv", future_day(), capacity=5)
+    seminar_id = make_seminar("csv", day=future_day(), capacity=5)
     people = [
         create_user("member", name="前橋 太郎", org="前橋市"),
         create_user("member", name="=HYPERLINK(\"http://example.org\",\"x\")", org="総務省"),
@@ -889,7 +863,7 @@ def test_registrants_listed_counted_exported_as_excel_csv(app, client, auth, cre
         create_user("member", name="@SUM(A1) アット", org="岡崎市"),
         create_user("member", name="待機 花子", org="前橋市"),
     ]
-    register(app, seminar_id, *people)
+    register_accounts(app, seminar_id, *people)
     secretariat(create_user, auth)
 
     html = client.get(f"/secretariat/seminars/{seminar_id}").get_data(as_text=True)
@@ -924,10 +898,10 @@ def test_registrants_listed_counted_exported_as_excel_csv(app, client, auth, cre
     assert not any(cell[:1] in {"=", "+", "-", "@"} for row in rows for cell in row)
 
 
-def test_mail_to_all_registered_not_waiting(app, client, auth, create_user, outbox):
-    seminar_id = make_seminar(app, "mailall", future_day(), capacity=2)
+def test_mail_to_all_registered_not_waiting(app, client, auth, create_user, outbox, make_seminar):
+    seminar_id = make_seminar("mailall", day=future_day(), capacity=2)
     a, b, waiting, gone = (create_user("member") for _ in range(4))
-    register(app, seminar_id, a, gone, b, waiting)
+    register_accounts(app, seminar_id, a, gone, b, waiting)
     cancel(app, seminar_id, gone)  # b is promoted, waiting stays waiting
     assert states(app, seminar_id)[waiting.id] is RegistrationState.WAITING
     secretariat(create_user, auth)
@@ -949,8 +923,8 @@ def test_mail_to_all_registered_not_waiting(app, client, auth, create_user, outb
 # ----------------------------------------------------------------------------- access
 
 
-def test_back_office_seminar_routes_are_for_the_secretariat_only(app, client, create_user):
-    seminar_id = make_seminar(app, "access", future_day())
+def test_back_office_seminar_routes_are_for_the_secretariat_only(app, client, create_user, make_seminar):
+    seminar_id = make_seminar("access", day=future_day(), title="管理テスト access")
     with app.app_context():
         seminar = db.session.get(Seminar, seminar_id)
         series_id = seminar.series_id

@@ -70,7 +70,8 @@ def test_whole_month():
 
 @pytest.mark.parametrize(
     ("day", "precision"),
-    [(None, Precision.UNDECIDED), (date(2021, 12, 1), Precision.UNDECIDED), (None, Precision.DAY), (None, Precision.EARLY)],
+    [(None, Precision.UNDECIDED), (date(2021, 12, 1), Precision.UNDECIDED), (None, Precision.DAY),
+     (None, Precision.EARLY)],
 )
 def test_undecided(day, precision):
     assert date_label(day, precision) == "未定"

@@ -5,40 +5,19 @@ member then sees the session's online link."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from conftest import log_in_page
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.core.db import db
-from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage
-from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
+from portal.subcommittees.models import MembershipState, SubcommitteeMember
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a-long-password-subcommittee"
 SLUG = "browser-sub"
 LINK = "https://example.org/meet/browser-sub-1"
-
-
-def make_sub(app) -> int:
-    with app.app_context():
-        import_data({"subcommittees": [{
-            "slug": SLUG, "name": "ネット・ゼロ スマートシティ検討分科会", "fiscal_year": 2021,
-            "purpose": "地域のネット・ゼロの実現を加速させる",
-            "sessions": [{"number": 1, "title": "ネット・ゼロ×スマートシティへの理解", "date": "2021-09-14",
-                          "start": "14:00", "end": "16:00", "join_url": LINK}],
-            "milestones": [{"title": "分科会立上げ", "due": "2021-09-30"}],
-        }]})
-        db.session.commit()
-        return db.session.scalar(select(Subcommittee.id).where(Subcommittee.slug == SLUG))
-
-
-def log_in(page: Page, live_server: str, user) -> None:
-    page.goto("/login")
-    page.get_by_label("メールアドレス").fill(user.email)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/")
 
 
 def state_of(app, sub_id: int, user_id: int) -> MembershipState | None:
@@ -53,8 +32,15 @@ def mails(app, kind: str) -> list[list[str]]:
             select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id))]
 
 
-def test_member_requests_lead_approves_member_sees_the_link(app, page, browser, live_server, create_user):
-    sub_id = make_sub(app)
+def test_member_requests_lead_approves_member_sees_the_link(
+    app, page, browser, live_server, create_user, make_subcommittee
+):
+    sub_id = make_subcommittee(
+        SLUG, name="ネット・ゼロ スマートシティ検討分科会", purpose="地域のネット・ゼロの実現を加速させる",
+        sessions=[{"number": 1, "title": "ネット・ゼロ×スマートシティへの理解", "date": "2021-09-14",
+                   "start": "14:00", "end": "16:00", "join_url": LINK}],
+        milestones=[{"title": "分科会立上げ", "due": "2021-09-30"}],
+    )
     lead = create_user("member", name="リーダー 一郎", email="lead@example.org", password=PASSWORD)
     member = create_user("member", name="浜松 一子", email="hamamatsu@example.org", org="浜松市", password=PASSWORD)
     with app.app_context():
@@ -67,7 +53,7 @@ def test_member_requests_lead_approves_member_sees_the_link(app, page, browser, 
     lead_page.set_default_timeout(10_000)
     try:
         # The member asks to join and sees the request pending, still without the link.
-        log_in(page, live_server, member)
+        log_in_page(page, live_server, member, PASSWORD)
         page.goto(f"/subcommittees/{SLUG}")
         expect(page.locator("#sessions")).to_contain_text("ネット・ゼロ×スマートシティへの理解")
         expect(page.locator(f'a[href="{LINK}"]')).to_have_count(0)
@@ -80,7 +66,7 @@ def test_member_requests_lead_approves_member_sees_the_link(app, page, browser, 
         assert mails(app, "subcommittee.join_requested") == [[lead.email]]
 
         # The lead sees the request on the subcommittee page and approves it.
-        log_in(lead_page, live_server, lead)
+        log_in_page(lead_page, live_server, lead, PASSWORD)
         lead_page.goto(f"/subcommittees/{SLUG}")
         request = lead_page.locator("#members li", has_text="浜松 一子")
         expect(request).to_contain_text("浜松市")

@@ -25,7 +25,16 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
-from conftest import DEFAULT_PASSWORD, AuthActions, csrf_token
+from conftest import (
+    DEFAULT_PASSWORD,
+    AuthActions,
+    add_member,
+    csrf_token,
+    is_logged_in,
+    is_login_redirect,
+    logged_in,
+    register_accounts,
+)
 from sqlalchemy import func, select, update
 
 from portal.accounts.models import AccountState, Role, User
@@ -33,15 +42,12 @@ from portal.audit.models import AuditEvent
 from portal.core.dates import fiscal_year, to_local, today_local
 from portal.core.db import db, utcnow
 from portal.governance.jobs import send_review_reminder
-from portal.imports.operations import import_data
 from portal.qa.models import Question
-from portal.seminars import registrations
-from portal.seminars.models import Registration, RegistrationState, Seminar
-from portal.subcommittees.models import MembershipState, Subcommittee, SubcommitteeMember
+from portal.seminars.models import Registration, RegistrationState
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAILBOX = "secretariat-box@example.org"  # SECRETARIAT_EMAIL in the test configuration
-SERIES = "官民連携プラットフォーム オンラインセミナー"
+
 XSS = "<script>alert(1)</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -54,30 +60,14 @@ ROW_RE = re.compile(r'<tr data-user-id="(\d+)"')
 # ----------------------------------------------------------------------------- helpers
 
 
+@pytest.fixture
+def seminar_defaults() -> dict[str, Any]:
+    return {"qa": "open"}
+
+
 def body(response) -> str:
     return response.get_data(as_text=True)
 
-
-def is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.location).path == "/login"
-
-
-def signed_in(app, user, password: str = DEFAULT_PASSWORD) -> AuthActions:
-    """A client of its own, logged in through the form (no second factor)."""
-    auth = AuthActions(app.test_client())
-    response = auth.login(user, password)
-    assert response.status_code == 302, body(response)
-    assert urlsplit(response.location).path == "/", response.location
-    return auth
-
-
-def logged_in(auth: AuthActions) -> bool:
-    """What a person notices: the account page opens, or they are sent to log in."""
-    response = auth.client.get("/account")
-    if response.status_code == 200:
-        return True
-    assert is_login_redirect(response), (response.status_code, response.location)
-    return False
 
 
 def get_user(app, user_id: int) -> User:
@@ -132,47 +122,8 @@ def read_csv(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(decoded, newline="")))
 
 
-def make_seminar(app, key: str, *, title: str | None = None, qa: str = "open") -> int:
-    """A published seminar three weeks ahead, registration open."""
-    day = today_local() + timedelta(days=21)
-    record: dict[str, Any] = {
-        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 5,
-        "title": title or f"ガバナンステスト {key}", "date": day.isoformat(), "start": "15:30", "end": "17:00",
-        "status": "published", "registration": "open", "qa": qa,
-        "join_url": f"https://example.org/webinar/{key}",
-        "program": [{"start": "15:30", "title": f"イントロダクション {key}", "points": ["本日のプログラム紹介"],
-                     "presenters": [{"organization": "総務省", "department": "サイバーセキュリティ統括官室"}]}],
-    }
-    with app.app_context():
-        import_data({"seminars": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == key))
-
-
-def register(app, seminar_id: int, *users) -> None:
-    with app.app_context():
-        for user in users:
-            registration = registrations.register(seminar_id, db.session.get(User, user.id))
-            db.session.commit()
-            assert registration.state is RegistrationState.REGISTERED
-
-
 def ask(auth: AuthActions, seminar_id: int, text: str):
     return auth.post(f"/seminars/{seminar_id}/questions", {"body": text})
-
-
-def make_subcommittee(app, slug: str, name: str) -> int:
-    with app.app_context():
-        import_data({"subcommittees": [{"slug": slug, "name": name, "fiscal_year": 2021}]})
-        db.session.commit()
-        return db.session.scalar(select(Subcommittee.id).where(Subcommittee.slug == slug))
-
-
-def add_member(app, subcommittee_id: int, user, *, lead: bool = False) -> None:
-    with app.app_context():
-        db.session.add(SubcommitteeMember(subcommittee_id=subcommittee_id, user_id=user.id, is_lead=lead,
-                                          state=MembershipState.APPROVED))
-        db.session.commit()
 
 
 def reset_link(outbox, email: str) -> str:
@@ -219,22 +170,22 @@ def session_cookie(response) -> dict[str, str | bool]:
 def office(app, create_user):
     """A logged-in secretariat account: (user, its client)."""
     user = create_user("secretariat", name="事務局 花子", email="office@example.org")
-    return user, signed_in(app, user)
+    return user, logged_in(app, user)
 
 
 # ----------------------------------------------------------------------------- account inventory
 
 
-def test_inventory_lists_every_account_with_what_a_review_needs(app, create_user, office):
+def test_inventory_lists_every_account_with_what_a_review_needs(app, create_user, office, make_subcommittee):
     secretariat, auth = office
     member = create_user("member", org="前橋市", name="会員 一郎")
     lead = create_user("member", org="浜松市", name="リーダー 次郎")
     observer = create_user("observer", org="オブザーバー大学", name="観察 三郎")
     pending = create_user("member", state="pending", org="岡崎市", name="申請 四郎")
-    sub_id = make_subcommittee(app, "net-zero", "ネット・ゼロ スマートシティ検討分科会")
+    sub_id = make_subcommittee("net-zero", name="ネット・ゼロ スマートシティ検討分科会")
     add_member(app, sub_id, lead, lead=True)
     add_member(app, sub_id, member)
-    signed_in(app, member)  # sets the last log-in
+    logged_in(app, member)  # sets the last log-in
     reviewed_at = utcnow() - timedelta(days=3)
     set_user(app, observer.id, reviewed_at=reviewed_at, reviewed_by_id=secretariat.id)
 
@@ -269,7 +220,7 @@ def test_inventory_lists_every_account_with_what_a_review_needs(app, create_user
 def test_inventory_is_for_the_secretariat_only(app, client, create_user):
     assert is_login_redirect(client.get("/secretariat/inventory"))
     assert is_login_redirect(client.get("/secretariat/inventory.csv"))
-    member = signed_in(app, create_user("member"))
+    member = logged_in(app, create_user("member"))
     assert member.client.get("/secretariat/inventory").status_code == 403
     assert member.client.get("/secretariat/inventory.csv").status_code == 403
     assert member.post("/secretariat/inventory/review", {"user_id": "1"}).status_code == 403
@@ -307,11 +258,11 @@ def test_inventory_filters(app, create_user, office):
     assert shown("?filter=bogus") == everyone
 
 
-def test_inventory_csv_is_excel_ready_filtered_and_audited(app, create_user, office):
+def test_inventory_csv_is_excel_ready_filtered_and_audited(app, create_user, office, make_subcommittee):
     secretariat, auth = office
     member = create_user("member", org="前橋市", name="会員 一郎", email="ichiro@example.org")
     lead = create_user("member", org="浜松市", name="リーダー 次郎")
-    add_member(app, make_subcommittee(app, "net-zero", "ネット・ゼロ スマートシティ検討分科会"), lead, lead=True)
+    add_member(app, make_subcommittee("net-zero", name="ネット・ゼロ スマートシティ検討分科会"), lead, lead=True)
     set_user(app, member.id, reviewed_at=utcnow(), reviewed_by_id=secretariat.id)
     formula = create_user("member", name="=1+2")
     gone = create_user("member", state="deactivated", name="停止済み", email="gone@example.org")
@@ -407,10 +358,10 @@ def test_send_reminders_command_queues_the_review_reminder_once(app, runner, cre
 def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create_user, office):
     secretariat, auth = office
     member = create_user("member", email="leaving@example.org")
-    member_auth = signed_in(app, member)
+    member_auth = logged_in(app, member)
     feed = f"/calendar/{member.calendar_token}.ics"
     assert app.test_client().get(feed).status_code == 200
-    assert logged_in(member_auth)
+    assert is_logged_in(member_auth.client)
 
     response = auth.post(f"/secretariat/accounts/{member.id}/state", {"state": "deactivated"})
     assert response.status_code == 302
@@ -422,7 +373,7 @@ def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create
     again = AuthActions(app.test_client())
     refused = again.login(member)
     assert refused.status_code == 422
-    assert not logged_in(again)
+    assert not is_logged_in(again.client)
 
     [event] = audit_rows(app, "account.state_changed")
     assert event.actor_id == secretariat.id and event.subject == "leaving@example.org"
@@ -431,7 +382,7 @@ def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create
 
     # Reactivated, the account logs in again, but the old feed URL stays dead.
     assert auth.post(f"/secretariat/accounts/{member.id}/state", {"state": "active"}).status_code == 302
-    signed_in(app, member)
+    logged_in(app, member)
     assert app.test_client().get(feed).status_code == 404
     assert auth.post(f"/secretariat/accounts/{member.id}/state", {"state": "bogus"}).status_code == 400
 
@@ -439,17 +390,17 @@ def test_deactivating_an_account_ends_its_sessions_and_feeds_at_once(app, create
 def test_changing_a_role_ends_the_accounts_sessions(app, create_user, office):
     secretariat, auth = office
     member = create_user("member", email="moving@example.org")
-    member_auth = signed_in(app, member)
+    member_auth = logged_in(app, member)
 
     assert auth.post(f"/secretariat/accounts/{member.id}/role", {"role": "observer"}).status_code == 302
     assert get_user(app, member.id).role is Role.OBSERVER
-    assert not logged_in(member_auth)
+    assert not is_logged_in(member_auth.client)
     [event] = audit_rows(app, "account.role_changed")
     assert event.actor_id == secretariat.id and event.subject == "moving@example.org" and event.ip == "127.0.0.1"
     assert event.details == {"from": "member", "to": "observer"}
 
     assert auth.post(f"/secretariat/accounts/{member.id}/role", {"role": "secretariat"}).status_code == 302
-    promoted = signed_in(app, member)
+    promoted = logged_in(app, member)
     assert promoted.client.get("/secretariat/").status_code == 200
     assert auth.post(f"/secretariat/accounts/{member.id}/role", {"role": "admin"}).status_code == 400
 
@@ -523,7 +474,7 @@ def test_account_lifecycle_events_are_audited(app, client, create_user, office, 
     [reset] = audit_rows(app, "password.reset")
     assert reset.actor_id == applicant_id and reset.subject == "applicant@example.org" and reset.ip == "127.0.0.1"
 
-    applicant = signed_in(app, "applicant@example.org", "brand-new-pass-456")
+    applicant = logged_in(app, "applicant@example.org", "brand-new-pass-456")
     assert applicant.post("/account/deletion-request").status_code == 302
     [deletion] = audit_rows(app, "account.deletion_requested")
     assert deletion.actor_id == applicant_id and deletion.ip == "127.0.0.1"
@@ -536,16 +487,16 @@ def test_account_lifecycle_events_are_audited(app, client, create_user, office, 
     assert str(applicant_id) in (anonymized.subject or "")
 
 
-def test_exports_are_audited(app, create_user, office):
+def test_exports_are_audited(app, create_user, office, make_seminar):
     secretariat, auth = office
     member = create_user("member")
-    seminar_id = make_seminar(app, "export")
-    register(app, seminar_id, member)
+    seminar_id = make_seminar("export")
+    assert register_accounts(app, seminar_id, member) == [RegistrationState.REGISTERED]
 
     assert auth.client.get("/secretariat/audit.csv").status_code == 200
     assert auth.client.get(f"/secretariat/seminars/{seminar_id}/registrants.csv").status_code == 200
     assert auth.client.get(f"/secretariat/seminars/{seminar_id}/questions.csv").status_code == 200
-    assert signed_in(app, member).client.get("/account/data.json").status_code == 200
+    assert logged_in(app, member).client.get("/account/data.json").status_code == 200
 
     for action, actor in (("export.audit", secretariat.id), ("export.registrants", secretariat.id),
                           ("export.questions", secretariat.id), ("account.data_exported", member.id)):
@@ -554,12 +505,12 @@ def test_exports_are_audited(app, create_user, office):
         assert_recent(event.at)
 
 
-def test_feed_token_regeneration_and_question_routing_are_audited(app, create_user, office):
+def test_feed_token_regeneration_and_question_routing_are_audited(app, create_user, office, make_seminar):
     secretariat, auth = office
     member = create_user("member", email="asker@example.org")
-    seminar_id = make_seminar(app, "routing")
-    register(app, seminar_id, member)
-    member_auth = signed_in(app, member)
+    seminar_id = make_seminar("routing")
+    assert register_accounts(app, seminar_id, member) == [RegistrationState.REGISTERED]
+    member_auth = logged_in(app, member)
 
     assert member_auth.post("/account/calendar-token").status_code == 302
     [regenerated] = audit_rows(app, "calendar.token_regenerated")
@@ -611,7 +562,7 @@ def test_audit_log_is_searchable_by_text_address_and_action(app, client, create_
     assert [a for a, _ in rows("?action=login.failure&q=beta")] == ["login.failure"]
 
     assert is_login_redirect(client.get("/secretariat/audit"))
-    member = signed_in(app, create_user("member"))
+    member = logged_in(app, create_user("member"))
     assert member.client.get("/secretariat/audit").status_code == 403
     assert member.client.get("/secretariat/audit.csv").status_code == 403
 
@@ -659,7 +610,7 @@ def test_outbox_and_audit_pages_show_japanese_labels_not_codes(app, create_user,
 def test_audit_log_csv_export(app, create_user, office):
     _secretariat, auth = office
     member = create_user("member", email="csv-audit@example.org")
-    signed_in(app, member)
+    logged_in(app, member)
     AuthActions(app.test_client()).login("=cmd|' /C calc'!A0", "wrong-password-3")
     assert auth.client.get("/secretariat/inventory.csv").status_code == 200
 
@@ -687,7 +638,7 @@ def snapshot(app) -> dict[int, tuple]:
 def test_audit_log_is_append_only(app, create_user, office):
     _secretariat, auth = office
     member = create_user("member", email="append@example.org")
-    member_auth = signed_in(app, member)
+    member_auth = logged_in(app, member)
     AuthActions(app.test_client()).login(member, "wrong-password-4")
     assert member_auth.post("/account/deletion-request").status_code == 302
     before = snapshot(app)
@@ -710,7 +661,8 @@ def test_audit_log_is_append_only(app, create_user, office):
 
 def test_no_password_or_token_is_ever_written_to_the_audit_log(app, client, create_user, office, outbox):
     _secretariat, auth = office
-    signup_password, wrong_password, new_password = "Signup-Secret-Pass-71", "Wrong-Secret-Pass-72", "Reset-Secret-Pass-73"
+    signup_password, wrong_password = "Signup-Secret-Pass-71", "Wrong-Secret-Pass-72"
+    new_password = "Reset-Secret-Pass-73"
     visitor = AuthActions(client)
     data = {"name": "秘密 太郎", "email": "secret@example.org", "organization": "サンプル市",
             "organization_kind": "municipality", "membership": "member",
@@ -721,13 +673,13 @@ def test_no_password_or_token_is_ever_written_to_the_audit_log(app, client, crea
     assert auth.post(f"/secretariat/accounts/{user_id}/approve", {"role": "member"}).status_code == 302
 
     assert AuthActions(app.test_client()).login("secret@example.org", wrong_password).status_code == 422
-    signed_in(app, "secret@example.org", signup_password)
+    logged_in(app, "secret@example.org", signup_password)
 
     assert visitor.post("/password-reset", {"email": "secret@example.org"}).status_code == 200
     path = reset_link(outbox, "secret@example.org")
     reset_token = path.rsplit("/", 1)[1]
     assert visitor.post(path, {"password": new_password, "password_confirm": new_password}).status_code == 302
-    member = signed_in(app, "secret@example.org", new_password)
+    member = logged_in(app, "secret@example.org", new_password)
 
     old_feed_token = get_user(app, user_id).calendar_token
     assert member.post("/account/calendar-token").status_code == 302
@@ -795,7 +747,7 @@ def test_password_reset_refuses_weak_passwords(app, client, create_user, outbox,
     response = visitor.post(path, {"password": password, "password_confirm": password})
     assert response.status_code == 422
     assert message in body(response)
-    signed_in(app, email)  # the old password still works
+    logged_in(app, email)  # the old password still works
     ok = visitor.post(path, {"password": "a-strong-new-pass-99", "password_confirm": "a-strong-new-pass-99"})
     assert ok.status_code == 302  # and the link too
 
@@ -805,7 +757,7 @@ def test_password_reset_refuses_weak_passwords(app, client, create_user, outbox,
 
 def test_two_factor_enrolment_shows_qr_code_secret_and_recovery_codes_once(app, create_user):
     member = create_user("member")
-    auth = signed_in(app, member)
+    auth = logged_in(app, member)
     page = body(auth.client.get("/account/2fa"))
     assert re.search(r'<img [^>]*src="data:image/(svg\+xml|png)[^"]*"', page), "no QR code image"
     secret = TOTP_SECRET_RE.search(page).group(1)
@@ -832,48 +784,48 @@ def test_two_factor_enrolment_shows_qr_code_secret_and_recovery_codes_once(app, 
 
 def test_with_two_factor_the_password_alone_does_not_log_in(app, create_user):
     member = create_user("member")
-    secret, _ = enable_two_factor(signed_in(app, member))
+    secret, _ = enable_two_factor(logged_in(app, member))
     logins_before = len(audit_rows(app, "login.success"))
 
     auth = AuthActions(app.test_client())
     response = auth.login(member)
     assert response.status_code == 302 and urlsplit(response.location).path == "/login/2fa"
-    assert not logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert auth.client.get("/account/data.json").status_code == 302
 
     refused = auth.post("/login/2fa", {"code": wrong_code(secret)})
     assert refused.status_code == 422
-    assert not logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before
 
     response = auth.post("/login/2fa", {"code": pyotp.TOTP(secret).now()})
     assert response.status_code == 302
-    assert logged_in(auth)
+    assert is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before + 1
 
 
 def test_a_recovery_code_works_once(app, create_user):
     member = create_user("member")
-    _, codes = enable_two_factor(signed_in(app, member))
+    _, codes = enable_two_factor(logged_in(app, member))
 
     auth = AuthActions(app.test_client())
     assert urlsplit(auth.login(member).location).path == "/login/2fa"
     assert auth.post("/login/2fa", {"code": codes[0]}).status_code == 302
-    assert logged_in(auth)
+    assert is_logged_in(auth.client)
     auth.logout()
-    assert not logged_in(auth)
+    assert not is_logged_in(auth.client)
 
     assert urlsplit(auth.login(member).location).path == "/login/2fa"
     assert auth.post("/login/2fa", {"code": codes[0]}).status_code == 422
-    assert not logged_in(auth)
+    assert not is_logged_in(auth.client)
     assert auth.post("/login/2fa", {"code": codes[1]}).status_code == 302
-    assert logged_in(auth)
+    assert is_logged_in(auth.client)
 
 
 def test_secretariat_needs_a_second_factor_when_required(make_app, create_user):
     required = make_app(TOTP_REQUIRED_FOR_SECRETARIAT=True)
     secretariat = create_user("secretariat")
-    auth = signed_in(required, secretariat)
+    auth = logged_in(required, secretariat)
     for path in ("/secretariat/", "/secretariat/inventory", "/secretariat/audit"):
         response = auth.client.get(path)
         assert response.status_code == 302, path
@@ -893,14 +845,14 @@ def test_secretariat_needs_a_second_factor_when_required(make_app, create_user):
     assert get_user(required, secretariat.id).totp_secret == secret
 
     # Members are not asked for it, and still get no back office.
-    member = signed_in(required, create_user("member"))
+    member = logged_in(required, create_user("member"))
     assert member.client.get("/account").status_code == 200
     assert member.client.get("/secretariat/").status_code == 403
 
 
 def test_secretariat_second_factor_is_optional_when_not_required(app, create_user):
     assert app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] is False
-    auth = signed_in(app, create_user("secretariat"))
+    auth = logged_in(app, create_user("secretariat"))
     assert auth.client.get("/secretariat/").status_code == 200
 
 
@@ -945,17 +897,17 @@ def test_session_expires_after_eight_hours(app, create_user):
 
 def test_log_out_everywhere_ends_every_session_of_the_account(app, create_user):
     member = create_user("member", email="everywhere@example.org")
-    laptop, phone = signed_in(app, member), signed_in(app, member)
-    other = signed_in(app, create_user("member"))
+    laptop, phone = logged_in(app, member), logged_in(app, member)
+    other = logged_in(app, create_user("member"))
 
     response = laptop.post("/account/logout-everywhere")
     assert is_login_redirect(response)
-    assert not logged_in(phone)
-    assert not logged_in(laptop)
-    assert logged_in(other)  # another account is untouched
+    assert not is_logged_in(phone.client)
+    assert not is_logged_in(laptop.client)
+    assert is_logged_in(other.client)  # another account is untouched
     [event] = audit_rows(app, "logout.everywhere")
     assert event.actor_id == member.id and event.ip == "127.0.0.1"
-    assert logged_in(signed_in(app, member))  # logging in again works
+    assert is_logged_in(logged_in(app, member).client)  # logging in again works
 
 
 # ----------------------------------------------------------------------------- web hardening
@@ -977,7 +929,7 @@ def assert_security_headers(response, what: str) -> None:
 
 def test_security_headers_on_pages_feeds_and_errors(app, client, create_user):
     member = create_user("member")
-    auth = signed_in(app, member)
+    auth = logged_in(app, member)
     responses = {
         "home": client.get("/"),
         "login": client.get("/login"),
@@ -1061,9 +1013,11 @@ def test_sign_up_is_rate_limited(make_app):
     base = {"name": "申請 太郎", "organization": "サンプル市", "organization_kind": "municipality",
             "membership": "member", "password": "applicant-pass-123", "csrf_token": token}
     for i in range(5):
-        response = client.post("/signup", data={**base, "email": f"a{i}@example.org", "password_confirm": "mismatch-123"})
+        response = client.post("/signup", data={**base, "email": f"a{i}@example.org",
+                                                 "password_confirm": "mismatch-123"})
         assert response.status_code == 422, i
-    response = client.post("/signup", data={**base, "email": "late@example.org", "password_confirm": "applicant-pass-123"})
+    response = client.post("/signup", data={**base, "email": "late@example.org",
+                                             "password_confirm": "applicant-pass-123"})
     assert_rate_limited(response)
     with limited.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
@@ -1080,29 +1034,30 @@ def test_password_reset_is_rate_limited(make_app, create_user, outbox):
     assert len(outbox("account.password_reset")) == 5
 
 
-def test_question_posting_is_rate_limited_per_account(make_app, create_user):
+def test_question_posting_is_rate_limited_per_account(make_app, create_user, make_seminar):
     limited = make_app(RATELIMIT_ENABLED=True)
-    seminar_id = make_seminar(limited, "ratelimit")
+    seminar_id = make_seminar("ratelimit")
     first, second = create_user("member"), create_user("member")
-    register(limited, seminar_id, first, second)
-    asker = signed_in(limited, first)
+    assert register_accounts(limited, seminar_id, first, second) == [RegistrationState.REGISTERED] * 2
+    asker = logged_in(limited, first)
     token = csrf_token(asker.client)
     for i in range(10):
-        response = asker.client.post(f"/seminars/{seminar_id}/questions", data={"body": f"質問 {i}", "csrf_token": token})
+        response = asker.client.post(f"/seminars/{seminar_id}/questions",
+                                     data={"body": f"質問 {i}", "csrf_token": token})
         assert response.status_code == 302, (i, response.status_code)
     assert_rate_limited(asker.client.post(f"/seminars/{seminar_id}/questions",
                                           data={"body": "質問 10", "csrf_token": token}))
     with limited.app_context():
         assert db.session.scalar(select(func.count()).select_from(Question)) == 10
-    assert ask(signed_in(limited, second), seminar_id, "別の人の質問").status_code == 302
+    assert ask(logged_in(limited, second), seminar_id, "別の人の質問").status_code == 302
 
 
-def test_user_content_is_escaped_everywhere(app, create_user, office):
+def test_user_content_is_escaped_everywhere(app, create_user, office, make_seminar):
     _secretariat, auth = office
-    seminar_id = make_seminar(app, "xss", title=f"{XSS} 危険なタイトル")
+    seminar_id = make_seminar("xss", title=f"{XSS} 危険なタイトル")
     member = create_user("member", name=f"{XSS} 氏名")
-    register(app, seminar_id, member)
-    member_auth = signed_in(app, member)
+    assert register_accounts(app, seminar_id, member) == [RegistrationState.REGISTERED]
+    member_auth = logged_in(app, member)
     assert ask(member_auth, seminar_id, f"{XSS} 質問本文").status_code == 302
     AuthActions(app.test_client()).login(XSS, "wrong-password-5")
 
@@ -1125,15 +1080,15 @@ def test_user_content_is_escaped_everywhere(app, create_user, office):
 # ----------------------------------------------------------------------------- data protection
 
 
-def test_member_downloads_their_own_data_and_nobody_elses(app, client, create_user):
+def test_member_downloads_their_own_data_and_nobody_elses(app, client, create_user, make_seminar, make_subcommittee):
     alice = create_user("member", name="有栖 花子", email="alice@example.org", org="前橋市")
     bob = create_user("member", name="房 太郎", email="bob@example.org", org="浜松市")
-    seminar_id = make_seminar(app, "mydata", title="データテスト セミナー")
-    register(app, seminar_id, alice, bob)
-    sub_id = make_subcommittee(app, "net-zero", "ネット・ゼロ スマートシティ検討分科会")
+    seminar_id = make_seminar("mydata", title="データテスト セミナー")
+    assert register_accounts(app, seminar_id, alice, bob) == [RegistrationState.REGISTERED] * 2
+    sub_id = make_subcommittee("net-zero", name="ネット・ゼロ スマートシティ検討分科会")
     add_member(app, sub_id, alice)
     add_member(app, sub_id, bob, lead=True)
-    alice_auth, bob_auth = signed_in(app, alice), signed_in(app, bob)
+    alice_auth, bob_auth = logged_in(app, alice), logged_in(app, bob)
     assert ask(alice_auth, seminar_id, "有栖の質問です").status_code == 302
     assert ask(bob_auth, seminar_id, "房の秘密の質問です").status_code == 302
 
@@ -1146,7 +1101,8 @@ def test_member_downloads_their_own_data_and_nobody_elses(app, client, create_us
     assert {"account", "registrations", "questions", "subcommittees"} <= set(data)
     assert data["account"]["email"] == "alice@example.org" and data["account"]["name"] == "有栖 花子"
     assert data["account"]["organization"] == "前橋市"
-    assert len(data["registrations"]) == 1 and "データテスト セミナー" in json.dumps(data["registrations"], ensure_ascii=False)
+    assert len(data["registrations"]) == 1
+    assert "データテスト セミナー" in json.dumps(data["registrations"], ensure_ascii=False)
     assert [q["body"] for q in data["questions"]] == ["有栖の質問です"]
     assert [s["name"] for s in data["subcommittees"]] == ["ネット・ゼロ スマートシティ検討分科会"]
     for other in ("bob@example.org", "房 太郎", "房の秘密の質問です", "浜松市", bob.calendar_token):
@@ -1157,7 +1113,7 @@ def test_member_downloads_their_own_data_and_nobody_elses(app, client, create_us
 def test_deletion_request_is_recorded_mailed_and_audited(app, create_user, office, outbox):
     _secretariat, auth = office
     member = create_user("member", name="削除 希望", email="delete-me@example.org")
-    member_auth = signed_in(app, member)
+    member_auth = logged_in(app, member)
 
     response = member_auth.post("/account/deletion-request")
     assert response.status_code == 302 and urlsplit(response.location).path == "/account"
@@ -1173,12 +1129,12 @@ def test_deletion_request_is_recorded_mailed_and_audited(app, create_user, offic
     assert "削除依頼あり" in user_row(body(auth.client.get("/secretariat/inventory")), member.id)
 
 
-def test_anonymizing_a_departed_account_keeps_questions_and_statistics(app, create_user, office):
+def test_anonymizing_a_departed_account_keeps_questions_and_statistics(app, create_user, office, make_seminar):
     _secretariat, auth = office
     member = create_user("member", name="退会 予定子", email="departing@example.org", org="岡崎市")
-    seminar_id = make_seminar(app, "anon")
-    register(app, seminar_id, member)
-    member_auth = signed_in(app, member)
+    seminar_id = make_seminar("anon")
+    assert register_accounts(app, seminar_id, member) == [RegistrationState.REGISTERED]
+    member_auth = logged_in(app, member)
     assert ask(member_auth, seminar_id, "退会前に残した質問").status_code == 302
     assert member_auth.client.get("/secretariat/inventory").status_code == 403
     assert member_auth.post(f"/secretariat/accounts/{member.id}/anonymize").status_code == 403
@@ -1192,11 +1148,11 @@ def test_anonymizing_a_departed_account_keeps_questions_and_statistics(app, crea
     assert row.anonymized_at is not None and row.state is AccountState.DEACTIVATED
     assert row.totp_secret is None
 
-    assert not logged_in(member_auth)
+    assert not is_logged_in(member_auth.client)
     again = AuthActions(app.test_client())
     assert again.login("departing@example.org").status_code == 422
     assert again.login(row.email).status_code == 422
-    assert not logged_in(again)
+    assert not is_logged_in(again.client)
 
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Registration)

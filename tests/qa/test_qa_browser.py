@@ -3,21 +3,16 @@ one question answered live and closes Q&A, and the mailbox gets one digest over 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from playwright.sync_api import Page, expect
+from conftest import log_in_page, register_accounts
+from playwright.sync_api import expect
 from sqlalchemy import select
 
-from portal.accounts.models import User
-from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.operations import import_data
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState
-from portal.seminars import registrations
-from portal.seminars.models import ProgramItem, Seminar
+from portal.seminars.models import ProgramItem
 
 pytestmark = pytest.mark.browser
 
@@ -28,39 +23,12 @@ ANSWERED = "【当日回答】都市OSの導入費用はどの程度ですか？
 OPEN = "【未回答】データ連携基盤の運用体制を教えてください"
 
 
-def make_seminar(app) -> tuple[int, int, str]:
-    """A seminar with Q&A open; returns its id and its second program item (id, title)."""
-    day = today_local() + timedelta(days=21)
+def second_item(app, seminar_id: int) -> tuple[int, str]:
+    """The seminar's second program item (id, title)."""
     with app.app_context():
-        import_data({"seminars": [{
-            "key": "browser-qa", "fiscal_year": fiscal_year(day), "number": 6, "title": TITLE,
-            "date": day.isoformat(), "start": "15:30", "end": "17:00", "status": "published",
-            "registration": "open", "qa": "open", "join_url": "https://example.org/webinar/browser-qa",
-            "program": [
-                {"start": "15:30", "title": "イントロダクション"},
-                {"start": "15:45", "title": "都市OSを導入した地域の取組紹介", "presenters": [{"organization": "浜松市"}]},
-            ],
-        }]})
-        db.session.commit()
-        sid = db.session.scalar(select(Seminar.id).where(Seminar.key == "browser-qa"))
-        item = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == sid)
+        item = db.session.scalars(select(ProgramItem).where(ProgramItem.seminar_id == seminar_id)
                                   .order_by(ProgramItem.id)).all()[1]
-        return sid, item.id, item.title
-
-
-def register(app, seminar_id: int, *users) -> None:
-    with app.app_context():
-        for user in users:
-            registrations.register(seminar_id, db.session.get(User, user.id))
-            db.session.commit()
-
-
-def log_in(page: Page, live_server: str, user) -> None:
-    page.goto("/login")
-    page.get_by_label("メールアドレス").fill(user.email)
-    page.get_by_label("パスワード").fill(PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/")
+        return item.id, item.title
 
 
 def question_ids(app, seminar_id: int) -> dict[str, int]:
@@ -78,13 +46,17 @@ def mailbox_rows(app) -> list[OutboxMessage]:
 
 
 def test_two_attendees_ask_and_vote_the_secretariat_answers_one_and_closes(
-    app, page, browser, live_server, create_user, make_app, smtp_server
+    app, page, browser, live_server, create_user, make_app, smtp_server, make_seminar
 ):
-    sid, item_id, item_title = make_seminar(app)
+    sid = make_seminar("browser-qa", title=TITLE, qa="open", program=[
+        {"start": "15:30", "title": "イントロダクション"},
+        {"start": "15:45", "title": "都市OSを導入した地域の取組紹介", "presenters": [{"organization": "浜松市"}]},
+    ])
+    item_id, item_title = second_item(app, sid)
     alice = create_user("member", name="浜松 一子", org="浜松市", password=PASSWORD)
     bob = create_user("observer", name="岡崎 二郎", org="岡崎市", password=PASSWORD)
     staff = create_user("secretariat", name="事務局 担当", password=PASSWORD)
-    register(app, sid, alice, bob)
+    register_accounts(app, sid, alice, bob)
     questions_url = f"{live_server}/seminars/{sid}/questions"
     contexts = [browser.new_context(base_url=live_server, locale="ja-JP") for _ in range(2)]
     bob_page, staff_page = (context.new_page() for context in contexts)
@@ -92,7 +64,7 @@ def test_two_attendees_ask_and_vote_the_secretariat_answers_one_and_closes(
         p.set_default_timeout(10_000)
     try:
         for p, user in ((page, alice), (bob_page, bob), (staff_page, staff)):
-            log_in(p, live_server, user)
+            log_in_page(p, live_server, user, PASSWORD)
 
         # Alice asks about a program item, from the seminar page's Q&A link.
         page.goto(f"/seminars/{sid}")

@@ -457,7 +457,8 @@ def test_reimport_of_changed_file_updates_in_place(app, runner, tmp_path):
         assert seminar("fy2021-2").label() == "10月中旬"
         sub = subcommittee("net-zero")
         assert sub.name == "ネット・ゼロ スマートシティ分科会"
-        assert [(s.number, s.title) for s in sub.sessions] == [(1, "ネット・ゼロへの理解"), (2, "現在/将来のアクション")]
+        assert [(s.number, s.title) for s in sub.sessions] == [
+            (1, "ネット・ゼロへの理解"), (2, "現在/将来のアクション")]
         assert sub.sessions[1].precision is Precision.DAY
         assert local(sub.sessions[1].starts_at) == datetime(2021, 11, 16, 14, 0)
         assert [m.due_on for m in sub.milestones] == [date(2021, 9, 30), date(2022, 3, 25)]
@@ -470,7 +471,8 @@ def test_reimport_adds_and_removes_children(app, runner, tmp_path):
     data = good_file()
     data["seminars"][0]["program"].pop()  # drop 実践都市による発表
     sub = data["subcommittees"][0]
-    sub["sessions"] = [sub["sessions"][1], {"number": 3, "title": "ネット・ゼロスマートシティの評価", "date": "2022-01"}]
+    sub["sessions"] = [sub["sessions"][1],
+                       {"number": 3, "title": "ネット・ゼロスマートシティの評価", "date": "2022-01"}]
     import_ok(runner, tmp_path, data, "v2.json")
 
     with app.app_context():
@@ -641,7 +643,8 @@ def test_a_session_changed_by_import_or_by_the_lead_gets_the_same_sequence_and_n
     # Only the move was significant (the title is not), and each way told both members once.
     assert sequences(plan_of(app, "by-import"))[0] == [2]
     moved = outbox("subcommittee.session_moved")
-    assert sorted(row.recipients[0] for row in moved) == sorted(["plan-lead@example.org", "plan-member@example.org"] * 2)
+    assert sorted(row.recipients[0] for row in moved) == sorted(
+        ["plan-lead@example.org", "plan-member@example.org"] * 2)
     assert sorted(row.subject.rsplit(": ", 1)[1] for row in moved) == ["分科会 by-form"] * 2 + ["分科会 by-import"] * 2
 
 
@@ -735,14 +738,16 @@ def test_demo_reproduces_the_schedule_and_subcommittee(app, demo, client):
         second, third = seminar("fy2021-2"), seminar("fy2021-3")
         assert (second.number, second.date_on, second.precision) == (2, date(2021, 10, 1), Precision.EARLY)
         assert second.title.startswith("中山間地での取組や都市OSを導入した地域の取組紹介・意見交換")
-        assert (third.number, third.date_on, third.precision, third.title) == (3, date(2021, 12, 1), Precision.EARLY, None)
+        assert (third.number, third.date_on, third.precision, third.title) == (
+            3, date(2021, 12, 1), Precision.EARLY, None)
         assert third.is_tentative
 
         sub = subcommittee("net-zero")
         assert sub.name == "ネット・ゼロ スマートシティ検討分科会"
         assert sub.proposer == "PwCコンサルティング合同会社"
         assert set(sub.fields) <= {"交通・モビリティ", "エネルギー", "防災", "インフラ維持管理", "観光・地域活性化",
-                                   "健康・医療", "環境", "農林水産業", "都市計画・整備", "物流", "セキュリティ・見守り", "その他"}
+                                   "健康・医療", "環境", "農林水産業", "都市計画・整備", "物流",
+                                   "セキュリティ・見守り", "その他"}
         assert "ネット・ゼロ スマートシティ実現のロードマップ" in sub.outcomes
         assert [(s.circled_number, s.title) for s in sub.sessions] == [
             ("①", "ネット・ゼロ×スマートシティへの理解"),
@@ -904,7 +909,8 @@ def test_a_presenter_of_a_point_the_item_lacks_is_an_error_and_changes_nothing(a
         with pytest.raises(ImportFailed) as raised:
             import_data({"seminars": [record]})
         message = str(raised.value)
-        assert "seminars[0] (key=imp-points).program[0].presenters[0].point: must be a whole number from 0 to 0, got 1" in message
-        assert "seminars[0] (key=imp-points).program[1].presenters[0].point: names a point, but the item has no points" in message
+        where = "seminars[0] (key=imp-points).program"
+        assert f"{where}[0].presenters[0].point: must be a whole number from 0 to 0, got 1" in message
+        assert f"{where}[1].presenters[0].point: names a point, but the item has no points" in message
         db.session.rollback()
         assert db.session.scalar(select(Seminar).where(Seminar.key == "imp-points")) is None

@@ -16,16 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from conftest import AuthActions
+from conftest import AuthActions, is_login_redirect, logged_in
 from sqlalchemy import select
 
-from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
-from portal.imports.operations import import_data
 from portal.materials.models import Material
-from portal.seminars.models import ProgramItem, Seminar
+from portal.seminars.models import ProgramItem
 
-SERIES = "官民連携プラットフォーム オンラインセミナー"
 PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 MIME = {
     "pdf": "application/pdf",
@@ -55,20 +52,6 @@ def ooxml(kind: str) -> bytes:
                                '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
         MAIN_PART[kind]: '<?xml version="1.0" encoding="UTF-8"?><root/>',
     })
-
-
-def make_seminar(app, key: str, *, status: str = "published", program: list[dict] | None = None) -> int:
-    day = today_local()
-    record: dict[str, Any] = {
-        "key": key, "series": SERIES, "fiscal_year": fiscal_year(day), "number": 1,
-        "title": f"資料テスト {key}", "date": f"{day:%Y-%m}", "status": status,
-    }
-    if program:
-        record["program"] = program
-    with app.app_context():
-        import_data({"seminars": [record]})
-        db.session.commit()
-        return db.session.scalar(select(Seminar.id).where(Seminar.key == key))
 
 
 def program_ids(app, seminar_id: int) -> list[int]:
@@ -104,23 +87,12 @@ def secretariat(create_user, auth: AuthActions) -> Any:
     return user
 
 
-def logged_in(app, user: Any = None):
-    other = app.test_client()
-    if user is not None:
-        assert AuthActions(other).login(user).status_code == 302
-    return other
-
-
 def download(client, material_id: int):
     """GET the material and read it all (closing the file behind it)."""
     response = client.get(f"/materials/{material_id}")
     response.get_data()
     response.close()
     return response
-
-
-def is_login_redirect(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
 
 
 def disposition_filename(header: str) -> str:
@@ -137,8 +109,8 @@ def flashes(html: str) -> str:
 # ----------------------------------------------------------------------------- uploads and downloads
 
 
-def test_members_only_pdf_stored_and_served_as_an_attachment(app, client, auth, create_user, tmp_path):
-    seminar_id = make_seminar(app, "pdf")
+def test_members_only_pdf_stored_and_served_as_an_attachment(app, client, auth, create_user, tmp_path, make_seminar):
+    seminar_id = make_seminar("pdf")
     member, observer = create_user("member"), create_user("observer", org="テスト株式会社")
     secretariat(create_user, auth)
 
@@ -158,10 +130,10 @@ def test_members_only_pdf_stored_and_served_as_an_attachment(app, client, auth, 
     assert "当日資料（前橋市）.pdf" in manage and "会員限定" in manage
 
     # Visitors are sent to log in; members and observers download it.
-    visitor = logged_in(app)
+    visitor = app.test_client()
     assert is_login_redirect(download(visitor, material.id))
     for account in (member, observer):
-        response = download(logged_in(app, account), material.id)
+        response = download(logged_in(app, account).client, material.id)
         assert response.status_code == 200, account.role
         assert response.data == PDF
         assert response.mimetype == "application/pdf"
@@ -175,11 +147,12 @@ def test_members_only_pdf_stored_and_served_as_an_attachment(app, client, auth, 
     public = visitor.get(f"/seminars/{seminar_id}").get_data(as_text=True)
     assert "当日資料（前橋市）.pdf" in public and "会員・オブザーバー限定" in public
     assert f"/materials/{material.id}" not in public
-    assert f'href="/materials/{material.id}"' in logged_in(app, member).get(f"/seminars/{seminar_id}").get_data(as_text=True)
+    member_page = logged_in(app, member).client.get(f"/seminars/{seminar_id}").get_data(as_text=True)
+    assert f'href="/materials/{material.id}"' in member_page
 
 
-def test_public_material_downloads_for_visitors(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "public")
+def test_public_material_downloads_for_visitors(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("public")
     secretariat(create_user, auth)
 
     data = ooxml("xlsx")
@@ -187,7 +160,7 @@ def test_public_material_downloads_for_visitors(app, client, auth, create_user):
 
     (material,) = materials(app)
     assert (material.title, material.public) == ("年間スケジュール", True)
-    visitor = logged_in(app)
+    visitor = app.test_client()
     response = download(visitor, material.id)
     assert response.status_code == 200
     assert response.data == data
@@ -199,8 +172,8 @@ def test_public_material_downloads_for_visitors(app, client, auth, create_user):
     assert "一般公開" in client.get(f"/secretariat/seminars/{seminar_id}").get_data(as_text=True)
 
 
-def test_office_files_recognized_from_their_content(app, client, auth, create_user, tmp_path):
-    seminar_id = make_seminar(app, "ooxml")
+def test_office_files_recognized_from_their_content(app, client, auth, create_user, tmp_path, make_seminar):
+    seminar_id = make_seminar("ooxml")
     member = create_user("member")
     secretariat(create_user, auth)
     files = {kind: ooxml(kind) for kind in ("docx", "pptx", "xlsx")}
@@ -211,7 +184,7 @@ def test_office_files_recognized_from_their_content(app, client, auth, create_us
 
     found = {m.filename: m for m in materials(app)}
     assert set(found) == {"発表資料.docx", "発表資料.pptx", "発表資料.xlsx"}
-    reader = logged_in(app, member)
+    reader = logged_in(app, member).client
     for kind, data in files.items():
         material = found[f"発表資料.{kind}"]
         assert (material.content_type, material.size) == (MIME[kind], len(data))
@@ -221,21 +194,23 @@ def test_office_files_recognized_from_their_content(app, client, auth, create_us
     assert len(stored_files(tmp_path)) == 3
 
 
-def test_a_word_file_named_pdf_is_stored_as_docx(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "renamed")
+def test_a_word_file_named_pdf_is_stored_as_docx(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("renamed")
     secretariat(create_user, auth)
 
     upload(auth, seminar_id, "報告書.pdf", ooxml("docx"), public=True)
 
     (material,) = materials(app)
     assert (material.filename, material.content_type) == ("報告書.docx", MIME["docx"])
-    response = download(logged_in(app), material.id)
+    response = download(app.test_client(), material.id)
     assert response.mimetype == MIME["docx"]
     assert disposition_filename(response.headers["Content-Disposition"]) == "報告書.docx"
 
 
-def test_files_that_are_not_documents_are_refused_with_a_clear_message(app, client, auth, create_user, tmp_path):
-    seminar_id = make_seminar(app, "refused")
+def test_files_that_are_not_documents_are_refused_with_a_clear_message(
+    app, client, auth, create_user, tmp_path, make_seminar
+):
+    seminar_id = make_seminar("refused")
     secretariat(create_user, auth)
     cases = [
         ("資料.pdf", "これはPDFではありません。\n".encode(), REFUSED_TYPE),
@@ -261,10 +236,10 @@ def test_files_that_are_not_documents_are_refused_with_a_clear_message(app, clie
     assert stored_files(tmp_path) == []
 
 
-def test_size_limit(make_app, create_user, tmp_path):
+def test_size_limit(make_app, create_user, tmp_path, make_seminar):
     create_user("member")  # builds the default app first, which prepares the database
     small = make_app(MATERIAL_MAX_BYTES=1024)
-    seminar_id = make_seminar(small, "size")
+    seminar_id = make_seminar("size")
     client = small.test_client()
     actions = AuthActions(client)
     actions.login(create_user("secretariat", org=None))
@@ -281,10 +256,10 @@ def test_size_limit(make_app, create_user, tmp_path):
     assert [p.stat().st_size for p in stored_files(tmp_path)] == [1024]
 
 
-def test_material_for_a_program_item(app, client, auth, create_user):
-    seminar_id = make_seminar(app, "item", program=[
+def test_material_for_a_program_item(app, client, auth, create_user, make_seminar):
+    seminar_id = make_seminar("item", program=[
         {"start": "15:30", "title": "イントロダクション"}, {"start": "15:45", "title": "前橋市の取組紹介"}])
-    other_id = make_seminar(app, "item-other", program=[{"start": "10:00", "title": "別セミナーの項目"}])
+    other_id = make_seminar("item-other", program=[{"start": "10:00", "title": "別セミナーの項目"}])
     intro, talk = program_ids(app, seminar_id)
     (foreign,) = program_ids(app, other_id)
     secretariat(create_user, auth)
@@ -298,19 +273,19 @@ def test_material_for_a_program_item(app, client, auth, create_user):
     assert (by_name["前橋市.pdf"].seminar_id, by_name["前橋市.pdf"].program_item_id) == (seminar_id, talk)
     # An item of another seminar is not taken: the file belongs to the seminar as a whole.
     assert (by_name["紛れ込み.pdf"].seminar_id, by_name["紛れ込み.pdf"].program_item_id) == (seminar_id, None)
-    assert "前橋市.pdf" in logged_in(app).get(f"/seminars/{seminar_id}").get_data(as_text=True)
+    assert "前橋市.pdf" in app.test_client().get(f"/seminars/{seminar_id}").get_data(as_text=True)
 
     # Removing the item keeps its material, now for the seminar as a whole.
     assert auth.post(f"/secretariat/program/{talk}/delete").status_code == 302
     with app.app_context():
         material = db.session.get(Material, by_name["前橋市.pdf"].id)
         assert material is not None and material.program_item_id is None
-    assert download(logged_in(app), by_name["前橋市.pdf"].id).status_code == 200
+    assert download(app.test_client(), by_name["前橋市.pdf"].id).status_code == 200
     assert intro in program_ids(app, seminar_id)
 
 
-def test_deleting_a_material_removes_its_file(app, client, auth, create_user, tmp_path):
-    seminar_id = make_seminar(app, "delete")
+def test_deleting_a_material_removes_its_file(app, client, auth, create_user, tmp_path, make_seminar):
+    seminar_id = make_seminar("delete")
     secretariat(create_user, auth)
     upload(auth, seminar_id, "消す.pdf", PDF, public=True)
     upload(auth, seminar_id, "残す.pptx", ooxml("pptx"), public=True)
@@ -329,9 +304,9 @@ def test_deleting_a_material_removes_its_file(app, client, auth, create_user, tm
     assert auth.post(f"/secretariat/materials/{doomed.id}/delete").status_code == 404
 
 
-def test_materials_of_a_draft_seminar_are_not_served_to_others(app, client, auth, create_user):
+def test_materials_of_a_draft_seminar_are_not_served_to_others(app, client, auth, create_user, make_seminar):
     """A draft is invisible to everyone but the secretariat (404), and so are its files."""
-    seminar_id = make_seminar(app, "draft", status="draft")
+    seminar_id = make_seminar("draft", status="draft")
     member = create_user("member")
     secretariat(create_user, auth)
     upload(auth, seminar_id, "未公開.pdf", PDF, public=True)
@@ -340,7 +315,7 @@ def test_materials_of_a_draft_seminar_are_not_served_to_others(app, client, auth
 
     assert download(client, public_one.id).status_code == 200
     assert download(client, members_one.id).status_code == 200
-    visitor, member_client = logged_in(app), logged_in(app, member)
+    visitor, member_client = app.test_client(), logged_in(app, member).client
     for viewer in (visitor, member_client):
         assert viewer.get(f"/seminars/{seminar_id}").status_code == 404
         assert download(viewer, public_one.id).status_code == 404
@@ -348,14 +323,14 @@ def test_materials_of_a_draft_seminar_are_not_served_to_others(app, client, auth
     assert download(member_client, members_one.id).status_code == 404
 
 
-def test_upload_and_delete_are_for_the_secretariat_only(app, client, auth, create_user, tmp_path):
-    seminar_id = make_seminar(app, "access")
+def test_upload_and_delete_are_for_the_secretariat_only(app, client, auth, create_user, tmp_path, make_seminar):
+    seminar_id = make_seminar("access")
     secretariat(create_user, auth)
     upload(auth, seminar_id, "既存.pdf", PDF, public=True)
     (existing,) = materials(app)
 
     for account in (None, create_user("member"), create_user("observer", org="オブザーバー株式会社")):
-        actions = AuthActions(logged_in(app, account))
+        actions = logged_in(app, account)
         responses = [
             upload(actions, seminar_id, "侵入.pdf", PDF, public=True),
             actions.post(f"/secretariat/materials/{existing.id}/delete"),
