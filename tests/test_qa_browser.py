@@ -13,8 +13,8 @@ from portal.accounts.models import User
 from portal.core.dates import fiscal_year, today_local
 from portal.core.db import db
 from portal.imports.operations import import_data
+from portal.mail.delivery import deliver_batch
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState
 from portal.seminars import registrations
 from portal.seminars.models import ProgramItem, Seminar

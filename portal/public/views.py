@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 from sqlalchemy import text
 
 from portal.core.db import db
+from portal.mail.queries import health as mail_health
 from portal.seminars.queries import upcoming
 from portal.subcommittees.queries import open_subcommittees
 from portal.web.redirects import safe_next
@@ -27,7 +28,7 @@ def healthz():
     except Exception:
         db.session.rollback()
         return jsonify({"status": "error", "database": "error"}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+    return jsonify({"status": "ok", "database": "ok", **mail_health()})
 
 
 @bp.get("/language/<lang>")
