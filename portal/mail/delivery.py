@@ -318,7 +318,8 @@ class SMTPConnection:
                 pass
 
     def _break(self, exc: BaseException) -> None:
-        self.broken = f"no answer within {self.timeout:g} s" if self._expired.is_set() else _describe(exc)
+        self.broken = f"no answer from the SMTP server within {self.timeout:g} s" if self._expired.is_set() \
+            else _describe(exc)
         self._drop()
 
     def _drop(self) -> None:
