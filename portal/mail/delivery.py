@@ -153,7 +153,8 @@ def deliver_batch(worker: str | None = None, now: datetime | None = None) -> Del
     return report
 
 
-def _deliver_one(message: OutboxMessage, smtp: SMTPConnection | None, report: DeliveryReport, clock: Callable[[], datetime]) -> None:
+def _deliver_one(message: OutboxMessage, smtp: SMTPConnection | None, report: DeliveryReport,
+                 clock: Callable[[], datetime]) -> None:
     message_id = message.id
     try:
         if smtp is None:
