@@ -8,7 +8,7 @@ from flask import render_template
 from flask_babel import force_locale
 
 from portal.accounts.models import User
-from portal.mail.services import enqueue, secretariat_address
+from portal.mail.outbox import enqueue, secretariat_address
 from portal.web.urls import external_url_for
 
 PREFIX = "【官民連携プラットフォーム】"

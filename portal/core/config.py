@@ -4,8 +4,8 @@ Order of precedence (later wins): these defaults, ``instance/config.py`` (``from
 plain variables DESIGN.md names (``DATABASE_URL``, ``SECRET_KEY``, ``MAIL_*``…), any
 ``PORTAL_<NAME>`` (``from_prefixed_env``), then the mapping passed to ``create_app`` (tests).
 
-A setting read from the environment takes the type of its default: ``PORTAL_MAIL_MAX_ATTEMPTS=3``
-is the number 3, ``MAIL_USE_TLS=yes`` is True. A value that cannot have that type stops the app
+A setting read from the environment takes the type of its default: ``PORTAL_MAIL_RETRY_BASE_SECONDS=5``
+is the number 5, ``MAIL_USE_TLS=yes`` is True. A value that cannot have that type stops the app
 at start with a message naming the variable, instead of failing later in a request or a worker.
 """
 
@@ -56,8 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "官民連携プラットフォーム事務局 <noreply@example.org>",
     "MAIL_SUPPRESS_SEND": False,
-    "MAIL_MAX_ATTEMPTS": 8,
+    "MAIL_TIMEOUT_SECONDS": 30.0,  # connect, each read and write, and each message's whole conversation
     "MAIL_RETRY_BASE_SECONDS": 15,  # first retry 15 s after a failure, then doubling
+    "MAIL_RETRY_MAX_SECONDS": 3600,  # the back-off's ceiling: then retried at this interval until sent
+    "MAIL_ALERT_AFTER_SECONDS": 30 * 60,  # unsent for longer: a banner in the back office, /healthz says so
     "MAIL_BATCH_SIZE": 50,
     "SECRETARIAT_EMAIL": "secretariat@example.org",
     "PORTAL_BASE_URL": None,  # None: the host of the current request (or 127.0.0.1:5000 off-request)

@@ -7,7 +7,7 @@ from flask_babel import force_locale
 
 from portal.accounts.models import User
 from portal.mail.models import OutboxMessage
-from portal.mail.services import enqueue, secretariat_address
+from portal.mail.outbox import enqueue, secretariat_address
 from portal.web.urls import external_url_for
 
 PREFIX = "【官民連携プラットフォーム】"

@@ -59,9 +59,10 @@ def demo_command(if_empty: bool) -> None:
         return
 
     run_import(demo_data(), "demo")
-    for line in ensure_demo_accounts():
+    with transaction():
+        lines = ensure_demo_accounts()
+    for line in lines:
         click.echo(line)
-    db.session.commit()
 
 
 @portal_cli.command("create-user")

@@ -1,5 +1,5 @@
-"""The outbox in the back office: what was sent, what failed, and a retry (nested under the
-secretariat's blueprint and its guard)."""
+"""The outbox in the back office: what was sent, what waits, what was refused, and "retry now"
+(nested under the secretariat's blueprint and its guard)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.mail import queries
+from portal.mail.delivery import retry_now
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.mail.services import retry as retry_message
 from portal.web.access import get_or_404
 from portal.web.forms import ActionForm, submitted
 from portal.web.uow import unit_of_work
@@ -25,6 +25,7 @@ def outbox():
         messages=queries.outbox(chosen),
         statuses=list(OutboxStatus),
         counts=queries.outbox_counts(),
+        waiting=queries.waiting_too_long(),
         form=ActionForm(),
     )
 
@@ -32,18 +33,19 @@ def outbox():
 @bp.get("/outbox/<int:message_id>")
 def message(message_id: int):
     found = get_or_404(OutboxMessage, message_id)
+    retry_due = found.status is OutboxStatus.PENDING and found.attempts > 0
     return render_template("secretariat/outbox_message.html", message=found, form=ActionForm(),
-                           retryable=found.status is OutboxStatus.FAILED,
-                           retry_due=found.status is OutboxStatus.PENDING and found.attempts > 0)
+                           refused=found.status is OutboxStatus.FAILED,
+                           retryable=found.status is OutboxStatus.FAILED or retry_due, retry_due=retry_due)
 
 
 @bp.post("/outbox/<int:message_id>/retry")
 def retry(message_id: int):
     found = get_or_404(OutboxMessage, message_id)
     submitted(ActionForm())
-    if found.status is OutboxStatus.FAILED:  # a message already sent is never sent twice
-        with unit_of_work() as work:
-            retry_message(found)
-        if work.ok:
-            flash(_("再送信を予約しました。"), "success")
+    done = False
+    with unit_of_work() as work:
+        done = retry_now(found)  # a message already sent (or being sent) is never sent twice
+    if work.ok and done:
+        flash(_("再送信を予約しました。"), "success")
     return redirect(url_for(".message", message_id=found.id))

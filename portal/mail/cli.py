@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import click
 from flask.cli import AppGroup
 
 from portal.core.db import db
-from portal.mail.services import deliver_batch
+from portal.mail.delivery import deliver_batch
 
 mail_cli = AppGroup("mail", help="Outbox delivery.")
+log = logging.getLogger(__name__)
 
 
 @mail_cli.command("deliver")
@@ -35,9 +37,9 @@ def deliver_command(once: bool, interval: float) -> None:
             while report.claimed:  # drain a backlog before sleeping
                 click.echo(f"mail deliver: {report}")
                 report = deliver_batch()
-        except Exception as exc:
+        except Exception:  # whatever happens (the database restarts…), the worker goes on
             db.session.rollback()
-            click.echo(f"mail deliver: {type(exc).__name__}: {exc}; retrying", err=True)
+            log.exception("mail deliver: the pass stopped; trying again in %g s", interval)
         finally:
             db.session.remove()
         time.sleep(interval)

@@ -16,7 +16,7 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for delivery (or for its next retry)
     SENDING = "sending"  # claimed by a delivery worker
     SENT = "sent"
-    FAILED = "failed"  # gave up after MAIL_MAX_ATTEMPTS; the secretariat can retry
+    FAILED = "failed"  # refused for good (5xx); never retried by itself, the secretariat can
 
 
 class OutboxMessage(Model):

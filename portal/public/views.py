@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, redirect, render_templ
 
 from portal.core.db import db
 from portal.core.health import database_answers
+from portal.mail.queries import health as mail_health
 from portal.seminars.queries import upcoming
 from portal.subcommittees.queries import open_subcommittees
 from portal.web.redirects import safe_next
@@ -25,7 +26,7 @@ def healthz():
     # Within HEALTH_DATABASE_TIMEOUT_MS whatever hangs (a lock, the pool, the server): core.health.
     if not database_answers(db.engine, current_app.config["HEALTH_DATABASE_TIMEOUT_MS"]):
         return jsonify({"status": "error", "database": "error"}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+    return jsonify({"status": "ok", "database": "ok", **mail_health()})
 
 
 @bp.get("/language/<lang>")

@@ -14,7 +14,7 @@ from flask import current_app, render_template
 
 from portal.audit.services import record
 from portal.core.db import db, utcnow
-from portal.mail.services import enqueue
+from portal.mail.outbox import enqueue
 from portal.qa.models import Question
 from portal.qa.queries import unrouted, votes_by_question
 from portal.seminars.models import Seminar

@@ -16,7 +16,7 @@ from portal.accounts.admin import bp as accounts_bp
 from portal.accounts.queries import pending_count
 from portal.audit.admin import bp as audit_bp
 from portal.mail.admin import bp as mail_bp
-from portal.mail.queries import outbox_counts
+from portal.mail.queries import outbox_counts, waiting_too_long
 from portal.qa.admin import bp as qa_bp
 from portal.seminars.admin import bp as seminars_bp
 from portal.subcommittees.admin import bp as subcommittees_bp
@@ -39,4 +39,5 @@ def only_secretariat():
 
 @bp.get("/")
 def dashboard():
-    return render_template("secretariat/dashboard.html", pending=pending_count(), outbox_counts=outbox_counts())
+    return render_template("secretariat/dashboard.html", pending=pending_count(), outbox_counts=outbox_counts(),
+                           waiting=waiting_too_long())

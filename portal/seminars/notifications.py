@@ -1,4 +1,4 @@
-"""Mails about seminars, all through the one outbox (``portal.mail.services.enqueue``), so they
+"""Mails about seminars, all through the one outbox (``portal.mail.outbox.enqueue``), so they
 commit or roll back with the change that caused them."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import render_template
 
 from portal.accounts.models import User
-from portal.mail.services import enqueue
+from portal.mail.outbox import enqueue
 from portal.seminars.models import Registration, RegistrationState, Seminar
 from portal.seminars.queries import active_registrations
 from portal.web.urls import external_url_for

@@ -7,7 +7,7 @@ from typing import Any
 from flask import render_template
 
 from portal.accounts.models import User
-from portal.mail.services import enqueue, secretariat_address
+from portal.mail.outbox import enqueue, secretariat_address
 from portal.subcommittees.models import (
     MembershipState,
     Milestone,

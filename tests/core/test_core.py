@@ -33,7 +33,7 @@ def test_environment_settings_take_the_type_of_their_default(monkeypatch, tmp_pa
 
 
 @pytest.mark.parametrize(("name", "value"), [
-    ("PORTAL_MAIL_MAX_ATTEMPTS", "three"), ("MAIL_PORT", "25a"), ("PORTAL_MAIL_USE_TLS", "maybe"),
+    ("PORTAL_MAIL_RETRY_BASE_SECONDS", "three"), ("MAIL_PORT", "25a"), ("PORTAL_MAIL_USE_TLS", "maybe"),
 ])
 def test_a_bad_setting_stops_the_app_at_start_naming_it(monkeypatch, tmp_path, name, value):
     monkeypatch.setenv(name, value)

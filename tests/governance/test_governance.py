@@ -571,7 +571,7 @@ def test_outbox_and_audit_pages_show_japanese_labels_not_codes(app, create_user,
     """States and codes reach the secretariat's screens through the one label table: "送信済み",
     not "sent"; "未回答の質問（事務局あて）", not "qa.digest"; "アカウント承認", not "account.approved"."""
     from portal.mail.models import OutboxStatus
-    from portal.mail.services import enqueue
+    from portal.mail.outbox import enqueue
 
     _secretariat, auth = office
     with app.app_context():

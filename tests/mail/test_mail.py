@@ -21,8 +21,9 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from portal.core.db import db, utcnow
-from portal.mail import services
+from portal.mail import delivery
 from portal.mail.models import OutboxMessage, OutboxStatus
+from portal.mail.outbox import enqueue
 
 SUBJECT = "【官民連携プラットフォーム】参加登録のお知らせ"
 BODY = (
@@ -110,7 +111,7 @@ def _enqueue(app, count: int = 1, **kwargs) -> list[int]:
     SUBJECT; several go to userNN@example.org with subjects "SUBJECT NN" (NN from 01)."""
     with app.app_context():
         rows = [
-            services.enqueue(
+            enqueue(
                 RECIPIENT if count == 1 else f"user{i:02d}@example.org",
                 SUBJECT if count == 1 else f"{SUBJECT} {i:02d}",
                 BODY,
@@ -123,9 +124,9 @@ def _enqueue(app, count: int = 1, **kwargs) -> list[int]:
         return [row.id for row in rows]
 
 
-def _deliver(app, **kwargs) -> services.DeliveryReport:
+def _deliver(app, **kwargs) -> delivery.DeliveryReport:
     with app.app_context():
-        return services.deliver_batch(**kwargs)
+        return delivery.deliver_batch(**kwargs)
 
 
 def _row(app, message_id: int) -> OutboxMessage:
@@ -185,7 +186,7 @@ def test_enqueue_is_part_of_the_callers_transaction_and_rolls_back_with_it(app, 
 
 def test_plain_enqueue_then_rollback_leaves_no_message(app, outbox):
     with app.app_context():
-        services.enqueue(RECIPIENT, SUBJECT, BODY, kind="test.notice")
+        enqueue(RECIPIENT, SUBJECT, BODY, kind="test.notice")
         db.session.flush()  # the row is written, inside the transaction
         db.session.rollback()
     assert outbox() == []
@@ -278,7 +279,7 @@ def test_a_refused_recipient_fails_alone_and_the_rest_of_the_batch_is_sent(make_
     assert rows[ids[0]].status == OutboxStatus.SENT
     assert rows[ids[2]].status == OutboxStatus.SENT
     refused = rows[ids[1]]
-    assert refused.status == OutboxStatus.PENDING
+    assert refused.status == OutboxStatus.FAILED  # refused for good (5xx): failed, with the reason
     assert refused.attempts == 1
     assert "550" in refused.last_error
 
@@ -342,23 +343,19 @@ def test_smtp_down_keeps_every_message_pending_and_a_later_run_delivers_each_onc
     assert len(smtp_server.messages) == 3
 
 
-def test_after_max_attempts_the_secretariat_sees_the_failure_and_retries_it(
-    make_app, smtp_server, outbox, create_user, auth, client
+def test_a_message_refused_for_good_is_shown_failed_and_the_secretariat_retries_it(
+    make_app, recording_smtp, outbox, create_user, auth, client
 ):
-    app = make_app(**smtp_server.config(), MAIL_MAX_ATTEMPTS=2)
-    smtp_server.stop()
+    smtp_server = recording_smtp
+    smtp_server.refuse.add(RECIPIENT)  # 550 for its one recipient: refused for good
+    app = make_app(**smtp_server.config())
     [message_id] = _enqueue(app)
 
     first = _deliver(app)
-    assert (first.claimed, first.failed) == (1, 1)
+    assert (first.claimed, first.failed, first.refused) == (1, 1, 1)
     row = _row(app, message_id)
-    assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
-
-    second = _deliver(app, now=row.next_attempt_at + timedelta(seconds=1))
-    assert (second.claimed, second.failed) == (1, 1)
-    row = _row(app, message_id)
-    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 2)
-    assert row.last_error
+    assert (row.status, row.attempts) == (OutboxStatus.FAILED, 1)
+    assert "550" in row.last_error
     # A failed message is not retried on its own.
     assert _deliver(app, now=utcnow() + timedelta(days=1)).claimed == 0
 
@@ -387,7 +384,7 @@ def test_after_max_attempts_the_secretariat_sees_the_failure_and_retries_it(
     assert row.status == OutboxStatus.PENDING
     assert row.next_attempt_at <= utcnow()
 
-    smtp_server.start()
+    smtp_server.refuse.clear()
     report = _deliver(app)
     assert (report.claimed, report.sent) == (1, 1)
     assert [str(m["Subject"]) for m in smtp_server.messages] == [SUBJECT]
@@ -448,7 +445,7 @@ def test_two_concurrent_workers_never_send_the_same_message(make_app, smtp_serve
     ids = _enqueue(app, count=40)
     rounds = 12  # enough even if only one worker wins each round (8 batches)
     in_step = threading.Barrier(2)
-    reports: dict[str, list[services.DeliveryReport]] = {"worker-a": [], "worker-b": []}
+    reports: dict[str, list[delivery.DeliveryReport]] = {"worker-a": [], "worker-b": []}
     errors: list[BaseException] = []
 
     def work(name: str) -> None:
@@ -456,7 +453,7 @@ def test_two_concurrent_workers_never_send_the_same_message(make_app, smtp_serve
             with app.app_context():
                 for _ in range(rounds):
                     in_step.wait(timeout=20)
-                    reports[name].append(services.deliver_batch(worker=name))
+                    reports[name].append(delivery.deliver_batch(worker=name))
         except BaseException as exc:
             errors.append(exc)
             in_step.abort()
@@ -489,7 +486,7 @@ def test_a_stale_claim_of_a_crashed_worker_is_picked_up_again(make_app, smtp_ser
         stale.claimed_at = utcnow() - timedelta(minutes=11)
         busy = db.session.get(OutboxMessage, busy_id)
         busy.status, busy.claimed_by = OutboxStatus.SENDING, "busy-host:4343:0123456789ab"
-        busy.claimed_at = utcnow() - timedelta(minutes=1)
+        busy.claimed_at = utcnow() - timedelta(seconds=10)
         db.session.commit()
 
     report = _deliver(app)

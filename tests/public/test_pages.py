@@ -394,7 +394,7 @@ def test_api_seminars(app, client, demo):
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "mail": "ok"}
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])

@@ -33,8 +33,8 @@ from sqlalchemy import create_engine, func, select, text
 from portal.accounts.models import User
 from portal.core.dates import to_local
 from portal.core.db import db
+from portal.mail.delivery import deliver_batch
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState, QuestionVote
 from portal.seminars import registrations
 from portal.seminars.models import ProgramItem, RegistrationState, Seminar

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from portal.core.db import db
+from portal.mail.delivery import deliver_batch
 from portal.mail.models import OutboxMessage, OutboxStatus
-from portal.mail.services import deliver_batch
 from portal.qa.models import Question, QuestionState
 from portal.seminars.models import ProgramItem
 
