@@ -30,7 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     configure(app.config, app.instance_path, config)
 
     from portal.core.db import db
-    from portal.extensions import babel, csrf, limiter, login_manager, mail, migrate
+    from portal.extensions import babel, counters, csrf, limiter, login_manager, mail, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(root, "migrations"))
@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    counters.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Tokyo")
 
     # Ids are 32-bit integers on PostgreSQL (and 64-bit on SQLite): a larger one in a URL names

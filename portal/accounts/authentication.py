@@ -1,4 +1,4 @@
-"""Proving who one is: log-in with lock-out, the second factor (TOTP), password reset.
+"""Proving who one is: log-in slowed down after failures, the second factor (TOTP), password reset.
 
 Functions work inside the caller's unit of work and never commit. A log-in attempt is not an
 error: ``authenticate`` answers a ``LoginResult`` (failures are recorded and must be committed
@@ -14,16 +14,17 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts import notifications
-from portal.accounts.models import AccountState, LoginThrottle, PasswordResetToken, User
+from portal.accounts.models import AccountState, PasswordResetToken, User
 from portal.accounts.operations import check_password_policy
 from portal.accounts.queries import find_user, normalize_email
 from portal.audit.services import record
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
+from portal.extensions import counters
 
 
 @dataclass
@@ -38,35 +39,26 @@ GENERIC_LOGIN_ERROR = _l("メールアドレスまたはパスワードが正し
 
 def authenticate(email: str, password: str, ip: str | None = None,
                  now: datetime | None = None) -> LoginResult:
-    """Check credentials. Failures per address are counted; too many lock it for a while.
+    """Check credentials. Wrong passwords slow the account down; they never lock it.
 
-    The lock applies whether or not an account exists, so it reveals nothing about accounts.
+    Failures are counted per account and client address and per account from every address, in
+    the shared counters (every process sees them, also for addresses without an account, so the
+    delay reveals nothing). Past the free failures each attempt must wait a growing delay.
     """
     now = now or utcnow()
-    cfg = current_app.config
     email = normalize_email(email)
-    throttle = db.session.get(LoginThrottle, email, with_for_update=True)
-    if throttle and throttle.locked_until and throttle.locked_until > now:
+    wait = _login_wait(email, ip)
+    if wait:
         record("login.locked", subject=email, ip=ip)
-        minutes = max(1, int((throttle.locked_until - now).total_seconds() // 60) + 1)
         return LoginResult(None, _l(
-            "ログインの失敗が続いたため、このアドレスは一時的にロックされています。約%(minutes)s分後にもう一度お試しください。",
-            minutes=minutes))
+            "ログインの失敗が続いたため、このアカウントへのログインを一時的に制限しています。約%(seconds)s秒後にもう一度お試しください。",
+            seconds=wait))
 
     user = find_user(email)
-    if user is None or not check_password_hash(user.password_hash, password):
-        if throttle is None:
-            throttle = LoginThrottle(email=email, failures=0, first_failure_at=now)
-            db.session.add(throttle)
-        window = timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
-        if throttle.first_failure_at < now - window:
-            throttle.failures, throttle.first_failure_at = 0, now
-        throttle.failures += 1
-        record("login.failure", subject=email, ip=ip, details={"failures": throttle.failures})
-        if throttle.failures >= cfg["LOGIN_MAX_FAILURES"]:
-            throttle.locked_until = now + timedelta(seconds=cfg["LOGIN_LOCK_SECONDS"])
-            throttle.failures = 0
-            record("login.lockout", subject=email, ip=ip)
+    # An unknown address costs the same hashing as a wrong password: the time tells nothing.
+    hash_to_check = user.password_hash if user is not None else _dummy_password_hash()
+    if not check_password_hash(hash_to_check, password) or user is None:
+        _login_failed(email, ip)
         return LoginResult(None, GENERIC_LOGIN_ERROR)
 
     if user.state is AccountState.PENDING:
@@ -75,13 +67,59 @@ def authenticate(email: str, password: str, ip: str | None = None,
         record("login.refused", actor_id=user.id, subject=email, ip=ip,
                details={"state": user.state.value})
         return LoginResult(None, _l("このアカウントは利用できません。事務局にお問い合わせください。"))
-    if throttle is not None:
-        db.session.delete(throttle)
+    _forget_failures(email, ip)
     if user.totp_secret:
         record("login.password_ok", actor_id=user.id, subject=email, ip=ip)
         return LoginResult(user, needs_second_factor=True)
     complete_login(user, ip, now)
     return LoginResult(user)
+
+
+def _dummy_password_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
+_DUMMY_HASH: str | None = None
+
+
+def _pair_key(email: str, ip: str | None) -> str:
+    return f"login/{email}/{ip or '-'}"
+
+
+def _account_key(email: str) -> str:
+    return f"login/{email}"
+
+
+def _login_wait(email: str, ip: str | None) -> int:
+    """Seconds this attempt must still wait (0: it may go ahead)."""
+    left = max(counters.seconds_left(key + "/wait") if counters.get(key + "/wait") else 0.0
+               for key in (_pair_key(email, ip), _account_key(email)))
+    return int(left) + 1 if left > 0 else 0
+
+
+def _login_failed(email: str, ip: str | None) -> None:
+    cfg = current_app.config
+    window = cfg["LOGIN_FAILURE_WINDOW_SECONDS"]
+    for key, free in ((_pair_key(email, ip), cfg["LOGIN_MAX_FAILURES"]),
+                      (_account_key(email), cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"])):
+        failures = counters.incr(key, window)
+        if failures >= free:
+            delay = min(cfg["LOGIN_MAX_DELAY_SECONDS"], cfg["LOGIN_DELAY_SECONDS"] * 2 ** min(failures - free, 20))
+            counters.clear(key + "/wait")
+            counters.incr(key + "/wait", max(1, int(delay)))
+        if key == _account_key(email):
+            record("login.failure", subject=email, ip=ip, details={"failures": failures})
+        if failures == free:  # from now on each attempt waits
+            record("login.lockout", subject=email, ip=ip)
+
+
+def _forget_failures(email: str, ip: str | None) -> None:
+    for key in (_pair_key(email, ip), _account_key(email)):
+        counters.clear(key)
+        counters.clear(key + "/wait")
 
 
 def complete_login(user: User, ip: str | None = None, now: datetime | None = None) -> None:
@@ -170,6 +208,10 @@ def request_password_reset(email: str, ip: str | None = None) -> None:
            actor_id=user.id if user else None)
     if user is None or user.state is not AccountState.ACTIVE:
         return
+    # Anyone can ask for a reset of anyone's address: the owner gets a few mails an hour, no more.
+    if counters.incr(f"reset-mail/{user.email}", 60 * 60) > current_app.config["PASSWORD_RESET_MAILS_PER_HOUR"]:
+        record("password.reset_not_mailed", subject=user.email, ip=ip, actor_id=user.id)
+        return
     token = secrets.token_urlsafe(32)
     max_age = current_app.config["PASSWORD_RESET_MAX_AGE_SECONDS"]
     db.session.add(PasswordResetToken(
@@ -205,8 +247,6 @@ def reset_password(token: str, new_password: str, ip: str | None = None) -> User
         )
     ):
         other.used_at = row.used_at
-    db.session.execute(
-        delete(LoginThrottle).where(LoginThrottle.email == user.email)
-    )
+    _forget_failures(user.email, ip)  # other addresses' failures stay counted
     record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
     return user

@@ -73,15 +73,23 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
-    "RATELIMIT_LOGIN": "20 per minute; 200 per hour",
+    # Per client address. City halls share one address (a proxy, a prefecture's security cloud): 1,000
+    # accounts must be able to log in from one address within 10 minutes. Guessing is slowed per account.
+    "RATELIMIT_LOGIN": "300 per minute; 3000 per hour",
     "RATELIMIT_SIGNUP": "5 per minute; 30 per hour",
     "RATELIMIT_PASSWORD_RESET": "5 per minute; 30 per hour",
     "RATELIMIT_QUESTIONS": "10 per minute",
     # None: required when the portal is served over https (production), not on a local http demo.
     "TOTP_REQUIRED_FOR_SECRETARIAT": None,
-    "LOGIN_MAX_FAILURES": 5,  # failures within the window before an address is locked
+    # Wrong passwords slow down one account, never lock it: past the free failures within the window
+    # (per account and client address; per account from anywhere) each attempt waits a growing delay
+    # (LOGIN_DELAY_SECONDS, doubling up to LOGIN_MAX_DELAY_SECONDS), even with the right password.
+    "LOGIN_MAX_FAILURES": 5,  # per account and client address
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 20,  # per account from every address together
     "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
-    "LOGIN_LOCK_SECONDS": 15 * 60,
+    "LOGIN_DELAY_SECONDS": 2,
+    "LOGIN_MAX_DELAY_SECONDS": 60,
+    "PASSWORD_RESET_MAILS_PER_HOUR": 3,  # per recipient; requests beyond it are answered, not mailed
     "PASSWORD_RESET_MAX_AGE_SECONDS": 60 * 60,
     "MATERIAL_MAX_BYTES": 20 * 1024 * 1024,
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,  # larger requests get 413 before reaching a view
