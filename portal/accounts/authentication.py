@@ -99,8 +99,7 @@ def start_session(user: User, now: datetime | None = None) -> str:
     lifetime = timedelta(seconds=current_app.config["SESSION_ABSOLUTE_LIFETIME_SECONDS"])
     db.session.execute(delete(UserSession).where(  # this account's expired records go
         UserSession.user_id == user.id, UserSession.created_at <= now - lifetime))
-    db.session.add(UserSession(id_hash=hash_session_id(session_id), user_id=user.id, created_at=now,
-                               last_seen_at=now))
+    db.session.add(UserSession(id_hash=hash_session_id(session_id), user_id=user.id, created_at=now))
     return session_id
 
 
