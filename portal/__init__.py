@@ -113,7 +113,6 @@ def _import_models() -> None:
 
 def _configure_login(login_manager) -> None:
     from portal.accounts.models import User
-    from portal.core.db import db
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("このページを表示するにはログインしてください。")
@@ -121,13 +120,16 @@ def _configure_login(login_manager) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
-        ident, _, version = session_id.partition(":")
-        user = db.session.get(User, int(ident)) if ident.isdigit() else None
-        # A deactivated account, or one logged out everywhere, loses its sessions at once.
-        if user is None or not user.is_active or version != str(user.session_version):
+    def load_user(user_id: str) -> User | None:
+        from portal.accounts.authentication import session_user
+
+        ident = user_id.partition(":")[0]
+        # Only a session whose server-side record still exists: logout, a password change or
+        # reset, a second factor enrolled or removed, a role change and deactivation delete
+        # records; a record older than the absolute lifetime is refused too.
+        if not ident.isdigit() or len(ident) > 10:
             return None
-        return user
+        return session_user(int(ident), session.get("sid"))
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -109,6 +109,9 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/account":                                     {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN)},
     "/account/2fa":                                 {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
                                                      "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
+    # an empty form is re-rendered with field errors
+    "/account/password":                            {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
     "/account/calendar-token":                      {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/account/data.json":                           {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN)},
     "/account/deletion-request":                    {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -124,7 +124,7 @@ def set_role(user_id: int):
     user = get_or_404(User, user_id)
     form = submitted(RoleForm())
     with unit_of_work() as work:
-        operations.set_role(user, Role(form.role.data), current_user, client_address())
+        operations.set_role(user, Role(form.role.data), current_user, client_address(), keep=session.get("sid"))
     if work.ok:
         flash(_("%(name)s さんのロールを変更しました。", name=user.name), "success")
     return redirect(url_for(".inventory"))

@@ -1,4 +1,5 @@
-"""Proving who one is: log-in slowed down after failures, the second factor (TOTP), password reset.
+"""Proving who one is: log-in slowed down after failures, server-side sessions, the second factor
+(TOTP), password change and reset.
 
 Functions work inside the caller's unit of work and never commit. A log-in attempt is not an
 error: ``authenticate`` answers a ``LoginResult`` (failures are recorded and must be committed
@@ -14,12 +15,12 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts import notifications
-from portal.accounts.models import AccountState, PasswordResetToken, User
-from portal.accounts.operations import check_password_policy
+from portal.accounts.models import AccountState, PasswordResetToken, User, UserSession
+from portal.accounts.operations import check_password_policy, end_sessions, hash_session_id
 from portal.accounts.queries import find_user, normalize_email
 from portal.audit.services import record
 from portal.core.db import db, utcnow
@@ -127,6 +128,40 @@ def complete_login(user: User, ip: str | None = None, now: datetime | None = Non
     record("login.success", actor_id=user.id, subject=user.email, ip=ip)
 
 
+# Server-side sessions ----------------------------------------------------------------------
+
+def start_session(user: User, now: datetime | None = None) -> str:
+    """A new log-in's record; the id returned goes into the (signed) cookie."""
+    now = now or utcnow()
+    session_id = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=current_app.config["SESSION_ABSOLUTE_LIFETIME_SECONDS"])
+    db.session.execute(delete(UserSession).where(  # this account's expired records go
+        UserSession.user_id == user.id, UserSession.created_at <= now - lifetime))
+    db.session.add(UserSession(id_hash=hash_session_id(session_id), user_id=user.id, created_at=now))
+    return session_id
+
+
+def session_user(user_id: int, session_id: object) -> User | None:
+    """The account of a cookie, if its session still exists server-side: not logged out, not
+    ended by a change to the account, younger than the absolute lifetime, account active."""
+    if not isinstance(session_id, str) or not session_id:
+        return None
+    record_ = db.session.get(UserSession, hash_session_id(session_id))
+    if record_ is None or record_.user_id != user_id:
+        return None
+    lifetime = timedelta(seconds=current_app.config["SESSION_ABSOLUTE_LIFETIME_SECONDS"])
+    if record_.created_at + lifetime <= utcnow():
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active else None
+
+
+def end_session(session_id: object) -> None:
+    """Logout: this session's record goes; its cookie opens nothing any more."""
+    if isinstance(session_id, str) and session_id:
+        db.session.execute(delete(UserSession).where(UserSession.id_hash == hash_session_id(session_id)))
+
+
 # Two-factor authentication (TOTP, RFC 6238) ------------------------------------------------
 
 RECOVERY_CODES = 10
@@ -157,24 +192,28 @@ def _code_ok(secret: str, code: str) -> bool:
     return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
 
 
-def enable_totp(user: User, secret: str, code: str, ip: str | None = None) -> list[str]:
-    """Confirm enrolment with a first code; returns recovery codes to show once."""
+def enable_totp(user: User, secret: str, code: str, ip: str | None = None, keep: str | None = None) -> list[str]:
+    """Confirm enrolment with a first code; returns recovery codes to show once. The account's
+    other sessions end (``keep``: the enrolling session's id)."""
     if not _code_ok(secret, code):
         raise DomainError(
             _l("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。"), "code")
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
     user.recovery_codes = [_hash_token(c) for c in codes]
+    end_sessions(user, keep)
     record("2fa.enabled", actor_id=user.id, subject=user.email, ip=ip)
     return codes
 
 
-def disable_totp(user: User, code: str, ip: str | None = None) -> None:
+def disable_totp(user: User, code: str, ip: str | None = None, keep: str | None = None) -> None:
+    """Switch the second factor off; the account's other sessions end (``keep`` stays)."""
     if user.is_secretariat and current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"]:
         raise DomainError(_l("事務局のアカウントは二要素認証を無効にできません。"), "code")
     if not verify_second_factor(user, code):
         raise DomainError(_l("確認コードが正しくありません。"), "code")
     user.totp_secret, user.recovery_codes = None, None
+    end_sessions(user, keep)
     record("2fa.disabled", actor_id=user.id, subject=user.email, ip=ip)
 
 
@@ -196,7 +235,7 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# Password reset --------------------------------------------------------------------------
+# Password change and reset --------------------------------------------------------------------------
 
 def request_password_reset(email: str, ip: str | None = None) -> None:
     """Mail a single-use, expiring link if the address belongs to an active account.
@@ -248,5 +287,25 @@ def reset_password(token: str, new_password: str, ip: str | None = None) -> User
     ):
         other.used_at = row.used_at
     _forget_failures(user.email, ip)  # other addresses' failures stay counted
+    end_sessions(user)  # whoever knew the old password is logged out everywhere
     record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
     return user
+
+
+def change_password(user: User, current_password: str, new_password: str, ip: str | None = None,
+                    keep: str | None = None) -> None:
+    """A logged-in account's own change: the current password first; every other session ends
+    (``keep``: the changing session's id); the owner is mailed a notice."""
+    if not check_password_hash(user.password_hash, current_password or ""):
+        raise DomainError(_l("現在のパスワードが正しくありません。"), "current_password")
+    check_password_policy(new_password, user.email)
+    user.password_hash = generate_password_hash(new_password)
+    user.password_changed_at = utcnow()
+    end_sessions(user, keep)
+    record("password.changed", actor_id=user.id, subject=user.email, ip=ip)
+    notifications.password_changed(user)
+
+
+def password_change_refused(user: User, ip: str | None = None) -> None:
+    """A wrong current password on the change page (recorded after the change rolled back)."""
+    record("password.change_refused", actor_id=user.id, subject=user.email, ip=ip)

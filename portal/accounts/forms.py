@@ -62,6 +62,12 @@ class PasswordResetForm(Form):
     password_confirm = password_confirmation(_l("新しいパスワード（確認）"))
 
 
+class PasswordChangeForm(Form):
+    current_password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    password = new_password(_l("新しいパスワード（%(min)s文字以上）", min=MIN_PASSWORD_LENGTH))
+    password_confirm = password_confirmation(_l("新しいパスワード（確認）"))
+
+
 class CodeForm(Form):
     code = StringField(_l("確認コード（認証アプリの6桁、またはリカバリーコード）"),
                        validators=[DataRequired(REQUIRED), Length(max=20)])

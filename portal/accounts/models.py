@@ -74,7 +74,8 @@ class User(Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 棚卸し
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Bumped by "log out everywhere" and deactivation: every older session stops working.
+    # Bumped whenever sessions end (see operations.end_sessions): a half-done log-in (password
+    # checked, second factor pending) started before it cannot finish.
     session_version: Mapped[int] = mapped_column(default=0)
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once enrolment is confirmed
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)  # hashes of unused codes
@@ -97,12 +98,27 @@ class User(Model):
         return False
 
     def get_id(self) -> str:
-        # The session remembers the version; bumping it ends every session at once.
+        # What Flask-Login keeps in the cookie; the loader also needs the cookie's session id
+        # (authentication.session_user), whose record logout and end_sessions delete.
         return f"{self.id}:{self.session_version}"
 
     @property
     def is_secretariat(self) -> bool:
         return self.role is Role.SECRETARIAT
+
+
+class UserSession(Model):
+    """One log-in, server-side: the cookie carries a random id, this row its hash. Logout deletes
+    the row, end_sessions deletes an account's rows; a cookie whose row is gone (or older than
+    SESSION_ABSOLUTE_LIFETIME_SECONDS) is logged out, however validly signed."""
+
+    __tablename__ = "user_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = part_of("users.id")
+    # Only the start: the idle limit is the cookie's signed timestamp (PERMANENT_SESSION_LIFETIME),
+    # so requests never write here (a @read_only view may not).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoginThrottle(Model):

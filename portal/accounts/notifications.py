@@ -44,3 +44,10 @@ def password_reset(user: User, token: str, max_age_seconds: int) -> None:
     enqueue(user.email, f"{PREFIX}パスワード再設定のご案内",
             render("mail/password_reset.txt", user=user, url=url, minutes=max_age_seconds // 60),
             kind="account.password_reset")
+
+
+def password_changed(user: User) -> None:
+    """To the owner: if they did not change it, they know at once (and whom to ask)."""
+    url = external_url_for("accounts.password_reset_request")
+    enqueue(user.email, f"{PREFIX}パスワードが変更されました",
+            render("mail/password_changed.txt", user=user, url=url), kind="account.password_changed")

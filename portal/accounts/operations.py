@@ -6,11 +6,12 @@ Each function works inside the caller's unit of work and never commits; a broken
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import generate_password_hash
 
 from portal.accounts import notifications
@@ -21,6 +22,7 @@ from portal.accounts.models import (
     OrganizationKind,
     Role,
     User,
+    UserSession,
     new_calendar_token,
 )
 from portal.accounts.queries import find_user, normalize_email
@@ -136,9 +138,19 @@ def reject(user: User, by: User, reason: str = "", ip: str | None = None) -> Non
     notifications.rejected(user, reason.strip())
 
 
-def end_sessions(user: User) -> None:
-    """Every session of this account stops at its next request."""
+def end_sessions(user: User, keep: str | None = None) -> None:
+    """Every session of this account stops at its next request, except ``keep`` (the session id
+    of the one that made the change, where it stays logged in); a pending second factor too."""
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep:
+        query = query.where(UserSession.id_hash != hash_session_id(keep))
+    db.session.execute(query)
     user.session_version += 1
+
+
+def hash_session_id(session_id: str) -> str:
+    """Only the hash of a session id is stored: a copy of the table opens no session."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def set_state(user: User, state: AccountState, by: User, ip: str | None = None) -> None:
@@ -154,11 +166,12 @@ def set_state(user: User, state: AccountState, by: User, ip: str | None = None) 
            details={"from": before.value, "to": state.value})
 
 
-def set_role(user: User, role: Role, by: User, ip: str | None = None) -> None:
+def set_role(user: User, role: Role, by: User, ip: str | None = None, keep: str | None = None) -> None:
+    """``keep``: the acting session's id, kept when an account changes its own role."""
     if user.id == by.id and role is not Role.SECRETARIAT:
         raise DomainError(_l("自分の事務局ロールは外せません。"))
     before = user.role
     user.role = role
-    end_sessions(user)  # rights change: the account logs in again
+    end_sessions(user, keep if user.id == by.id else None)  # rights change: the account logs in again
     record("account.role_changed", actor_id=by.id, subject=user.email, ip=ip,
            details={"from": before.value, "to": role.value})

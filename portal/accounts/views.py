@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.accounts import authentication, operations
-from portal.accounts.forms import CodeForm, LoginForm, PasswordResetForm, PasswordResetRequestForm, SignupForm
+from portal.accounts.forms import (
+    CodeForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    PasswordResetRequestForm,
+    SignupForm,
+)
 from portal.accounts.models import Membership, OrganizationKind, User
 from portal.audit.services import record
 from portal.core.db import db
@@ -51,7 +58,10 @@ def login():
 
 
 def _finish_login(user: User, next_url: str | None):
-    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+    with unit_of_work():  # the session's server-side record, which logout deletes
+        session_id = authentication.start_session(user)
+    session.permanent = True  # idle: expires after PERMANENT_SESSION_LIFETIME
+    session["sid"] = session_id
     login_user(user)
     flash(_("ようこそ、%(name)s さん。", name=user.name), "success")
     return redirect(next_url or url_for("public.home"))
@@ -86,7 +96,8 @@ def two_factor():
     if current_user.totp_secret:
         if form.validate_on_submit():
             with unit_of_work(form) as work:
-                authentication.disable_totp(current_user, form.code.data, ip=client_address())
+                authentication.disable_totp(current_user, form.code.data, ip=client_address(),
+                                            keep=session.get("sid"))
             if work.ok:
                 flash(_("二要素認証を無効にしました。"), "info")
                 return redirect(url_for("accounts.account"))
@@ -95,7 +106,8 @@ def two_factor():
     session["totp_setup"] = secret
     if form.validate_on_submit():
         with unit_of_work(form) as work:
-            codes = authentication.enable_totp(current_user, secret, form.code.data, ip=client_address())
+            codes = authentication.enable_totp(current_user, secret, form.code.data, ip=client_address(),
+                                               keep=session.get("sid"))
         if work.ok:
             session.pop("totp_setup", None)
             return render_template("accounts/recovery_codes.html", codes=codes)
@@ -109,8 +121,10 @@ def logout():
     form = ActionForm()
     if form.validate_on_submit() and current_user.is_authenticated:
         with unit_of_work():
+            authentication.end_session(session.get("sid"))
             record("logout", actor_id=current_user.id, subject=current_user.email, ip=client_address())
         logout_user()
+        session.pop("sid", None)
         flash(_("ログアウトしました。"), "info")
     return redirect(url_for("public.home"))
 
@@ -167,6 +181,25 @@ def account():
     return render_template("accounts/account.html", feed_url=feed, form=ActionForm())
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@_limit("RATELIMIT_LOGIN")  # guessing the current password from a stolen session
+@login_required
+def change_password():
+    """The current password, the new one twice; the account's other sessions end, this one stays."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        with unit_of_work(form) as work:
+            authentication.change_password(current_user, form.current_password.data or "",
+                                           form.password.data or "", ip=client_address(), keep=session.get("sid"))
+        if work.ok:
+            flash(_("パスワードを変更しました。ほかの端末でのログインは終了しました。"), "success")
+            return redirect(url_for("accounts.account"))
+        if work.error is not None and work.error.field == "current_password":
+            with unit_of_work():
+                authentication.password_change_refused(current_user, client_address())
+    return render_form("accounts/password_change.html", form)
+
+
 # The account's own data (data protection) -------------------------------------------------
 
 @bp.get("/account/data.json")
@@ -196,5 +229,6 @@ def logout_everywhere():
         operations.end_sessions(current_user)
         record("logout.everywhere", actor_id=current_user.id, subject=current_user.email, ip=client_address())
     logout_user()
+    session.pop("sid", None)
     flash(_("すべての端末からログアウトしました。"), "info")
     return redirect(url_for("accounts.login"))

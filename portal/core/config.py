@@ -95,7 +95,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,  # larger requests get 413 before reaching a view
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": None,  # None: Secure whenever PORTAL_BASE_URL is https (production)
-    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),  # a log-in lasts a working day
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),  # idle: the cookie's signature older than this is refused
+    "SESSION_ABSOLUTE_LIFETIME_SECONDS": 12 * 3600,  # from log-in, however active (the loader refuses it)
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
