@@ -367,11 +367,16 @@ def add_member(app, subcommittee_id: int, user, *, lead: bool = False, state: An
 
 @dataclass
 class SMTPServer:
-    """A real SMTP server on 127.0.0.1 that keeps what it receives."""
+    """A real SMTP server on 127.0.0.1 that keeps what it receives. It also counts SMTP sessions
+    (one EHLO/HELO each), notes the client end of the connection per message, and refuses the
+    recipients in ``refuse`` with a permanent 550."""
 
     host: str
     port: int
+    refuse: set[str] = field(default_factory=set)
     messages: list[EmailMessage] = field(default_factory=list)
+    greetings: int = 0
+    peers: list[tuple[str, int]] = field(default_factory=list)
     controller: Any = None
 
     def start(self) -> None:
@@ -380,9 +385,26 @@ class SMTPServer:
         server = self
 
         class Handler:
+            async def handle_EHLO(self, smtp_server, session, envelope, hostname, responses):
+                session.host_name = hostname
+                server.greetings += 1
+                return responses
+
+            async def handle_HELO(self, smtp_server, session, envelope, hostname):
+                session.host_name = hostname
+                server.greetings += 1
+                return f"250 {smtp_server.hostname}"
+
+            async def handle_RCPT(self, smtp_server, session, envelope, address, rcpt_options):
+                if address in server.refuse:
+                    return "550 5.1.1 mailbox unavailable"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, smtp_server, session, envelope):
                 msg = message_from_bytes(envelope.original_content, policy=policy.default)
                 msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+                server.peers.append(tuple(session.peer[:2]))
                 server.messages.append(msg)
                 return "250 OK"
 

@@ -8,7 +8,6 @@ because Flask-Mail reads its settings when the app is created.
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -16,7 +15,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-import pytest
+from conftest import SMTPServer, free_port
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -37,73 +36,6 @@ RECIPIENT = "taro@example.org"
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RecordingSMTP:
-    """A real SMTP server that also counts connections (one EHLO/HELO per SMTP session) and can
-    refuse chosen recipients with a permanent 550."""
-
-    def __init__(self, refuse: tuple[str, ...] = ()):
-        self.host = "127.0.0.1"
-        self.port = _free_port()
-        self.refuse = set(refuse)
-        self.messages: list[EmailMessage] = []
-        self.greetings = 0
-        self.peers: list[tuple[str, int]] = []  # the client end of the connection, per message
-        self.controller = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        recorder = self
-
-        class Handler:
-            async def handle_EHLO(self, server, session, envelope, hostname, responses):
-                session.host_name = hostname
-                recorder.greetings += 1
-                return responses
-
-            async def handle_HELO(self, server, session, envelope, hostname):
-                session.host_name = hostname
-                recorder.greetings += 1
-                return f"250 {server.hostname}"
-
-            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-                if address in recorder.refuse:
-                    return "550 5.1.1 mailbox unavailable"
-                envelope.rcpt_tos.append(address)
-                return "250 OK"
-
-            async def handle_DATA(self, server, session, envelope):
-                msg = message_from_bytes(envelope.original_content, policy=policy.default)
-                recorder.peers.append(tuple(session.peer[:2]))
-                recorder.messages.append(msg)
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def config(self) -> dict[str, object]:
-        return {"MAIL_SERVER": self.host, "MAIL_PORT": self.port, "MAIL_USE_TLS": False}
-
-
-@pytest.fixture
-def recording_smtp():
-    server = RecordingSMTP()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _enqueue(app, count: int = 1, **kwargs) -> list[int]:
@@ -248,22 +180,22 @@ def test_attachment_arrives_intact(make_app, smtp_server):
     assert part.get_payload(decode=True).decode("utf-8") == ics
 
 
-def test_one_pass_sends_several_messages_over_one_connection(make_app, recording_smtp, outbox):
-    app = make_app(**recording_smtp.config())
+def test_one_pass_sends_several_messages_over_one_connection(make_app, smtp_server, outbox):
+    app = make_app(**smtp_server.config())
     ids = _enqueue(app, count=5)
-    recording_smtp.greetings = 0
+    smtp_server.greetings = 0
 
     report = _deliver(app)
 
     assert (report.claimed, report.sent, report.failed) == (5, 5, 0)
-    assert recording_smtp.greetings == 1  # one EHLO: one SMTP session
-    assert len(set(recording_smtp.peers)) == 1  # every message came over the same socket
-    assert _subjects(recording_smtp.messages) == Counter({f"{SUBJECT} {i:02d}": 1 for i in range(1, 6)})
+    assert smtp_server.greetings == 1  # one EHLO: one SMTP session
+    assert len(set(smtp_server.peers)) == 1  # every message came over the same socket
+    assert _subjects(smtp_server.messages) == Counter({f"{SUBJECT} {i:02d}": 1 for i in range(1, 6)})
     assert [(r.id, r.status, r.attempts) for r in outbox()] == [(i, OutboxStatus.SENT, 1) for i in ids]
 
 
 def test_a_refused_recipient_fails_alone_and_the_rest_of_the_batch_is_sent(make_app, outbox):
-    server = RecordingSMTP(refuse=("user02@example.org",))
+    server = SMTPServer("127.0.0.1", free_port(), refuse={"user02@example.org"})
     server.start()
     try:
         app = make_app(**server.config())
@@ -344,9 +276,8 @@ def test_smtp_down_keeps_every_message_pending_and_a_later_run_delivers_each_onc
 
 
 def test_a_message_refused_for_good_is_shown_failed_and_the_secretariat_retries_it(
-    make_app, recording_smtp, outbox, create_user, auth, client
+    make_app, smtp_server, outbox, create_user, auth, client
 ):
-    smtp_server = recording_smtp
     smtp_server.refuse.add(RECIPIENT)  # 550 for its one recipient: refused for good
     app = make_app(**smtp_server.config())
     [message_id] = _enqueue(app)
