@@ -301,3 +301,28 @@ def test_a_member_logs_in_registers_and_is_mailed_through_the_stack(stack):
         time.sleep(0.5)
     assert sent, f"the stack's mail worker sent no registration mail within 30 s: {rows}"
     assert all(Path(path).parent == stack.mail_dir and Path(path).exists() for path in sent), sent
+
+
+def test_the_systemd_units_verify(tmp_path):
+    """deploy/systemd as systemd reads them: every key known, every command there (paths pointed
+    at this checkout, the service account at root, which exists here)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = sorted((ROOT / "deploy" / "systemd").glob("portal*.[stn]*"))
+    assert {u.name for u in units} >= {"portal-web.service", "portal-mail.service", "portal-reminders.service",
+                                       "portal-reminders.timer", "portal-nginx.service", "portal.target"}
+    (tmp_path / "portal.env").write_text((ROOT / "deploy" / "systemd" / "portal.env.example").read_text())
+    for unit in units:
+        if unit.suffix in (".service", ".timer", ".target"):
+            text_ = unit.read_text().replace("/srv/portal", str(ROOT))
+            text_ = text_.replace("/etc/portal/portal.env", str(tmp_path / "portal.env"))
+            text_ = re.sub(r"^(User|Group)=portal$", r"\1=root", text_, flags=re.M)
+            (tmp_path / unit.name).write_text(text_)
+    venv_python = Path(sys.executable)
+    if not (ROOT / ".venv" / "bin" / "gunicorn").exists():  # the units name the checkout's .venv
+        pytest.skip(f"no .venv in {ROOT} (the units' commands live there); tests run with {venv_python}")
+    checked = subprocess.run([analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.glob("portal*.[stn]*")
+                                                                     if p.suffix != ".example")],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
