@@ -12,13 +12,13 @@ reused) and waits until they and their process groups are gone. ``status`` says 
 
 Settings come from the environment (the systemd units read the same ones from an
 EnvironmentFile): DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/portal),
-PORTAL_RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), STACK_LISTEN (nginx, default
-127.0.0.1:8080), STACK_UPSTREAM (gunicorn, default a free 127.0.0.1 port), WEB_CONCURRENCY
-(default 2), RUN_DIR (default instance/stack), STACK_DEMO=1 (load the demo data if empty); every
-other PORTAL_* setting is handed to the app unchanged.
+PORTAL_RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), STACK_LISTEN (nginx; the command's
+default 127.0.0.1:8080, start()'s a free port), STACK_UPSTREAM (gunicorn, default a free
+127.0.0.1 port), WEB_CONCURRENCY (default 2), RUN_DIR (default instance/stack), STACK_DEMO=1
+(load the demo data if empty); every other PORTAL_* setting is handed to the app unchanged.
 
-Standard library only on purpose: bench/ and tests/ import it (``start``, ``stop``) so the stack
-they measure and test is the one this command starts.
+Standard library (and SQLAlchemy for CREATE DATABASE): bench/ and tests/ import it (``start``,
+``stop``) so the stack they measure and test is the one this command starts.
 """
 
 from __future__ import annotations
@@ -390,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.action == "start":
-            stack = start(args.run_dir)
+            env = dict(os.environ)
+            env.setdefault("STACK_LISTEN", "127.0.0.1:8080")
+            stack = start(args.run_dir, env)
             print(f"stack: nginx http://{stack.listen}/ → gunicorn {stack.upstream} "
                   f"(database {stack.database_url.split('@')[-1]}, redis {stack.redis_url})")
             print(f"stack: PIDs {', '.join(f'{k} {v}' for k, v in stack.pids.items())} in {stack.run_dir}/pids")
