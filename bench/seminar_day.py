@@ -605,7 +605,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         if visible:
             print(f"  vote → visible to every poller: {len(visible)} tracked votes, "
                   f"p50 {statistics.median(visible):.1f} s,"
-                  f" p95 {visible[int(0.95 * (len(visible) - 1))]:.1f} s, max {visible[-1]:.1f} s; "
+                  f" p95 {visible[min(len(visible) - 1, int(0.95 * len(visible)))]:.1f} s, max {visible[-1]:.1f} s; "
                   f"{unseen} not yet seen by all at the end   target <= {TARGET_VISIBLE_S:g} s   "
                   f"{verdict(visible[-1] <= TARGET_VISIBLE_S and unseen <= 2)}")
         else:
