@@ -6,7 +6,7 @@ FLASK  := $(VENV)/bin/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-dev translations lint clean
+.PHONY: run test install install-dev translations lint clean stack-start stack-stop stack-status
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ run: install
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The production stack on this machine (nginx → gunicorn → PostgreSQL, Redis, mail worker), stopped
+# by PID: settings by environment (DATABASE_URL, RUN_DIR, STACK_LISTEN…; see deploy/stack.py).
+stack-start: install
+	deploy/stack start
+
+stack-stop:
+	deploy/stack stop
+
+stack-status:
+	deploy/stack status
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

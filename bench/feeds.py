@@ -43,6 +43,7 @@ from pages import (
     HELLO_APP,
     ROOT,
     SECRET_KEY,
+    BehindNginx,
     Databases,
     Gunicorn,
     add_database_options,
@@ -428,7 +429,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     phases: list[dict[str, Any]] = []
     with (
         Gunicorn("hello:app", hello_dir, hello_env, args.workers, scratch / "gunicorn-hello.log") as hello,
-        Gunicorn("wsgi:app", ROOT, env, args.workers, scratch / "gunicorn-portal.log", "/calendar.ics") as portal,
+        BehindNginx(env, scratch, args.workers, hello) as portal,
         LoadGenerator(args.concurrency, args.client_processes) as clients,
     ):
         for count in EVENT_COUNTS:
@@ -448,7 +449,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
             if status304 != 304 or seminar_status != 200:
                 print(f"warning: If-None-Match answered {status304}, /seminars/{one_id}.ics answered {seminar_status}")
             targets = {
-                "one-route app  GET /": (hello.port, "/", {}, 200),
+                "one-route app  GET /": (portal.hello_port, "/", {}, 200),
                 "GET /calendar.ics  200": (portal.port, "/calendar.ics", {}, 200),
                 "GET /calendar.ics  304": (portal.port, "/calendar.ics", {"If-None-Match": etag}, 304),
                 f"GET /seminars/{one_id}.ics": (portal.port, f"/seminars/{one_id}.ics", {}, 200),

@@ -281,6 +281,44 @@ class Gunicorn:
             proc.wait(timeout=10)
 
 
+class BehindNginx:
+    """The portal as production runs it, started by ``deploy/stack`` (nginx with deploy/nginx.conf →
+    gunicorn with deploy/gunicorn.conf.py and PORTAL_PROXY_HOPS=1, the mail worker, Redis), with the
+    one-route app's gunicorn behind the same nginx, in a server that copies the portal's. ``port``
+    is nginx in front of the portal, ``hello_port`` nginx in front of the one-route app. Stopped by
+    PID on exit."""
+
+    def __init__(self, env: dict[str, str], scratch: Path, workers: int, hello: Gunicorn):
+        self.env = {**env, "WEB_CONCURRENCY": str(workers),
+                    # Counters in the shared Redis under a key prefix of this run's own.
+                    "PORTAL_RATELIMIT_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}/"}
+        self.run_dir = scratch / "stack"
+        self.hello = hello
+        self.port = self.hello_port = 0
+        self.pids: dict[str, int] = {}
+
+    def __enter__(self) -> BehindNginx:
+        from deploy import stack  # the repository root is on sys.path (in_scratch)
+
+        started = stack.start(self.run_dir, self.env,
+                              extra={"hello": (f"127.0.0.1:{stack.free_port()}", f"127.0.0.1:{self.hello.port}")})
+        self.port, self.hello_port, self.pids = started.address[1], started.address_of("hello")[1], started.pids
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from deploy import stack
+
+        stack.stop(self.run_dir)
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.pids["gunicorn"]) if "gunicorn" in self.pids else []
+
+    def log_tail(self, lines: int = 30) -> str:
+        from deploy import stack
+
+        return stack.tail(self.run_dir / "gunicorn.log", lines)
+
+
 # ----------------------------------------------------------------------------- load generator
 
 
@@ -494,7 +532,8 @@ def add_database_options(parser: argparse.ArgumentParser, database_help: str) ->
 
 
 def load_line(args: argparse.Namespace, counted: str) -> str:
-    return (f"machine: {os.cpu_count()} cores; gunicorn: {args.workers} sync workers, --no-control-socket, 127.0.0.1; "
+    return (f"machine: {os.cpu_count()} cores; both apps behind one nginx (deploy/nginx.conf, by deploy/stack); "
+            f"gunicorn: {args.workers} sync workers each, 127.0.0.1; "
             f"load: {args.concurrency} clients in {args.client_processes} processes, "
             f"{args.warmup:g} s warm-up + {args.duration:g} s per target in {args.rounds} alternating rounds, "
             f"{counted}; load average {load_average()}")
@@ -535,7 +574,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
 
     with (
         Gunicorn("hello:app", hello_dir, hello_env, args.workers, scratch / "gunicorn-hello.log") as hello,
-        Gunicorn("wsgi:app", ROOT, env, args.workers, scratch / "gunicorn-portal.log", "/seminars") as portal,
+        BehindNginx(env, scratch, args.workers, hello) as portal,
     ):
         status, body = http_get(portal.port, "/api/v1/seminars")
         seminars = json.loads(body)["seminars"] if status == 200 else []
@@ -547,14 +586,14 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         # "rendered" targets measure the view itself: routing, queries and the template.
         rendered = {"Cookie": "bench=rendered"}
         targets: dict[str, tuple[int, str, dict[str, str] | None]] = {
-            "one-route app  GET /": (hello.port, "/", None),
+            "one-route app  GET /": (portal.hello_port, "/", None),
             "portal  GET /seminars": (portal.port, "/seminars", None),
             f"portal  GET /seminars/{seminar_id}": (portal.port, f"/seminars/{seminar_id}", None),
             "portal  GET /seminars rendered": (portal.port, "/seminars", rendered),
             f"portal  GET /seminars/{seminar_id} rendered": (portal.port, f"/seminars/{seminar_id}", rendered),
         }
         for name, (port, path, _headers) in targets.items():
-            status, _body = http_get(port, path)
+            status, _body = http_get(port, path)  # through nginx, like every request below
             if status != 200:
                 print(f"warning: {name} answered {status} before the load")
         # Rounds alternate the targets, so a change in the machine's other load hits all alike.
