@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from portal.audit.services import record
 from portal.calendar import feeds, tokens
 from portal.core.db import db
-from portal.seminars.access import is_visible
+from portal.seminars.access import has_feed
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web import answers
@@ -51,10 +51,10 @@ def public():
 @read_only
 def seminar(seminar_id: int):
     generation = answers.generation()
-    seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
-    if seminar.window is None:
-        abort(404)  # 未定: on the schedule, in no feed
-    return _serve(feeds.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)
+    # 未定 or never public: 404; one that left the feeds answers without its event (drop it).
+    seminar = get_or_404(Seminar, seminar_id, visible=has_feed)
+    return _serve(feeds.seminar_feed(seminar), generation,
+                  for_everyone=seminar.status is not SeminarStatus.DRAFT or seminar.public_since is not None)
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
