@@ -46,6 +46,7 @@ def next_stamp(previous: datetime | None, now: datetime | None = None) -> dateti
 def _stamp_calendar_changes(session: Session, flush_context, instances) -> None:
     """Tombstones for removed events, and one stamp for every change a feed shows: a second
     after the newest change any feed holds, so every feed's Last-Modified grows with each change."""
+    from portal.accounts.models import User
     from portal.seminars.models import Registration, Seminar, SeminarStatus
     from portal.subcommittees.models import Milestone, Subcommittee, SubcommitteeSession
 
@@ -61,9 +62,11 @@ def _stamp_calendar_changes(session: Session, flush_context, instances) -> None:
         return
     with session.no_autoflush:
         if changed or removed:
+            # Registrations and reminders too: they share the personal feeds with these.
             newest = session.execute(union_all(
-                *(select(func.max(model.updated_at)) for model in stamped),
+                *(select(func.max(model.updated_at)) for model in (*stamped, Registration)),
                 select(func.max(CalendarTombstone.deleted_at)),
+                select(func.max(User.calendar_alarms_at)),
             )).scalars().all()
             stamp = next_stamp(max((_aware(v) for v in newest if v is not None), default=None))
             for obj in changed:
@@ -71,10 +74,12 @@ def _stamp_calendar_changes(session: Session, flush_context, instances) -> None:
             for obj in removed:
                 session.add(CalendarTombstone(kind=kinds[type(obj)], ref=obj.id, deleted_at=stamp))
         for registration in registrations:
-            # The personal feed holds one account's registrations: a second after its newest.
-            previous = session.scalar(select(func.max(Registration.updated_at))
-                                      .where(Registration.user_id == registration.user_id))
-            registration.updated_at = next_stamp(_aware(previous) if previous is not None else None)
+            # A second after the newest change in its account's personal feed.
+            from portal.calendar.feeds import personal_feed
+
+            user = session.get(User, registration.user_id)
+            if user is not None:
+                registration.updated_at = next_stamp(max(when for when, _ in personal_feed(user).version()))
     for obj in changed:
         if (isinstance(obj, Seminar) and obj.public_since is None and obj.window is not None
                 and obj.status in (SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)):

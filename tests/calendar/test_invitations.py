@@ -225,8 +225,8 @@ def _session(app, slug: str, number: int) -> SubcommitteeSession:
 
 
 def test_subcommittee_sessions_invite_and_cancel_each_member(app, client, make_subcommittee, create_user, outbox):
-    sub_id = make_subcommittee("imip-sub", fiscal_year=2031, sessions=[{"number": 1, "title": "第一回", "date": "2031-05-13",
-                                                      "start": "14:00", "end": "15:00"}])
+    sub_id = make_subcommittee("imip-sub", fiscal_year=2031, sessions=[
+        {"number": 1, "title": "第一回", "date": "2031-05-13", "start": "14:00", "end": "15:00"}])
     one, two = create_user("member"), create_user("member")
     approve_member(app, one, "imip-sub")
     approve_member(app, two, "imip-sub")
