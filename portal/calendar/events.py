@@ -188,10 +188,15 @@ def _people(user: User) -> tuple[Person, Person]:
     return Person(secretariat_address(), ORGANIZER_NAME), Person(user.email, user.name)
 
 
-def seminar_invitation(seminar: Seminar, user: User, method: str) -> dict | None:
+def seminar_invitation(seminar: Seminar, user: User, method: str, previous: SeminarFacts | None = None) -> dict | None:
     """The iMIP part of a mail about ``seminar`` to a registered ``user`` (REQUEST with the
-    join link, or CANCEL); None while its date is undecided (no event to send)."""
-    event = seminar_event(SeminarFacts.of(seminar), join_url=seminar.join_url if method == "REQUEST" else None)
+    join link, or CANCEL). A seminar whose date became undecided has no event left: its last
+    dated one (``previous``, taken before the change) is cancelled instead."""
+    facts = SeminarFacts.of(seminar)
+    event = seminar_event(facts, join_url=seminar.join_url if method == "REQUEST" else None)
+    if event is None and previous is not None:
+        method, event = "CANCEL", seminar_event(replace(previous, sequence=facts.sequence,
+                                                        updated_at=facts.updated_at))
     if event is None:
         return None
     organizer, attendee = _people(user)

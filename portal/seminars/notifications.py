@@ -3,6 +3,8 @@ commit or roll back with the change that caused them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template
 
 from portal.accounts.models import User
@@ -30,10 +32,10 @@ NOTICE_METHODS = {"cancelled_by_secretariat": "CANCEL", "unpublished": "CANCEL",
                   "updated": "REQUEST"}
 
 
-def _invitation(seminar: Seminar, user: User, method: str | None) -> list[dict] | None:
+def _invitation(seminar: Seminar, user: User, method: str | None, previous: Any = None) -> list[dict] | None:
     from portal.calendar.events import seminar_invitation  # the calendar builds on seminars
 
-    part = seminar_invitation(seminar, user, method) if method else None
+    part = seminar_invitation(seminar, user, method, previous) if method else None
     return [part] if part else None
 
 
@@ -70,7 +72,7 @@ def mail_registration(registration: Registration, user: User, event: str, *, was
     )
 
 
-def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None) -> None:
+def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None, previous: Any = None) -> None:
     """Tell everyone registered or waiting that the seminar was cancelled, unpublished or moved
     (and those registered that its link or status changed), with the event as it is now."""
     for registration in active_registrations(seminar):
@@ -86,7 +88,8 @@ def mail_active_registrants(seminar: Seminar, event: str, before: str | None = N
                 join_url=seminar.join_url if registration.state is RegistrationState.REGISTERED else None,
             ),
             kind=f"seminar.{event}",
-            attachments=_invitation(seminar, registration.user, NOTICE_METHODS[event] if registered else None),
+            attachments=_invitation(seminar, registration.user, NOTICE_METHODS[event] if registered else None,
+                                    previous),
         )
 
 

@@ -69,6 +69,12 @@ def update_seminar(seminar: Seminar, values: dict[str, Any]) -> set[str]:
     before_label = seminar.label(with_year=True)
     before_status = seminar.status
     before_capacity = seminar.capacity
+    previous = None
+    if seminar.id is not None and seminar.window is not None and values.get("precision") is Precision.UNDECIDED:
+        # Its event leaves the calendars: the invitation mails cancel the one they hold.
+        from portal.calendar.events import SeminarFacts
+
+        previous = SeminarFacts.of(seminar)
     changed = assign(seminar, values)
     if not changed:
         return changed
@@ -84,7 +90,7 @@ def update_seminar(seminar: Seminar, values: dict[str, Any]) -> set[str]:
         and seminar.status is SeminarStatus.PUBLISHED
         and before_status is SeminarStatus.PUBLISHED
     ):
-        mail_active_registrants(seminar, "rescheduled", before=before_label)
+        mail_active_registrants(seminar, "rescheduled", before=before_label, previous=previous)
     elif seminar.status is SeminarStatus.PUBLISHED and changed & SEQUENCE_FIELDS:
         # A new join link, or published again: the registered get the event as it is now.
         mail_active_registrants(seminar, "updated")

@@ -311,3 +311,18 @@ def test_two_changes_within_one_second_move_last_modified(app, client, make_semi
         (after,) = fetch(client, f"/seminars/{first}.ics").events.values()
         assert after.summary.endswith("二回目の変更")
         assert after.last_modified > before.last_modified, "LAST-MODIFIED did not move"
+
+
+def test_a_date_made_undecided_cancels_the_event_registrants_hold(app, client, create_user, outbox):
+    seminar_id = future_seminar(app, "imip-undecided")
+    member = create_user("member")
+    logged_in(app, member).post(f"/seminars/{seminar_id}/registration")
+    _, invited = invitation(outbox("registration.registered")[0], "REQUEST")
+
+    edit(app, seminar_id, date_on=None, precision=Precision.UNDECIDED, starts_at=None, ends_at=None)
+    (notice,) = outbox("seminar.rescheduled")
+    feed, event = invitation(notice, "CANCEL")
+    check_people(feed, member.email)
+    assert (event.uid, event.status) == (invited.uid, "CANCELLED")
+    assert event.sequence > invited.sequence
+    assert fetch(client, f"/seminars/{seminar_id}.ics").uids() == set()  # the feed says drop it too
