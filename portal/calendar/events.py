@@ -171,11 +171,13 @@ def milestone_event(milestone: Milestone) -> Event:
 
 
 def invitation(event: Event, *, name: str, method: str, organizer: Person, attendee: Person,
-               stamp: datetime) -> dict:
+               stamp: datetime, whole: bool = True) -> dict:
     """An iMIP part (RFC 6047) for one recipient: the feeds' event with METHOD, ORGANIZER and
-    the recipient as ATTENDEE. A CANCEL says the event is cancelled for them."""
+    the recipient as ATTENDEE. A CANCEL of the whole event says STATUS:CANCELLED; one that only
+    takes this attendee off (``whole`` False: their registration was cancelled) must not
+    (RFC 5546 §3.2.5)."""
     if method == "CANCEL":
-        event = replace(event, status="CANCELLED")
+        event = replace(event, status="CANCELLED" if whole else "")
     event = replace(event, organizer=organizer, attendee=attendee, stamp=stamp, alarms=())
     return {"filename": "invite.ics", "content_type": f"text/calendar; method={method}; charset=UTF-8",
             "method": method, "data": calendar_bytes(name, [event], method=method).decode("utf-8")}
@@ -188,7 +190,8 @@ def _people(user: User) -> tuple[Person, Person]:
     return Person(secretariat_address(), ORGANIZER_NAME), Person(user.email, user.name)
 
 
-def seminar_invitation(seminar: Seminar, user: User, method: str, previous: SeminarFacts | None = None) -> dict | None:
+def seminar_invitation(seminar: Seminar, user: User, method: str, previous: SeminarFacts | None = None, *,
+                       whole: bool = True) -> dict | None:
     """The iMIP part of a mail about ``seminar`` to a registered ``user`` (REQUEST with the
     join link, or CANCEL). A seminar whose date became undecided has no event left: its last
     dated one (``previous``, taken before the change) is cancelled instead."""
@@ -201,7 +204,7 @@ def seminar_invitation(seminar: Seminar, user: User, method: str, previous: Semi
         return None
     organizer, attendee = _people(user)
     return invitation(event, name=seminar.series.name, method=method, organizer=organizer, attendee=attendee,
-                      stamp=utcnow())
+                      stamp=utcnow(), whole=whole)
 
 
 def session_invitation(session: SubcommitteeSession, user: User, method: str) -> dict | None:

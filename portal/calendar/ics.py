@@ -35,7 +35,7 @@ class Event:
     summary: str
     start: datetime | date  # aware datetime (timed) or date (all-day)
     end: datetime | date | None  # exclusive for all-day events
-    status: str  # CONFIRMED, TENTATIVE, CANCELLED
+    status: str  # CONFIRMED, TENTATIVE, CANCELLED; empty only in an iMIP CANCEL for one attendee
     sequence: int
     created: datetime
     last_modified: datetime
@@ -116,7 +116,9 @@ def event_lines(event: Event) -> list[str]:
     ]
     if event.end is not None:
         lines.append(_when("DTEND", event.end))
-    lines += [f"SUMMARY:{escape(event.summary)}", f"STATUS:{event.status}"]
+    lines.append(f"SUMMARY:{escape(event.summary)}")
+    if event.status:  # none in a CANCEL that uninvites one attendee (RFC 5546 §3.2.5)
+        lines.append(f"STATUS:{event.status}")
     if event.status == "TENTATIVE" or not isinstance(event.start, datetime):
         lines.append("TRANSP:TRANSPARENT")  # an all-day window does not block the calendar
     if event.categories:

@@ -32,10 +32,11 @@ NOTICE_METHODS = {"cancelled_by_secretariat": "CANCEL", "unpublished": "CANCEL",
                   "updated": "REQUEST"}
 
 
-def _invitation(seminar: Seminar, user: User, method: str | None, previous: Any = None) -> list[dict] | None:
+def _invitation(seminar: Seminar, user: User, method: str | None, previous: Any = None, *,
+                whole: bool = True) -> list[dict] | None:
     from portal.calendar.events import seminar_invitation  # the calendar builds on seminars
 
-    part = seminar_invitation(seminar, user, method, previous) if method else None
+    part = seminar_invitation(seminar, user, method, previous, whole=whole) if method else None
     return [part] if part else None
 
 
@@ -68,7 +69,8 @@ def mail_registration(registration: Registration, user: User, event: str, *, was
             url=external_url_for("seminars.detail", seminar_id=seminar.id),
         ),
         kind=f"registration.{event}",
-        attachments=_invitation(seminar, user, method),
+        # A cancelled registration takes only this attendee off; the seminar goes on.
+        attachments=_invitation(seminar, user, method, whole=event != "cancelled"),
     )
 
 
