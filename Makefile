@@ -13,8 +13,13 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed node_modules/.installed
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# Test-only JavaScript (package.json: ical.js reads the calendars as Thunderbird does).
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --silent
 	touch $@
 
 install: $(VENV)/.installed translations

@@ -149,7 +149,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
-    from portal.calendar.links import google_calendar_url
+    from portal.calendar.links import google_calendar_url, outlook_calendar_url
     from portal.core.dates import format_day, format_time
     from portal.core.labels import label
     from portal.web.urls import external_url, external_url_for
@@ -157,6 +157,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         get_locale=get_locale,
         google_calendar_url=google_calendar_url,
+        outlook_calendar_url=outlook_calendar_url,
         format_day=format_day,
         format_time=format_time,
         external_url=external_url,

@@ -84,6 +84,8 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/seminars/<int:seminar_id>":                   {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/seminars/<int:seminar_id>.ics":               {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/calendar.ics":                                {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    # a seminar the member is registered for: its .ics with the join link, to them only
+    "/seminars/<int:seminar_id>/my-calendar.ics":   {"GET":  R(LOGIN, 403,   200,   403,   403,   403,   LOGIN)},
     # the member's own token: a feed is reached by its token alone
     "/calendar/<token>.ics":                        {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/subcommittees":                               {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
@@ -113,6 +115,7 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/account/password":                            {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
                                                      "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
     "/account/calendar-token":                      {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
+    "/account/calendar-reminders":                  {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/account/data.json":                           {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN)},
     "/account/deletion-request":                    {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/account/logout-everywhere":                   {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
@@ -384,6 +387,7 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/language/<lang>": lambda w, r: "/language/ja",
     "/seminars/<int:seminar_id>": lambda w, r: f"/seminars/{w.ids['upcoming']}",
     "/seminars/<int:seminar_id>.ics": lambda w, r: f"/seminars/{w.ids['fy1']}.ics",
+    "/seminars/<int:seminar_id>/my-calendar.ics": lambda w, r: f"/seminars/{w.ids['upcoming']}/my-calendar.ics",
     "/calendar/<token>.ics": lambda w, r: f"/calendar/{w.token_of('member')}.ics",
     "/subcommittees/<slug>": lambda w, r: "/subcommittees/net-zero",
     "/subcommittees/<slug>/calendar.ics": lambda w, r: "/subcommittees/net-zero/calendar.ics",

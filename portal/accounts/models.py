@@ -67,6 +67,10 @@ class User(Model):
     state: Mapped[AccountState] = mapped_column(enum_column(AccountState))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"))
     calendar_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_calendar_token)
+    # Reminders in the personal feed (VALARM triggers, e.g. "P1D PT30M"); when they last changed,
+    # so the feed's validators move with them.
+    calendar_alarms: Mapped[str | None] = mapped_column(String(60))
+    calendar_alarms_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # approval or rejection
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -19,6 +19,8 @@ from portal.accounts.forms import (
 )
 from portal.accounts.models import Membership, OrganizationKind, User
 from portal.audit.services import record
+from portal.calendar.forms import RemindersForm
+from portal.calendar.reminders import chosen
 from portal.core.db import db
 from portal.extensions import limiter
 from portal.governance import operations as governance
@@ -178,7 +180,8 @@ def password_reset(token: str):
 @login_required
 def account():
     feed = external_url_for("calendar.personal", token=current_user.calendar_token)
-    return render_template("accounts/account.html", feed_url=feed, form=ActionForm())
+    return render_template("accounts/account.html", feed_url=feed, form=ActionForm(),
+                           reminders=RemindersForm(alarms=chosen(current_user)))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -8,16 +8,18 @@ SEQUENCE and text wherever it appears. SEQUENCE is read from the record, never c
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from portal.calendar.ics import Event, calendar_bytes
+from portal.accounts.models import User
+from portal.calendar.ics import Event, Person, calendar_bytes
+from portal.calendar.models import UID_DOMAIN
 from portal.core.dates import Dated, Precision, format_time
+from portal.core.db import utcnow
+from portal.mail.outbox import secretariat_address
 from portal.seminars.models import Seminar, SeminarStatus, stands_under
 from portal.subcommittees.models import Milestone, SessionStatus, SubcommitteeSession
 from portal.web.urls import external_url_for
-
-UID_DOMAIN = "smartcity-ppp-portal"
 
 
 def _status(status_cancelled: bool, precision: Precision) -> str:
@@ -144,7 +146,7 @@ def seminar_event(seminar: SeminarFacts, *, join_url: str | None = None) -> Even
 def session_event(session: SubcommitteeSession, *, join_url: str | None = None) -> Event | None:
     sub = session.subcommittee
     return _dated_event(
-        session, uid=f"session-{sub.slug}-{session.number}@{UID_DOMAIN}",
+        session, uid=session.uid,
         summary=f"{sub.name} 分科会{session.circled_number} {session.title}",
         url=external_url_for("subcommittees.detail", slug=sub.slug),
         heading=f"{sub.name} 分科会{session.circled_number}：{session.title}", tentative="（予定）",
@@ -159,7 +161,7 @@ def milestone_event(milestone: Milestone) -> Event:
     # Only stored facts go in: "late" depends on today, and the feed must not change by itself.
     done = f"\n完了: {milestone.done_on:%Y-%m-%d}" if milestone.done_on else ""
     return Event(
-        uid=f"milestone-{milestone.id}@{UID_DOMAIN}",
+        uid=milestone.uid,
         summary=f"★ {milestone.title}（{sub.name}）",
         start=day, end=day + timedelta(days=1), status="CONFIRMED",
         sequence=milestone.sequence, created=milestone.created_at, last_modified=milestone.updated_at,
@@ -168,11 +170,57 @@ def milestone_event(milestone: Milestone) -> Event:
     )
 
 
-def ics_attachment(seminar: Seminar, join_url: str | None = None) -> dict | None:
-    """The seminar as an .ics mail attachment (same builder as the feeds)."""
+def invitation(event: Event, *, name: str, method: str, organizer: Person, attendee: Person,
+               stamp: datetime, whole: bool = True) -> dict:
+    """An iMIP part (RFC 6047) for one recipient: the feeds' event with METHOD, ORGANIZER and
+    the recipient as ATTENDEE. A CANCEL of the whole event says STATUS:CANCELLED; one that only
+    takes this attendee off (``whole`` False: their registration was cancelled) must not
+    (RFC 5546 §3.2.5)."""
+    if method == "CANCEL":
+        event = replace(event, status="CANCELLED" if whole else "")
+    event = replace(event, organizer=organizer, attendee=attendee, stamp=stamp, alarms=())
+    return {"filename": "invite.ics", "content_type": f"text/calendar; method={method}; charset=UTF-8",
+            "method": method, "data": calendar_bytes(name, [event], method=method).decode("utf-8")}
+
+
+ORGANIZER_NAME = "官民連携プラットフォーム事務局"
+
+
+def _people(user: User) -> tuple[Person, Person]:
+    return Person(secretariat_address(), ORGANIZER_NAME), Person(user.email, user.name)
+
+
+def seminar_invitation(seminar: Seminar, user: User, method: str, previous: SeminarFacts | None = None, *,
+                       whole: bool = True) -> dict | None:
+    """The iMIP part of a mail about ``seminar`` to a registered ``user`` (REQUEST with the
+    join link, or CANCEL). A seminar whose date became undecided has no event left: its last
+    dated one (``previous``, taken before the change) is cancelled instead."""
+    facts = SeminarFacts.of(seminar)
+    event = seminar_event(facts, join_url=seminar.join_url if method == "REQUEST" else None)
+    if event is None and previous is not None:
+        method, event = "CANCEL", seminar_event(replace(previous, sequence=facts.sequence,
+                                                        updated_at=facts.updated_at))
+    if event is None:
+        return None
+    organizer, attendee = _people(user)
+    return invitation(event, name=seminar.series.name, method=method, organizer=organizer, attendee=attendee,
+                      stamp=utcnow(), whole=whole)
+
+
+def session_invitation(session: SubcommitteeSession, user: User, method: str) -> dict | None:
+    """The same for a subcommittee session and one of its members."""
+    event = session_event(session, join_url=session.join_url if method == "REQUEST" else None)
+    if event is None:
+        return None
+    organizer, attendee = _people(user)
+    return invitation(event, name=session.subcommittee.name, method=method, organizer=organizer,
+                      attendee=attendee, stamp=utcnow())
+
+
+def seminar_download(seminar: Seminar, join_url: str | None = None) -> bytes | None:
+    """One seminar as an .ics file to download (the feeds' event, with the join link for a
+    registered member); no METHOD, so calendars import it as a copy."""
     event = seminar_event(SeminarFacts.of(seminar), join_url=join_url)
     if event is None:
         return None
-    name = f"seminar-{seminar.key}.ics"
-    return {"filename": name, "content_type": "text/calendar; charset=utf-8",
-            "data": calendar_bytes(seminar.series.name, [event]).decode("utf-8")}
+    return calendar_bytes(seminar.series.name, [event])

@@ -12,14 +12,16 @@ import hashlib
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
+from portal.calendar import ics
 from portal.calendar.events import (
     FACT_COLUMNS,
     ProgramLine,
@@ -50,11 +52,11 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
     SubcommitteeStatus,
 )
-from portal.web.urls import base_url
+from portal.web.urls import base_url, external_url_for
 
 # Raise when what the same records are written as changes (a new deploy): ETags then change,
 # so calendar apps fetch the new text instead of being told 304.
-FORMAT = 2
+FORMAT = 3
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
@@ -102,6 +104,8 @@ class Feed:
     name: str
     version_queries: list[Select]
     events: Callable[[], list[Event]]
+    description: str = ""  # RFC 7986 DESCRIPTION: what the calendar holds
+    endpoint: tuple[str, tuple[tuple[str, Any], ...]] = ("calendar.public", ())  # its own URL (SOURCE)
 
     def __post_init__(self) -> None:
         # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
@@ -155,6 +159,7 @@ def public_feed() -> Feed:
     return Feed(
         key="public",
         name="官民連携プラットフォーム セミナー・分科会",
+        description="官民連携プラットフォームの公開セミナーと分科会の会合の予定",
         version_queries=[
             _version_of(Seminar, *PUBLIC_SEMINAR),
             # Any seminar's change, so one leaving the feed (back to draft) moves Last-Modified.
@@ -174,6 +179,8 @@ def seminar_feed(seminar: Seminar) -> Feed:
     return Feed(
         key=f"seminar:{seminar.id}",
         name=f"{seminar.series.name} 第{seminar.number}回" if seminar.number else seminar.series.name,
+        description="官民連携プラットフォームのセミナー1回分の予定（公開情報のみ）",
+        endpoint=("calendar.seminar", (("seminar_id", seminar.id),)),
         version_queries=[_version_of(Seminar, Seminar.id == seminar.id)],
         events=events,
     )
@@ -192,6 +199,8 @@ def subcommittee_feed(sub: Subcommittee) -> Feed:
     return Feed(
         key=f"subcommittee:{sub.id}",
         name=sub.name,
+        description=f"{sub.name}の会合とマイルストーン",
+        endpoint=("calendar.subcommittee", (("slug", sub.slug),)),
         version_queries=[
             _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id == sub.id),
             _version_of(Milestone, Milestone.subcommittee_id == sub.id),
@@ -208,16 +217,22 @@ def personal_feed(user: User) -> Feed:
     memberships = select(SubcommitteeMember.subcommittee_id).where(
         SubcommitteeMember.user_id == user.id, SubcommitteeMember.state == MembershipState.APPROVED)
 
+    alarms = tuple((user.calendar_alarms or "").split())
+
     def events() -> list[Event]:
         found = [seminar_event(s, join_url=s.join_url) for s in seminar_facts(Seminar.id.in_(registered))]
         found += [session_event(s, join_url=s.join_url)
                   for s in db.session.scalars(_sessions_query(SubcommitteeSession.subcommittee_id.in_(memberships)))]
-        return [e for e in found if e]
+        return [replace(e, alarms=alarms) for e in found if e]
 
     return Feed(
-        key=f"user:{user.id}:{user.calendar_token}",
+        key=f"user:{user.id}:{user.calendar_token}:{','.join(alarms)}",
         name=f"官民連携プラットフォーム（{user.name}）",
+        description="参加登録したセミナー（参加用リンク付き）と所属する分科会の会合",
+        endpoint=("calendar.personal", (("token", user.calendar_token),)),
         version_queries=[
+            # The reminders chosen on /account.
+            select(func.max(User.calendar_alarms_at), func.count(User.id)).where(User.id == user.id),
             _version_of(Seminar, Seminar.id.in_(registered)),
             _version_of(Registration, Registration.user_id == user.id),
             _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id.in_(memberships)),
@@ -246,6 +261,8 @@ def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
     version = feed.version()
     # The name (X-WR-CALNAME: a series, a subcommittee, the account's name) is in no version.
     digest = hashlib.sha256(repr((FORMAT, feed.key, feed.name, version)).encode()).hexdigest()[:32]
+    # Whole seconds, as HTTP dates count: every change is stamped at least a second after the
+    # calendar's previous one (portal.calendar.models.next_stamp), so this moves with each change.
     newest = max(v[0] for v in version)
     return f'"{digest}"', newest.replace(microsecond=0), version
 
@@ -258,7 +275,9 @@ def build(feed: Feed, version: tuple) -> bytes:
         if hit is not None and hit.version == version:
             _cache.move_to_end(key)
             return hit.body
-    body = calendar_bytes(feed.name, feed.events())
+    endpoint, args = feed.endpoint
+    about = ics.Feed(feed.name, feed.description, external_url_for(endpoint, **dict(args)))
+    body = calendar_bytes(about, feed.events())
     with _cache_lock:
         _cache[key] = Built(version, body)
         _cache.move_to_end(key)

@@ -35,7 +35,7 @@ class Event:
     summary: str
     start: datetime | date  # aware datetime (timed) or date (all-day)
     end: datetime | date | None  # exclusive for all-day events
-    status: str  # CONFIRMED, TENTATIVE, CANCELLED
+    status: str  # CONFIRMED, TENTATIVE, CANCELLED; empty only in an iMIP CANCEL for one attendee
     sequence: int
     created: datetime
     last_modified: datetime
@@ -43,6 +43,20 @@ class Event:
     url: str | None = None
     location: str | None = None
     categories: list[str] = field(default_factory=list)
+    # iMIP (RFC 6047) only: who sends the invitation and who it is for.
+    organizer: Person | None = None
+    attendee: Person | None = None
+    # Reminders before the start (RFC 5545 VALARM), e.g. "P1D", "PT30M": personal feed only.
+    alarms: tuple[str, ...] = ()
+    stamp: datetime | None = None  # an iMIP message's creation (DTSTAMP); feeds use LAST-MODIFIED
+
+
+@dataclass(frozen=True)
+class Person:
+    """An ORGANIZER or ATTENDEE: a mail address and a display name."""
+
+    email: str
+    name: str
 
 
 def escape(text: str) -> str:
@@ -50,6 +64,18 @@ def escape(text: str) -> str:
         text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
         .replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
     )
+
+
+def param(value: str) -> str:
+    """A parameter value (CN=…): quoted, since names hold commas, colons and semicolons; a
+    quoted value cannot hold a double quote or a line break (RFC 5545 §3.1)."""
+    return '"' + " ".join(value.replace('"', "'").split()) + '"'
+
+
+def raw(text: str) -> str:
+    """A value written as is: X-WR-CALNAME's type is not TEXT for ical.js (Thunderbird) and
+    Apple Calendar, which show TEXT escapes (``\\,``) literally; only line breaks must go."""
+    return " ".join(text.splitlines())
 
 
 def fold(line: str) -> bytes:
@@ -82,7 +108,7 @@ def event_lines(event: Event) -> list[str]:
     lines = [
         "BEGIN:VEVENT",
         f"UID:{event.uid}",
-        f"DTSTAMP:{_utc(event.last_modified)}",
+        f"DTSTAMP:{_utc(event.stamp or event.last_modified)}",
         f"CREATED:{_utc(event.created)}",
         f"LAST-MODIFIED:{_utc(event.last_modified)}",
         f"SEQUENCE:{event.sequence}",
@@ -90,7 +116,9 @@ def event_lines(event: Event) -> list[str]:
     ]
     if event.end is not None:
         lines.append(_when("DTEND", event.end))
-    lines += [f"SUMMARY:{escape(event.summary)}", f"STATUS:{event.status}"]
+    lines.append(f"SUMMARY:{escape(event.summary)}")
+    if event.status:  # none in a CANCEL that uninvites one attendee (RFC 5546 §3.2.5)
+        lines.append(f"STATUS:{event.status}")
     if event.status == "TENTATIVE" or not isinstance(event.start, datetime):
         lines.append("TRANSP:TRANSPARENT")  # an all-day window does not block the calendar
     if event.categories:
@@ -101,23 +129,46 @@ def event_lines(event: Event) -> list[str]:
         lines.append(f"URL:{event.url}")
     if event.description:
         lines.append(f"DESCRIPTION:{escape(event.description)}")
+    if event.organizer is not None:
+        lines.append(f"ORGANIZER;CN={param(event.organizer.name)}:mailto:{event.organizer.email}")
+    if event.attendee is not None:
+        lines.append(f"ATTENDEE;CN={param(event.attendee.name)};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;"
+                     f"CUTYPE=INDIVIDUAL:mailto:{event.attendee.email}")
+    if event.status != "CANCELLED":
+        for before in event.alarms:
+            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{escape(event.summary)}",
+                      f"TRIGGER;RELATED=START:-{before}", "END:VALARM"]
     lines.append("END:VEVENT")
     return lines
 
 
-def calendar_bytes(name: str, events: list[Event], *, refresh: str = "PT1H") -> bytes:
-    """A whole VCALENDAR. Calendar-level properties come first (Outlook ignores them later)."""
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:{PRODID}",
-        "CALSCALE:GREGORIAN",
-        f"X-WR-CALNAME:{escape(name)}",
-        "X-WR-TIMEZONE:Asia/Tokyo",
-        f"REFRESH-INTERVAL;VALUE=DURATION:{refresh}",
-        f"X-PUBLISHED-TTL:{refresh}",
-        *VTIMEZONE_TOKYO,
-    ]
+@dataclass(frozen=True)
+class Feed:
+    """What a subscribed calendar says about itself (RFC 7986)."""
+
+    name: str
+    description: str
+    source: str  # the feed's own URL
+    refresh: str = "PT1H"
+
+
+def calendar_bytes(about: Feed | str, events: list[Event], *, method: str | None = None) -> bytes:
+    """A whole VCALENDAR: a feed (``about`` a Feed) or an iMIP message (``method`` REQUEST or
+    CANCEL, ``about`` its name). Calendar-level properties come first (Outlook ignores them later)."""
+    name = about.name if isinstance(about, Feed) else about
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN"]
+    if method:
+        lines.append(f"METHOD:{method}")
+    lines += [f"NAME:{escape(name)}", f"X-WR-CALNAME:{raw(name)}"]
+    if isinstance(about, Feed):
+        lines += [
+            f"DESCRIPTION:{escape(about.description)}",
+            f"X-WR-CALDESC:{raw(about.description)}",
+            f"SOURCE;VALUE=URI:{about.source}",
+            f"REFRESH-INTERVAL;VALUE=DURATION:{about.refresh}",
+            f"X-PUBLISHED-TTL:{about.refresh}",
+        ]
+    lines += ["X-WR-TIMEZONE:Asia/Tokyo", *VTIMEZONE_TOKYO]
     for event in events:
         lines += event_lines(event)
     lines.append("END:VCALENDAR")

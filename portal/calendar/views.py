@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.audit.services import record
-from portal.calendar import feeds, tokens
+from portal.calendar import feeds, reminders, tokens
+from portal.calendar.events import seminar_download as seminar_download_bytes
+from portal.calendar.forms import RemindersForm
 from portal.core.db import db
-from portal.seminars.access import is_visible
+from portal.seminars.access import has_feed, is_visible, sees_join_link
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web import answers
-from portal.web.access import get_or_404
+from portal.web.access import get_or_404, require
 from portal.web.answers import Answer
 from portal.web.client import client_address
 from portal.web.forms import ActionForm, submitted
@@ -51,10 +53,24 @@ def public():
 @read_only
 def seminar(seminar_id: int):
     generation = answers.generation()
+    # 未定 or never public: 404; one that left the feeds answers without its event (drop it).
+    seminar = get_or_404(Seminar, seminar_id, visible=has_feed)
+    return _serve(feeds.seminar_feed(seminar), generation,
+                  for_everyone=seminar.status is not SeminarStatus.DRAFT or seminar.public_since is not None)
+
+
+@bp.get("/seminars/<int:seminar_id>/my-calendar.ics")
+@login_required
+def seminar_download(seminar_id: int):
+    """A registered member's copy of the seminar, with the join link (no METHOD: a plain import)."""
     seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
-    if seminar.window is None:
-        abort(404)  # 未定: on the schedule, in no feed
-    return _serve(feeds.seminar_feed(seminar), generation, for_everyone=seminar.status is not SeminarStatus.DRAFT)
+    require(sees_join_link(current_user, seminar))
+    body = seminar_download_bytes(seminar, seminar.join_url)
+    if body is None:
+        abort(404)  # 未定: nothing to add yet
+    return Response(body, headers={
+        "Content-Type": "text/calendar; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Disposition": f"attachment; filename=seminar-{seminar.id}.ics"})
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
@@ -75,6 +91,16 @@ def personal(token: str):
     if user is None:
         abort(404)
     return _serve(feeds.personal_feed(user), generation, private=True)
+
+
+@bp.post("/account/calendar-reminders")
+@login_required
+def reminders_form():
+    form = submitted(RemindersForm())
+    with unit_of_work():
+        reminders.choose(current_user, form.alarms.data or [])
+    flash(_("カレンダーのリマインダー設定を保存しました。"), "success")
+    return redirect(url_for("accounts.account") + "#feed")
 
 
 @bp.post("/account/calendar-token")

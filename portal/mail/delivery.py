@@ -348,8 +348,26 @@ class SMTPConnection:
 # ----------------------------------------------------------------------------- messages
 
 
+class _Message(Message):
+    """Flask-Mail's message with iMIP's calendar part (RFC 6047 §2.4): the invitation is an
+    alternative to the text, ``text/calendar; method=…; charset=UTF-8`` (clients show an
+    invitation card only with the ``method`` parameter), and the same file is attached as
+    invite.ics for clients that only offer attachments."""
+
+    calendar_method: str | None = None
+
+    def _message(self):
+        msg = super()._message()
+        if self.calendar_method:
+            for part in msg.walk():
+                if part.get_content_type() == "text/calendar" and part.get_filename() is None:
+                    part.set_param("charset", "UTF-8")
+                    part.set_param("method", self.calendar_method)
+        return msg
+
+
 def to_flask_message(message: OutboxMessage) -> Message:
-    msg = Message(
+    msg = _Message(
         subject=message.subject,
         recipients=list(message.recipients),
         body=message.body,
@@ -360,7 +378,12 @@ def to_flask_message(message: OutboxMessage) -> Message:
     # One stable Message-ID per outbox row, so a resend is recognizable as the same message.
     msg.msgId = f"<outbox-{message.id}@{_mail_domain()}>"
     for item in message.attachments or []:
-        msg.attach(item["filename"], item["content_type"], item["data"].encode("utf-8"))
+        if item.get("method"):
+            msg.calendar_method = item["method"]
+            msg.alts = {"calendar": item["data"]}
+            msg.attach(item["filename"], "application/ics", item["data"].encode("utf-8"))
+        else:
+            msg.attach(item["filename"], item["content_type"], item["data"].encode("utf-8"))
     return msg
 
 

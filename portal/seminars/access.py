@@ -23,6 +23,21 @@ def is_visible(seminar: Seminar, user: Any) -> bool:
     return seminar.status is not SeminarStatus.DRAFT or sees_drafts(user)
 
 
+def has_feed(seminar: Seminar, user: Any) -> bool:
+    """Its own .ics answers: while it is in the feeds, and for good once it has been, so a
+    subscriber whose seminar left them (unpublished, undecided) is told to drop it, not 404."""
+    return (is_visible(seminar, user) and seminar.window is not None) or seminar.public_since is not None
+
+
+def sees_join_link(user: Any, seminar: Seminar) -> bool:
+    """The join link, at any time, only to an account registered (not waiting) for it."""
+    from portal.seminars.models import RegistrationState
+    from portal.seminars.queries import registration_of
+
+    registration = registration_of(seminar, user) if getattr(user, "is_authenticated", False) else None
+    return registration is not None and registration.state is RegistrationState.REGISTERED
+
+
 def may_register(user: Any, seminar: Seminar) -> bool:
     """Approved accounts register (whether registration is open now is ``registration_problem``)."""
     return is_participant(user)

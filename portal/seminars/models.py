@@ -78,6 +78,9 @@ class Seminar(Dated, Timestamps, Model):
     mailbox: Mapped[str | None] = mapped_column(String(254))  # overrides SECRETARIAT_EMAIL
     # iCalendar SEQUENCE: grows with every change of time, status or link.
     sequence: Mapped[int] = mapped_column(default=0)
+    # When it first stood in the public feeds (set by portal.calendar.models): a seminar that
+    # leaves them later answers its own feed with "drop it", one never public stays 404.
+    public_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     series: Mapped[SeminarSeries] = relationship(back_populates="seminars")
     program: Mapped[list[ProgramItem]] = relationship(

@@ -3,6 +3,8 @@ commit or roll back with the change that caused them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template
 
 from portal.accounts.models import User
@@ -21,7 +23,21 @@ MAIL_SUBJECTS = {
 NOTICE_SUBJECTS = {
     "cancelled_by_secretariat": "【官民連携プラットフォーム】セミナー中止のお知らせ",
     "rescheduled": "【官民連携プラットフォーム】セミナー日時変更のお知らせ",
+    "unpublished": "【官民連携プラットフォーム】セミナー掲載取りやめのお知らせ",
+    "updated": "【官民連携プラットフォーム】セミナー情報更新のお知らせ",
 }
+# The iMIP method each mail carries to a registered account (RFC 6047); none for the waitlist.
+MAIL_METHODS = {"registered": "REQUEST", "promoted": "REQUEST", "reminder": "REQUEST", "cancelled": "CANCEL"}
+NOTICE_METHODS = {"cancelled_by_secretariat": "CANCEL", "unpublished": "CANCEL", "rescheduled": "REQUEST",
+                  "updated": "REQUEST"}
+
+
+def _invitation(seminar: Seminar, user: User, method: str | None, previous: Any = None, *,
+                whole: bool = True) -> list[dict] | None:
+    from portal.calendar.events import seminar_invitation  # the calendar builds on seminars
+
+    part = seminar_invitation(seminar, user, method, previous, whole=whole) if method else None
+    return [part] if part else None
 
 
 def seminar_title(seminar: Seminar) -> str:
@@ -30,16 +46,17 @@ def seminar_title(seminar: Seminar) -> str:
     return f"{number}{seminar.title or seminar.series.name}"
 
 
-def mail_registration(registration: Registration, user: User, event: str) -> None:
+def mail_registration(registration: Registration, user: User, event: str, *, was_registered: bool = False) -> None:
     """One template for every registration mail; the join link only for registered people.
 
-    A confirmation of a place carries the seminar as an .ics file (the feeds' own builder).
+    A place (registered, promoted, the reminder) carries the seminar as an iMIP REQUEST, a
+    cancelled place (``was_registered``) a CANCEL; the waitlist gets no invitation.
     """
-    from portal.calendar.events import ics_attachment  # the calendar builds on seminars
-
     seminar = registration.seminar
     join_url = seminar.join_url if registration.state is RegistrationState.REGISTERED else None
-    attachment = ics_attachment(seminar, join_url) if event in ("registered", "promoted") else None
+    method = MAIL_METHODS.get(event)
+    if registration.state is not RegistrationState.REGISTERED and not (event == "cancelled" and was_registered):
+        method = None
     enqueue(
         user.email,
         f"{MAIL_SUBJECTS[event]}：{seminar_title(seminar)}",
@@ -52,13 +69,18 @@ def mail_registration(registration: Registration, user: User, event: str) -> Non
             url=external_url_for("seminars.detail", seminar_id=seminar.id),
         ),
         kind=f"registration.{event}",
-        attachments=[attachment] if attachment else None,
+        # A cancelled registration takes only this attendee off; the seminar goes on.
+        attachments=_invitation(seminar, user, method, whole=event != "cancelled"),
     )
 
 
-def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None) -> None:
-    """Tell everyone registered or waiting that the seminar was cancelled or moved."""
+def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None, previous: Any = None) -> None:
+    """Tell everyone registered or waiting that the seminar was cancelled, unpublished or moved
+    (and those registered that its link or status changed), with the event as it is now."""
     for registration in active_registrations(seminar):
+        registered = registration.state is RegistrationState.REGISTERED
+        if event == "updated" and not registered:
+            continue  # nothing the waitlist must act on
         enqueue(
             registration.user.email,
             f"{NOTICE_SUBJECTS[event]}：{seminar_title(seminar)}",
@@ -68,6 +90,8 @@ def mail_active_registrants(seminar: Seminar, event: str, before: str | None = N
                 join_url=seminar.join_url if registration.state is RegistrationState.REGISTERED else None,
             ),
             kind=f"seminar.{event}",
+            attachments=_invitation(seminar, registration.user, NOTICE_METHODS[event] if registered else None,
+                                    previous),
         )
 
 

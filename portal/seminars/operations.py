@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from portal.calendar.sequence import WHEN_FIELDS, revise
+from portal.calendar.sequence import SEQUENCE_FIELDS, WHEN_FIELDS, revise
 from portal.core.dates import Precision, local_datetime
 from portal.core.db import assign, db, utcnow
 from portal.core.errors import DomainError
@@ -69,6 +69,12 @@ def update_seminar(seminar: Seminar, values: dict[str, Any]) -> set[str]:
     before_label = seminar.label(with_year=True)
     before_status = seminar.status
     before_capacity = seminar.capacity
+    previous = None
+    if seminar.id is not None and seminar.window is not None and values.get("precision") is Precision.UNDECIDED:
+        # Its event leaves the calendars: the invitation mails cancel the one they hold.
+        from portal.calendar.events import SeminarFacts
+
+        previous = SeminarFacts.of(seminar)
     changed = assign(seminar, values)
     if not changed:
         return changed
@@ -77,12 +83,17 @@ def update_seminar(seminar: Seminar, values: dict[str, Any]) -> set[str]:
         return changed
     if seminar.status is SeminarStatus.CANCELLED and before_status is not SeminarStatus.CANCELLED:
         mail_active_registrants(seminar, "cancelled_by_secretariat")
+    elif seminar.status is SeminarStatus.DRAFT and before_status is not SeminarStatus.DRAFT:
+        mail_active_registrants(seminar, "unpublished")  # it leaves their calendars (CANCEL)
     elif (
         changed & WHEN_FIELDS
         and seminar.status is SeminarStatus.PUBLISHED
         and before_status is SeminarStatus.PUBLISHED
     ):
-        mail_active_registrants(seminar, "rescheduled", before=before_label)
+        mail_active_registrants(seminar, "rescheduled", before=before_label, previous=previous)
+    elif seminar.status is SeminarStatus.PUBLISHED and changed & SEQUENCE_FIELDS:
+        # A new join link, or published again: the registered get the event as it is now.
+        mail_active_registrants(seminar, "updated")
     if "capacity" in changed and (seminar.capacity is None or (before_capacity or 0) < seminar.capacity):
         lock_seminar(seminar.id)
         promote_waiting(seminar)

@@ -99,7 +99,7 @@ def cancel(seminar_id: int, user: User) -> Registration | None:
     was_registered = registration.state is RegistrationState.REGISTERED
     registration.state = RegistrationState.CANCELLED
     db.session.flush()
-    mail_registration(registration, user, "cancelled")
+    mail_registration(registration, user, "cancelled", was_registered=was_registered)
     if was_registered:
         promote_waiting(seminar)
     return registration

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.calendar.models import new_uid
 from portal.core.dates import Dated, Precision, today_local
 from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
@@ -181,6 +182,8 @@ class SubcommitteeSession(Dated, Timestamps, Model):
         enum_column(SessionStatus), default=SessionStatus.SCHEDULED
     )
     sequence: Mapped[int] = mapped_column(default=0)
+    # The calendar UID, fixed at creation: a renumbered session stays the same event.
+    uid: Mapped[str] = mapped_column(String(255), unique=True, default=lambda: new_uid("session"))
     label_shows_end = False
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="sessions")
@@ -203,6 +206,7 @@ class Milestone(Timestamps, Model):
     due_on: Mapped[date] = mapped_column(Date)
     done_on: Mapped[date | None] = mapped_column(Date)
     sequence: Mapped[int] = mapped_column(default=0)
+    uid: Mapped[str] = mapped_column(String(255), unique=True, default=lambda: new_uid("milestone"))
     # The due date the week-before reminder went out for (a moved milestone is reminded again).
     reminded_for: Mapped[date | None] = mapped_column(Date)
 

@@ -73,15 +73,29 @@ def join_decided(membership: SubcommitteeMember, approve: bool) -> None:
           sub=sub, user=membership.user, approve=approve, url=_page(sub))
 
 
-def session_announced(sub: Subcommittee, session: SubcommitteeSession, before: str | None) -> None:
-    """To every member: a session scheduled (``before`` None) or moved from ``before``."""
-    addresses = member_addresses(sub)
-    if not addresses:
+def _members(sub: Subcommittee) -> list[User]:
+    return [m.user for m in sub.members if m.state is MembershipState.APPROVED]
+
+
+def session_announced(sub: Subcommittee, session: SubcommitteeSession, before: str | None, *,
+                      cancelled: bool = False) -> None:
+    """To every member, one message each with the session as an iMIP part addressed to them:
+    scheduled (``before`` None) or moved from ``before`` or given a new link (REQUEST), or
+    cancelled (CANCEL)."""
+    from portal.calendar.events import session_invitation  # the calendar builds on subcommittees
+
+    members = _members(sub)
+    if not members:
         return
     moved = before is not None
-    _mail(addresses, f"分科会{session.circled_number}の日程{'変更のお知らせ' if moved else 'のお知らせ'}: {sub.name}",
-          "subcommittee_session.txt", "subcommittee.session_" + ("moved" if moved else "scheduled"),
-          sub=sub, session=session, before=before, url=_page(sub))
+    what = "中止のお知らせ" if cancelled else "日程変更のお知らせ" if moved else "日程のお知らせ"
+    kind = "cancelled" if cancelled else "moved" if moved else "scheduled"
+    body = render_template("mail/subcommittee_session.txt", sub=sub, session=session, before=before,
+                           cancelled=cancelled, url=_page(sub))
+    for user in members:
+        part = session_invitation(session, user, "CANCEL" if cancelled else "REQUEST")
+        enqueue(user.email, SUBJECT_PREFIX + f"分科会{session.circled_number}の{what}: {sub.name}", body,
+                kind="subcommittee.session_" + kind, attachments=[part] if part else None)
 
 
 def milestone_due(milestone: Milestone) -> bool:

@@ -176,8 +176,14 @@ def save_session(sub: Subcommittee, session: SubcommitteeSession | None, values:
         changed = assign(session, values)
         revise_event(session, changed)
     db.session.flush()
-    if session.status is SessionStatus.SCHEDULED and session.window is not None and (created or changed & WHEN_FIELDS):
-        notifications.session_announced(sub, session, before)
+    if session.window is None:
+        return session
+    if session.status is SessionStatus.CANCELLED:
+        if not created and "status" in changed:
+            notifications.session_announced(sub, session, None, cancelled=True)
+    elif created or changed & (WHEN_FIELDS | {"join_url", "status"}):
+        # A new date or link, or called off no more: every member's calendar gets the session as it is.
+        notifications.session_announced(sub, session, before if changed & WHEN_FIELDS and not created else None)
     return session
 
 
