@@ -71,9 +71,13 @@ class ListedQuestion:
 
 
 def answering_id(questions: list[Question]) -> int | None:
-    """The question pinned as 回答中: the open, shown one the moderator marked last."""
-    marked = [q for q in questions if q.answering_at is not None and q.state is QuestionState.OPEN and not q.pending]
-    return max(marked, key=lambda q: (q.answering_at, q.id)).id if marked else None
+    """The question pinned as 回答中: the one the moderator marked last, while it is still open
+    (marking another unpins the earlier one; answering or hiding it ends the pin)."""
+    marked = [q for q in questions if q.answering_at is not None]
+    if not marked:
+        return None
+    last = max(marked, key=lambda q: (q.answering_at, q.id))
+    return last.id if last.state is QuestionState.OPEN and not last.pending else None
 
 
 def _status(q: Question, answering: bool) -> str:
