@@ -170,8 +170,7 @@ def vote(question_id: int):
         if not work.ok:
             get_flashed_messages()  # the JSON answer carries the refusal, not the next page
             return jsonify({"error": str(work.error)}), 409
-        return jsonify({"question": question.id, "votes": queries.votes_of(question), "added": added,
-                        "voted": True})
+        return jsonify({"question": question.id, "votes": queries.votes_of(question), "added": added})
     if not work.ok:
         return redirect(url_for(".questions", seminar_id=seminar.id))
     return redirect(url_for(".questions", seminar_id=seminar.id, sort=request.args.get("sort")) + f"#q{question.id}")

@@ -124,7 +124,7 @@ def test_the_question_being_answered_is_pinned_for_everyone(app, create_user, ma
                        (b, f"/seminars/{sid}/questions?sort=time"), (secretariat, f"/seminars/{sid}/questions"),
                        (c, f"/seminars/{sid}/questions/presenter")):
         shown = items(get_html(auth.client, path))
-        assert list(shown)[0] == chosen, path  # pinned first, before the one with more votes
+        assert next(iter(shown)) == chosen, path  # pinned first, before the one with more votes
         assert pinned(shown[chosen]) and not pinned(shown[popular]), path
 
     # Marking another moves the pin; answering it live removes it.
