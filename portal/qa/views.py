@@ -136,8 +136,7 @@ def presenter(seminar_id: int):
     if request.args.get("fragment"):
         return _shared(seminar, "qa/_presenter_list.html", presenter=True)
     return render_template("qa/presenter.html", seminar=seminar,
-                           list_html=_render_shared(seminar, "qa/_presenter_list.html", moderator=False,
-                                                    sort="votes", presenter=True))
+                           questions=queries.for_presenter(seminar, top=PRESENTER_TOP))
 
 
 @bp.post("/seminars/<int:seminar_id>/questions")
