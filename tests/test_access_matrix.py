@@ -128,6 +128,7 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/seminars/<int:seminar_id>/questions":         {"GET":  R(LOGIN, 403,   200,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   422,   403,   403,   422,   LOGIN)},
     "/questions/<int:question_id>/vote":            {"POST": R(LOGIN, 403,   302,   403,   403,   302,   LOGIN)},
+    "/seminars/<int:seminar_id>/questions/presenter": {"GET": R(LOGIN, 403,  200,   403,   403,   200,   LOGIN)},
 
     # Subcommittees (net-zero; "lead" leads it, "other_lead" leads another one)
     "/subcommittees/<slug>/join":                   {"POST": R(LOGIN, 403,   302,   302,   302,   302,   LOGIN)},
@@ -174,6 +175,8 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/secretariat/questions/<int:question_id>/answer": {"POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
     "/secretariat/questions/<int:question_id>/answered": {"POST": R(LOGIN, 403, 403, 403,  403,   302,   LOGIN)},
     "/secretariat/questions/<int:question_id>/hide": {"POST": R(LOGIN, 403,  403,   403,   403,   302,   LOGIN)},
+    "/secretariat/questions/<int:question_id>/answering": {"POST": R(LOGIN, 403, 403, 403, 403,  302,   LOGIN)},
+    "/secretariat/questions/<int:question_id>/approve": {"POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
     "/secretariat/seminars":                        {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/seminars/new":                    {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
@@ -185,6 +188,7 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/secretariat/seminars/<int:seminar_id>/program": {"POST": R(LOGIN, 403,  403,   403,   403,   422,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/qa/close": {"POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/qa/open": {"POST": R(LOGIN, 403,  403,   403,   403,   302,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/qa/approval": {"POST": R(LOGIN, 403, 403, 403,  403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/questions": {"GET": R(LOGIN, 403, 403,  403,   403,   200,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/questions.csv": {"GET": R(LOGIN, 403, 403, 403, 403,  200,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/registrants.csv": {"GET": R(LOGIN, 403, 403, 403, 403, 200,  LOGIN)},
@@ -397,6 +401,7 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/seminars/<int:seminar_id>/registration/cancel": lambda w, r: f"/seminars/{w.ids['open']}/registration/cancel",
     "/seminars/<int:seminar_id>/questions": lambda w, r: f"/seminars/{w.ids['upcoming']}/questions",
     "/questions/<int:question_id>/vote": lambda w, r: f"/questions/{w.ids['question']}/vote",
+    "/seminars/<int:seminar_id>/questions/presenter": lambda w, r: f"/seminars/{w.ids['upcoming']}/questions/presenter",
     "/subcommittees/<slug>/join": lambda w, r: "/subcommittees/net-zero/join",
     "/subcommittees/<slug>/leave": lambda w, r: "/subcommittees/net-zero/leave",
     "/subcommittees/<slug>/materials": lambda w, r: "/subcommittees/net-zero/materials",
@@ -428,6 +433,10 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/questions/<int:question_id>/answered":
         lambda w, r: f"/secretariat/questions/{w.fresh_question()}/answered",
     "/secretariat/questions/<int:question_id>/hide": lambda w, r: f"/secretariat/questions/{w.fresh_question()}/hide",
+    "/secretariat/questions/<int:question_id>/answering":
+        lambda w, r: f"/secretariat/questions/{w.fresh_question()}/answering",
+    "/secretariat/questions/<int:question_id>/approve":
+        lambda w, r: f"/secretariat/questions/{w.fresh_question()}/approve",
     "/secretariat/seminars/<int:seminar_id>": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}",
     "/secretariat/seminars/<int:seminar_id>/edit": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/edit",
     "/secretariat/seminars/<int:seminar_id>/mail": lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/mail",
@@ -435,6 +444,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/seminars/<int:seminar_id>/program": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/program",
     "/secretariat/seminars/<int:seminar_id>/qa/close": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/close",
     "/secretariat/seminars/<int:seminar_id>/qa/open": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/open",
+    "/secretariat/seminars/<int:seminar_id>/qa/approval":
+        lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/approval",
     "/secretariat/seminars/<int:seminar_id>/questions":
         lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/questions",
     "/secretariat/seminars/<int:seminar_id>/questions.csv":
@@ -662,13 +673,15 @@ def test_anonymous_question_does_not_reveal_its_author(app, create_user):
         assert secret not in body
 
     # The seminar page (public) does not reveal it either; nor does the list to the secretariat
-    # (the contract: "to anyone, the secretariat included"), whose back office names the asker.
+    # (the contract: "to anyone, the secretariat included"), nor its back office (a shared screen
+    # too); the digest mail, from which an answer is sent, names the asker.
     for client in (app.test_client(), voter_client):
         html = client.get(f"/seminars/{seminar_id}").get_data(as_text=True)
         for secret in secrets_of_author:
             assert secret not in html
     assert "匿名希望 花子" not in sec_client.get(f"/seminars/{seminar_id}/questions").get_data(as_text=True)
-    assert "匿名希望 花子" in sec_client.get(f"/secretariat/seminars/{seminar_id}/questions").get_data(as_text=True)
+    back_office = sec_client.get(f"/secretariat/seminars/{seminar_id}/questions").get_data(as_text=True)
+    assert "匿名希望 花子" not in back_office and "匿名の質問です。" in back_office
 
 
 def test_personal_feed_only_with_its_token(app, create_user):

@@ -119,6 +119,7 @@ CODES: dict[str, dict[str, Any]] = {
         "2fa.recovery_code_used": _l("リカバリーコードの使用"),
         "qa.closed": _l("Q&A終了"),
         "qa.hidden": _l("質問の非表示"),
+        "qa.approved": _l("質問の承認"),
         "qa.routed": _l("未回答の質問を事務局へ送付"),
         "subcommittee.proposed": _l("分科会の提案"),
         "subcommittee.approve": _l("分科会の提案の承認"),

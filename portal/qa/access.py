@@ -43,19 +43,28 @@ def may_moderate(user: Any, seminar: Seminar | None = None) -> bool:
     return is_secretariat(user)
 
 
-def sees_question(user: Any, question: Question) -> bool:
-    """A hidden question stays on the list for the secretariat and its asker only."""
-    return question.state is not QuestionState.HIDDEN or is_secretariat(user) or question.author_id == user.id
+def shown_to_attendees(question: Question) -> bool:
+    """On the shared list: not hidden, and approved when the seminar holds questions back."""
+    return question.state is not QuestionState.HIDDEN and not question.pending
 
 
-def sees_asker_on_list(user: Any, question: Question) -> bool:
-    """On the attendees' list an anonymous question names nobody, to anyone but its asker
-    (the secretariat included: it sees the asker in the back office, the digest and the CSV)."""
-    return not question.anonymous or question.author_id == user.id
+def may_vote_on(question: Question) -> bool:
+    """A question anyone but its asker may up-vote."""
+    return shown_to_attendees(question)
 
 
 def may_vote(user: Any, question: Question) -> bool:
-    return question.state is not QuestionState.HIDDEN
+    """Once per account (the unique constraint), never on one's own question."""
+    return may_vote_on(question) and question.author_id != user.id
+
+
+def may_mark_answering(user: Any, question: Question) -> bool:
+    """Pin as 回答中: an open, shown question."""
+    return is_secretariat(user) and question.state is QuestionState.OPEN and not question.pending
+
+
+def may_approve(user: Any, question: Question) -> bool:
+    return is_secretariat(user) and question.pending and question.state is not QuestionState.HIDDEN
 
 
 def may_mark_answered(user: Any, question: Question) -> bool:

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from portal.audit.services import record
 from portal.qa import exports, operations, queries
-from portal.qa.forms import AnswerForm
+from portal.qa.forms import AnswerForm, ApprovalForm
 from portal.qa.models import Question
 from portal.seminars.models import Seminar
 from portal.web.access import get_or_404
@@ -49,6 +49,37 @@ def answered(question_id: int):
     with unit_of_work():
         operations.mark_answered_live(question)
     return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+
+
+@bp.post("/questions/<int:question_id>/answering")
+def answering(question_id: int):
+    """Pin the question as 回答中 on everyone's list and on the presenter screen."""
+    question = get_or_404(Question, question_id)
+    submitted(ActionForm())
+    with unit_of_work():
+        operations.mark_answering(question)
+    return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+
+
+@bp.post("/questions/<int:question_id>/approve")
+def approve(question_id: int):
+    question = get_or_404(Question, question_id)
+    submitted(ActionForm())
+    with unit_of_work():
+        operations.approve(question, current_user)
+    return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+
+
+@bp.post("/seminars/<int:seminar_id>/qa/approval")
+def approval(seminar_id: int):
+    """Turn approve-before-shown on (``required`` checked) or off for the seminar's new questions."""
+    seminar = get_or_404(Seminar, seminar_id)
+    required = bool(submitted(ApprovalForm()).required.data)
+    with unit_of_work():
+        operations.set_approval(seminar, required)
+    flash(_("新しい質問は事務局が承認してから表示します。") if required
+          else _("新しい質問はすぐに表示します。"), "info")
+    return back_or(url_for("qa.questions", seminar_id=seminar.id))
 
 
 @bp.post("/questions/<int:question_id>/hide")

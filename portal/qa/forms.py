@@ -23,3 +23,9 @@ class QuestionForm(Form):
 class AnswerForm(Form):
     answer = TextAreaField(_l("回答"), validators=[DataRequired(_l("回答を入力してください。")), Length(max=10000)])
     publish = BooleanField(_l("セミナーのページにFAQとして掲載する"))
+
+
+class ApprovalForm(Form):
+    """Approve-before-shown on (checked) or off, for the seminar's new questions."""
+
+    required = BooleanField(_l("新しい質問を事務局の承認後に表示する"))

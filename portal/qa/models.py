@@ -41,6 +41,13 @@ class Question(Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     faq_published: Mapped[bool] = mapped_column(default=False)
+    # Approve-before-shown: a question asked while the seminar holds new questions back stays
+    # off the shared list (its asker sees 承認待ち) until the secretariat approves it.
+    pending: Mapped[bool] = mapped_column(default=False)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The moderator's "being answered now" mark: the open question with the latest mark is
+    # pinned as 回答中 for everyone.
+    answering_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     seminar = relationship("Seminar")
     author = relationship("User", foreign_keys=[author_id])

@@ -13,7 +13,7 @@ from portal.accounts.models import User
 from portal.audit.services import record
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
-from portal.qa import notifications
+from portal.qa import access, notifications
 from portal.qa.models import BODY_MAX, Question, QuestionState, QuestionVote
 from portal.seminars.models import Seminar
 from portal.seminars.registrations import lock_seminar
@@ -48,7 +48,9 @@ def ask(seminar: Seminar, user: User, body: str | None, *, anonymous: bool = Fal
     if followup and seminar.qa_closed_at is None:
         raise DomainError(_l("このセミナーのQ&Aはまだ始まっていません。"), field="body")
     question = Question(seminar_id=seminar.id, author_id=user.id, body=body, anonymous=anonymous,
-                        program_item_id=item.id if item else None, followup=followup)
+                        program_item_id=item.id if item else None, followup=followup,
+                        # A follow-up goes to the mailbox, never on the list: nothing to approve.
+                        pending=seminar.qa_approval and not followup)
     db.session.add(question)
     db.session.flush()
     if followup:
@@ -58,7 +60,9 @@ def ask(seminar: Seminar, user: User, body: str | None, *, anonymous: bool = Fal
 
 def vote(question: Question, user: User) -> bool:
     """Up-vote once per account; True when this call added the vote."""
-    if question.state is QuestionState.HIDDEN:
+    if question.author_id == user.id:
+        raise DomainError(_l("ご自身の質問には投票できません。"))
+    if not access.may_vote_on(question):
         raise DomainError(_l("この質問には投票できません。"))
     try:
         with db.session.begin_nested():
@@ -72,6 +76,28 @@ def mark_answered_live(question: Question) -> None:
     if question.state is QuestionState.OPEN:
         question.state = QuestionState.ANSWERED_LIVE
         question.answered_live_at = utcnow()
+
+
+def mark_answering(question: Question) -> None:
+    """Pin the question as 回答中 for everyone (the one marked last is pinned)."""
+    if question.state is not QuestionState.OPEN or question.pending:
+        raise DomainError(_l("この質問は回答中にできません。"))
+    question.answering_at = utcnow()
+
+
+def approve(question: Question, by: User) -> None:
+    """Show a question held back for approval on everyone's list."""
+    if question.state is QuestionState.HIDDEN:
+        raise DomainError(_l("非表示にした質問は承認できません。"))
+    if question.pending:
+        question.pending = False
+        question.approved_at = utcnow()
+        record("qa.approved", actor_id=by.id, subject=f"question:{question.id}")
+
+
+def set_approval(seminar: Seminar, required: bool) -> None:
+    """Hold new questions back until approved (questions already asked keep their state)."""
+    seminar.qa_approval = required
 
 
 def hide(question: Question, by: User) -> None:

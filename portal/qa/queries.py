@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from portal.accounts.access import is_secretariat
 from portal.accounts.models import User
 from portal.core.db import db
+from portal.core.labels import label
 from portal.qa import access
 from portal.qa.models import Question, QuestionState, QuestionVote
 from portal.seminars.models import Seminar
@@ -49,47 +50,117 @@ def _questions(seminar: Seminar, *conditions: Any) -> Select:
 
 @dataclass(frozen=True)
 class ListedQuestion:
-    """One question on the attendees' list, with what this viewer sees of it and may do."""
+    """One question on the list, with what this viewer sees of it and may do.
+
+    The shared list (``shared=True`` in ``listing``) is the same for every attendee: nothing in it
+    is the viewer's own (``voted`` and ``mine`` are False there; the page adds them)."""
 
     question: Question
     votes: int
     voted: bool
-    asker: str  # name (organization), or 匿名
+    asker: str  # name (organization), 匿名, or 匿名で投稿 for the asker's own anonymous question
     mine: bool
-    state_shown: bool  # answered live or hidden: the list says so
+    answering: bool  # pinned as 回答中 for everyone
+    status: str  # 回答中 / 承認待ち / the state's label when not open; "" for an open question
     routed_shown: bool  # the secretariat sees that it went to the mailbox
     can_vote: bool
     can_mark_answered: bool
+    can_mark_answering: bool
+    can_approve: bool
     can_hide: bool
 
 
-def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes") -> list[ListedQuestion]:
-    """Questions as this viewer may see them (hidden ones only for the secretariat and the
-    asker), by votes or in the order asked. Follow-ups go to the mailbox, not on the list."""
+def answering_id(questions: list[Question]) -> int | None:
+    """The question pinned as 回答中: the one the moderator marked last, while it is still open
+    (marking another unpins the earlier one; answering or hiding it ends the pin)."""
+    marked = [q for q in questions if q.answering_at is not None]
+    if not marked:
+        return None
+    last = max(marked, key=lambda q: (q.answering_at, q.id))
+    return last.id if last.state is QuestionState.OPEN and not last.pending else None
+
+
+def _status(q: Question, answering: bool) -> str:
+    if answering:
+        return gettext("回答中")
+    if q.pending and q.state is QuestionState.OPEN:
+        return gettext("承認待ち")
+    return str(label(q.state)) if q.state is not QuestionState.OPEN else ""
+
+
+def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool = False,
+            as_attendee: bool = False) -> list[ListedQuestion]:
+    """Questions as this viewer may see them (hidden and waiting ones only for the secretariat
+    and their asker), the one being answered first, then by votes or in the order asked.
+    Follow-ups go to the mailbox, not on the list.
+
+    ``shared``: the list as every attendee (or, for the secretariat, every moderator) sees it,
+    without anything of the viewer's own, so one stored answer serves them all; ``as_attendee``:
+    as an attendee sees it, also for the secretariat (the presenter screen)."""
     questions = list(db.session.scalars(_questions(seminar, Question.followup.is_(False))))
     votes = votes_by_question(seminar.id)
-    mine = set(db.session.scalars(
+    moderator = not as_attendee and is_secretariat(viewer)
+    me = None if shared else viewer.id
+    mine = set() if shared else set(db.session.scalars(
         select(QuestionVote.question_id).join(Question, Question.id == QuestionVote.question_id)
         .where(Question.seminar_id == seminar.id, QuestionVote.user_id == viewer.id)
     ))
-    secretariat = is_secretariat(viewer)
-    listed = [
-        ListedQuestion(
-            question=q, votes=votes.get(q.id, 0), voted=q.id in mine,
-            asker=asker_label(q) if access.sees_asker_on_list(viewer, q) else gettext("匿名"),
-            mine=q.author_id == viewer.id,
-            state_shown=q.state is not QuestionState.OPEN,
-            routed_shown=secretariat and q.routed_at is not None,
-            can_vote=access.may_vote(viewer, q),
-            can_mark_answered=access.may_mark_answered(viewer, q),
-            can_hide=access.may_hide(viewer, q),
-        )
-        for q in questions
-        if access.sees_question(viewer, q)
-    ]
+    pinned = answering_id(questions)
+    listed = []
+    for q in questions:
+        own = me is not None and q.author_id == me
+        if not (moderator or own or access.shown_to_attendees(q)):
+            continue
+        if not q.anonymous:
+            asker = asker_label(q)
+        else:
+            asker = gettext("匿名で投稿") if own else gettext("匿名")
+        listed.append(ListedQuestion(
+            question=q, votes=votes.get(q.id, 0), voted=q.id in mine, asker=asker, mine=own,
+            answering=q.id == pinned, status=_status(q, q.id == pinned),
+            routed_shown=moderator and q.routed_at is not None,
+            can_vote=access.may_vote_on(q) and not own,
+            can_mark_answered=moderator and access.may_mark_answered(viewer, q),
+            can_mark_answering=moderator and access.may_mark_answering(viewer, q) and q.id != pinned,
+            can_approve=moderator and access.may_approve(viewer, q),
+            can_hide=moderator and access.may_hide(viewer, q),
+        ))
     if sort == "votes":
-        listed.sort(key=lambda x: (-x.votes, x.question.created_at, x.question.id))
+        listed.sort(key=lambda x: (not x.answering, -x.votes, x.question.created_at, x.question.id))
+    else:
+        listed.sort(key=lambda x: not x.answering)  # stable: the order asked, the pinned one first
     return listed
+
+
+def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
+    """The shared screen: the question being answered, then the top open questions by votes."""
+    listed = listing(seminar, None, sort="votes", shared=True, as_attendee=True)
+    return [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top]
+
+
+def live_version(seminar: Seminar) -> str:
+    """What the shared list is made of, in one cheap aggregate query (no rows, no render).
+
+    Questions are never deleted and their states only move forward (asked, approved, marked
+    回答中, answered, hidden), each setting its own timestamp, so these counts change whenever
+    anything on the list does; votes are only ever added."""
+    questions = select(
+        func.count(), func.max(Question.id), func.count(Question.approved_at), func.max(Question.answering_at),
+        func.count(Question.answered_live_at), func.count(Question.hidden_at), func.count(Question.routed_at),
+    ).where(Question.seminar_id == seminar.id, Question.followup.is_(False))
+    votes = (select(func.count(), func.max(QuestionVote.id))
+             .join(Question, Question.id == QuestionVote.question_id).where(Question.seminar_id == seminar.id))
+    q_row = db.session.execute(questions).one()
+    v_row = db.session.execute(votes).one()
+    return "|".join(str(x) for x in (seminar.id, seminar.qa_open, seminar.qa_closed_at, seminar.qa_approval,
+                                       *q_row, *v_row))
+
+
+def own_questions(seminar: Seminar, user: Any) -> list[Question]:
+    """The questions this account asked in the seminar (also after cancelling its registration)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return list(db.session.scalars(_questions(seminar, Question.author_id == user.id)))
 
 
 @dataclass(frozen=True)
@@ -103,9 +174,12 @@ class AdminQuestion:
 
 
 def for_back_office(seminar: Seminar, viewer: Any) -> list[AdminQuestion]:
+    """The back office may be on a shared screen too: an anonymous question shows 匿名 here as
+    well (the answer still reaches its asker: the portal mails it; the digest names the asker)."""
     votes = votes_by_question(seminar.id)
     return [
-        AdminQuestion(q, votes.get(q.id, 0), asker_label(q), access.may_answer(viewer, q))
+        AdminQuestion(q, votes.get(q.id, 0), gettext("匿名") if q.anonymous else asker_label(q),
+                      access.may_answer(viewer, q))
         for q in db.session.scalars(_questions(seminar))
     ]
 

@@ -1,17 +1,29 @@
-"""Q&A pages: attendees ask and vote; the secretariat moderates on the same list."""
+"""Q&A pages: attendees ask and vote; the secretariat moderates on the same list.
+
+The list refreshes itself (static/qa.js) from the *shared* list: the same for every attendee
+(and one for the secretariat, which sees held-back and hidden questions and its buttons), so an
+unchanged list answers 304 from a cheap aggregate (``queries.live_version``) without a render.
+What is the viewer's own (voted, mine) comes with the page and with each vote's answer.
+"""
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     get_flashed_messages,
     jsonify,
+    make_response,
     redirect,
+    render_template,
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -20,9 +32,12 @@ from portal.extensions import limiter
 from portal.qa import access, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
-from portal.seminars.access import is_visible
-from portal.seminars.models import Seminar
+from portal.seminars import queries as seminar_queries
+from portal.seminars.access import is_visible, may_register
+from portal.seminars.models import RegistrationState, Seminar
+from portal.seminars.registrations import registration_problem
 from portal.web import access as web_access
+from portal.web.conditional import conditional
 from portal.web.forms import ActionForm
 from portal.web.uow import render_form, unit_of_work
 
@@ -30,11 +45,26 @@ bp = Blueprint("qa", __name__)
 
 
 def _seminar_for_qa(seminar_id: int) -> Seminar:
-    """404 for a missing or draft seminar (but for the secretariat); 403 for anyone but its
-    attendees and the secretariat."""
+    """404 for a missing or draft seminar (but for the secretariat); visitors log in; a
+    logged-in account that may not take part gets 403 with the reason, a way to register and
+    the questions it asked."""
     seminar = web_access.get_or_404(Seminar, seminar_id, visible=is_visible)
+    if current_user.is_authenticated and not access.may_take_part(current_user, seminar):
+        abort(_not_attendee(seminar))
     web_access.require(access.may_take_part(current_user, seminar))
     return seminar
+
+
+def _not_attendee(seminar: Seminar):
+    registration = seminar_queries.registration_of(seminar, current_user)
+    state = registration.state if registration is not None else None
+    problem = registration_problem(seminar)
+    html = render_template(
+        "qa/not_attendee.html", seminar=seminar, waiting=state is RegistrationState.WAITING,
+        cancelled=state is RegistrationState.CANCELLED, problem=problem,
+        can_register=may_register(current_user, seminar) and problem is None and state is not RegistrationState.WAITING,
+        own=queries.own_questions(seminar, current_user), action_form=ActionForm())
+    return make_response(html, 403)
 
 
 def _form(seminar: Seminar) -> QuestionForm:
@@ -47,19 +77,66 @@ def _form(seminar: Seminar) -> QuestionForm:
     return form
 
 
+def _sort() -> str:
+    return "time" if request.args.get("sort") == "time" else "votes"
+
+
 def _render(seminar: Seminar, form: QuestionForm):
-    sort = "time" if request.args.get("sort") == "time" else "votes"
-    template = "qa/_list.html" if request.args.get("fragment") else "qa/questions.html"
-    return render_form(template, form, seminar=seminar, sort=sort,
-                       questions=queries.listing(seminar, current_user, sort=sort),
-                       moderator=access.may_moderate(current_user, seminar), action_form=ActionForm())
+    sort = _sort()
+    listed = queries.listing(seminar, current_user, sort=sort)
+    own = {"mine": [x.question.id for x in listed if x.mine], "voted": [x.question.id for x in listed if x.voted]}
+    return render_form("qa/questions.html", form, seminar=seminar, sort=sort, questions=listed,
+                       own=json.dumps(own), moderator=access.may_moderate(current_user, seminar),
+                       action_form=ActionForm(), shared=False)
+
+
+def _shared(seminar: Seminar, template: str, *, presenter: bool = False):
+    """The shared list (attendees', moderators' or the presenter screen's), 304 while nothing on
+    it changed: the validator is one aggregate query, the render happens only when it moved."""
+    moderator = access.may_moderate(current_user, seminar) and not presenter
+    sort = "votes" if presenter else _sort()
+    validator = "|".join((template, "moderator" if moderator else "attendee", sort, str(get_locale()),
+                          queries.live_version(seminar)))
+
+    def build():
+        return make_response(_render_shared(seminar, template, moderator=moderator, sort=sort, presenter=presenter))
+
+    # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
+    # revalidates it with its ETag on every poll.
+    return conditional(validator, build, cache_control="private, no-cache")
+
+
+def _render_shared(seminar: Seminar, template: str, *, moderator: bool, sort: str, presenter: bool) -> str:
+    if presenter:
+        listed = queries.for_presenter(seminar, top=PRESENTER_TOP)
+    else:
+        listed = queries.listing(seminar, current_user, sort=sort, shared=True)
+    return render_template(template, seminar=seminar, questions=listed, moderator=moderator, sort=sort,
+                           shared=True, action_form=None)
+
+
+PRESENTER_TOP = 8  # what a projector shows readably in large type
 
 
 @bp.get("/seminars/<int:seminar_id>/questions")
 @login_required
 def questions(seminar_id: int):
     seminar = _seminar_for_qa(seminar_id)
+    if request.args.get("fragment"):
+        return _shared(seminar, "qa/_list.html")
     return _render(seminar, _form(seminar))
+
+
+@bp.get("/seminars/<int:seminar_id>/questions/presenter")
+@login_required
+def presenter(seminar_id: int):
+    """The shared screen: large type, the one being answered pinned, the top open questions,
+    never a name of an anonymous asker nor anything held back or hidden."""
+    seminar = _seminar_for_qa(seminar_id)
+    if request.args.get("fragment"):
+        return _shared(seminar, "qa/_presenter_list.html", presenter=True)
+    return render_template("qa/presenter.html", seminar=seminar,
+                           questions=queries.for_presenter(seminar, top=PRESENTER_TOP))
 
 
 @bp.post("/seminars/<int:seminar_id>/questions")

@@ -75,6 +75,7 @@ class Seminar(Dated, Timestamps, Model):
     join_url: Mapped[str | None] = mapped_column(String(500))  # only for registered accounts
     qa_open: Mapped[bool] = mapped_column(default=False)
     qa_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    qa_approval: Mapped[bool] = mapped_column(default=False)  # new questions wait for the secretariat
     mailbox: Mapped[str | None] = mapped_column(String(254))  # overrides SECRETARIAT_EMAIL
     # iCalendar SEQUENCE: grows with every change of time, status or link.
     sequence: Mapped[int] = mapped_column(default=0)
