@@ -1,7 +1,7 @@
 """live questions: approve-before-shown mode, the 回答中 mark
 
 Revision ID: 0011_live_questions
-Revises: 0007
+Revises: 0009_calendar_identities
 Create Date: 2026-12-07 04:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_live_questions'
-down_revision = '0007'
+down_revision = '0009_calendar_identities'
 branch_labels = None
 depends_on = None
 
