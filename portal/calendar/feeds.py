@@ -1,22 +1,19 @@
-"""Calendar feeds: which events each feed holds, its version (for ETag and 304), and a cache.
+"""Calendar feeds: which events each feed holds and its validator (for ETag and 304).
 
-A feed's version is its newest change and its number of rows, found with one aggregate query,
-so a conditional request is answered without building anything, and a built feed is kept per
-version (an unchanged feed is never rebuilt). The cache is an optimization private to each
-process; any process can rebuild the same bytes.
+A feed's validator comes from the change versions of the tables it reads (``portal.core.versions``,
+one query), so a conditional request is answered without building anything. Keeping built
+feeds is HTTP's job (nginx's proxy_cache, a calendar app's copy), not this process's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from portal.accounts.models import User
@@ -29,7 +26,7 @@ from portal.calendar.events import (
     session_event,
 )
 from portal.calendar.ics import Event, calendar_bytes
-from portal.calendar.models import CalendarTombstone
+from portal.core import versions
 from portal.core.dates import Precision
 from portal.core.db import db
 from portal.seminars.models import (
@@ -55,7 +52,6 @@ from portal.web.urls import base_url
 # Raise when what the same records are written as changes (a new deploy): ETags then change,
 # so calendar apps fetch the new text instead of being told 304.
 FORMAT = 2
-EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
 ACTIVE_SUB = (Subcommittee.status == SubcommitteeStatus.ACTIVE,)
@@ -96,42 +92,18 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
 
 @dataclass
 class Feed:
-    """What a feed holds. ``version`` is cheap; ``build`` makes the bytes."""
+    """What a feed holds. ``scopes``: the tables it reads, whose versions validate it (cheap);
+    ``events`` makes its content."""
 
     key: str
     name: str
-    version_queries: list[Select]
+    scopes: tuple[str, ...]
     events: Callable[[], list[Event]]
 
-    def __post_init__(self) -> None:
-        # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
-        parts = [*self.version_queries, _TOMBSTONES]
-        self._parts = len(parts)
-        self._union = union_all(*(q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)))
 
-    def version(self) -> tuple:
-        """Newest change and row count of each part, in one round trip (a UNION ALL)."""
-        rows = {row[2]: row for row in db.session.execute(self._union)}
-        return tuple(
-            (_aware(rows[i][0]) if rows[i][0] is not None else EPOCH, rows[i][1]) for i in range(self._parts)
-        )
-
-
-def _aware(value: datetime | str) -> datetime:
-    """Aggregates over a UNION lose the column type on SQLite: normalize to aware UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _version_of(model, *conditions, joins=()) -> Select:
-    query = select(func.max(model.updated_at), func.count(model.id))
-    for join in joins:
-        query = query.join(join)
-    return query.where(*conditions)
-
-
-_TOMBSTONES = select(func.max(CalendarTombstone.deleted_at), func.count(CalendarTombstone.id))
+# Every feed also moves when an event anywhere was deleted (rare; cheap to check).
+SEMINAR_SCOPES = ("seminars", "seminar_series", "program_items", "presenters", "calendar_tombstones")
+SESSION_SCOPES = ("subcommittees", "subcommittee_sessions", "calendar_tombstones")
 
 
 def _sessions_query(*conditions) -> Select:
@@ -155,14 +127,7 @@ def public_feed() -> Feed:
     return Feed(
         key="public",
         name="官民連携プラットフォーム セミナー・分科会",
-        version_queries=[
-            _version_of(Seminar, *PUBLIC_SEMINAR),
-            # Any seminar's change, so one leaving the feed (back to draft) moves Last-Modified.
-            _version_of(Seminar),
-            _version_of(SubcommitteeSession, *ACTIVE_SUB, joins=(Subcommittee,)),
-            # Subcommittee names appear in session titles; a subcommittee may also close.
-            _version_of(Subcommittee),
-        ],
+        scopes=(*SEMINAR_SCOPES, *SESSION_SCOPES),
         events=events,
     )
 
@@ -174,7 +139,7 @@ def seminar_feed(seminar: Seminar) -> Feed:
     return Feed(
         key=f"seminar:{seminar.id}",
         name=f"{seminar.series.name} 第{seminar.number}回" if seminar.number else seminar.series.name,
-        version_queries=[_version_of(Seminar, Seminar.id == seminar.id)],
+        scopes=SEMINAR_SCOPES,
         events=events,
     )
 
@@ -192,11 +157,7 @@ def subcommittee_feed(sub: Subcommittee) -> Feed:
     return Feed(
         key=f"subcommittee:{sub.id}",
         name=sub.name,
-        version_queries=[
-            _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id == sub.id),
-            _version_of(Milestone, Milestone.subcommittee_id == sub.id),
-            _version_of(Subcommittee, Subcommittee.id == sub.id),
-        ],
+        scopes=(*SESSION_SCOPES, "milestones"),
         events=events,
     )
 
@@ -217,51 +178,17 @@ def personal_feed(user: User) -> Feed:
     return Feed(
         key=f"user:{user.id}:{user.calendar_token}",
         name=f"官民連携プラットフォーム（{user.name}）",
-        version_queries=[
-            _version_of(Seminar, Seminar.id.in_(registered)),
-            _version_of(Registration, Registration.user_id == user.id),
-            _version_of(SubcommitteeSession, SubcommitteeSession.subcommittee_id.in_(memberships)),
-            _version_of(Subcommittee, Subcommittee.id.in_(memberships)),
-            select(func.max(SubcommitteeMember.decided_at), func.count(SubcommitteeMember.id))
-            .where(SubcommitteeMember.user_id == user.id),
-        ],
+        # The account's name is in ``name`` (X-WR-CALNAME), so "users" (moved by every log-in) is not read.
+        scopes=(*SEMINAR_SCOPES, "registrations", *SESSION_SCOPES, "subcommittee_members"),
         events=events,
     )
 
 
-@dataclass(frozen=True)
-class Built:
-    version: tuple
-    body: bytes
+def validator(feed: Feed) -> tuple[str, datetime]:
+    """The feed's validator and Last-Modified from the versions of what it reads (one query),
+    without building it. The name (X-WR-CALNAME) and the base URL (its links) are in no table."""
+    return versions.validator(FORMAT, feed.key, feed.name, base_url(), scopes=feed.scopes)
 
 
-# Per feed (and base URL), only the body of its newest version: a feed edited often holds one
-# body, not one per edit (the public feed is about 1 MB per 1,000 events).
-_cache: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 256
-
-
-def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
-    version = feed.version()
-    # The name (X-WR-CALNAME: a series, a subcommittee, the account's name) is in no version.
-    digest = hashlib.sha256(repr((FORMAT, feed.key, feed.name, version)).encode()).hexdigest()[:32]
-    newest = max(v[0] for v in version)
-    return f'"{digest}"', newest.replace(microsecond=0), version
-
-
-def build(feed: Feed, version: tuple) -> bytes:
-    """The feed's bytes for this version, kept from an earlier request or built now."""
-    key = (feed.key, feed.name, base_url())  # links carry the host when no base URL is set
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit.version == version:
-            _cache.move_to_end(key)
-            return hit.body
-    body = calendar_bytes(feed.name, feed.events())
-    with _cache_lock:
-        _cache[key] = Built(version, body)
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return body
+def build(feed: Feed) -> bytes:
+    return calendar_bytes(feed.name, feed.events())
