@@ -14,6 +14,9 @@ The counters are moved by triggers, not by a session hook, so a write that bypas
   is held only for the commit.
 - SQLite: a trigger per table and operation (SQLite has one writer at a time).
 
+TRUNCATE fires no row trigger: after one, move the counters by hand
+(``UPDATE change_versions SET version = version + 1``).
+
 The counter moves in the writer's transaction: it is visible exactly when the data is. A
 reader reads the versions *before* the data (``conditional`` asks for the validator first),
 so a change racing a build gives a newer version later, never an old version on new data.
