@@ -319,12 +319,12 @@ def profile_requests(app, path: str, headers: dict[str, str], expect: int, calls
             client.get(path, headers=headers)
         finally:
             event.remove(engine, "before_cursor_execute", on_execute)
-        version_ms = per_call_ms(lambda: feeds.etag_and_modified(feeds.public_feed()), calls)
+        version_ms = per_call_ms(lambda: feeds.validator(feeds.public_feed()), calls)
         db.session.rollback()
     label = f"GET {path}" + (" with If-None-Match" if headers else "")
     print(f"  {label} (test client): status {status} (expected {expect}); {request_ms:.2f} ms per request, "
-          f"{statements[0]} SQL statements; the public feed's ETag alone (etag_and_modified: version queries "
-          f"+ hash) {version_ms:.2f} ms")
+          f"{statements[0]} SQL statements; the public feed's validator alone (feeds.validator: "
+          f"the versions query) {version_ms:.2f} ms")
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(calls):

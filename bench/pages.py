@@ -7,7 +7,7 @@ What it measures (see bench/README.md):
 1. Requests per second of ``/seminars`` and ``/seminars/<id>`` (the seed's fy2021-1 from the
    demo data) under gunicorn (sync workers, ``--no-control-socket``, a free 127.0.0.1 port),
    each as a ratio to a one-route ``Flask(__name__)`` app served the same way in the same run;
-   as a visitor (from the workers' stored answers) and rendered (a request with a cookie).
+   as a visitor and rendered (a request with a cookie).
 2. The resident memory (VmRSS) of each gunicorn worker after the load.
 3. SQL queries per page with 10 and with 1,000 seminars in a fresh database (in-process, test
    client, a ``before_cursor_execute`` listener).
@@ -471,12 +471,11 @@ def count_queries(database_url: str, env: dict[str, str], scratch: Path) -> list
             row: dict[str, Any] = {"seminars": count}
             for label, path in (("schedule", "/seminars"), ("detail", f"/seminars/{seminar_id}")):
                 client.get(path)  # warm-up: one-time work is not the page's
-                app.extensions["portal.web.answers"].clear()  # count what rendering the page costs
                 statements[0] = 0
                 response = client.get(path)
                 row[label] = statements[0]
                 statements[0] = 0
-                client.get(path)  # the same page again: from the stored answer
+                client.get(path)  # the same page again: rendered again (nginx keeps copies, not the app)
                 row[f"{label}_stored"] = statements[0]
                 row[f"{label}_status"] = response.status_code
                 if label == "schedule":
@@ -581,9 +580,9 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         seminar_id = next((s["id"] for s in seminars if s["key"] == "fy2021-1"), None)
         if seminar_id is None:
             raise SystemExit(f"fy2021-1 not found in /api/v1/seminars (status {status})")
-        # A visitor's pages come from the workers' stored answers (portal/answers.py) while
-        # nothing is written; a request with a cookie is never answered from them, so the
-        # "rendered" targets measure the view itself: routing, queries and the template.
+        # Without nginx in front (this script talks to gunicorn) every page is rendered: a
+        # visitor's copy is kept by nginx's proxy_cache (deploy/nginx.conf), not by the app. A
+        # request with a cookie is never kept, so the "rendered" targets measure the view itself.
         rendered = {"Cookie": "bench=rendered"}
         targets: dict[str, tuple[int, str, dict[str, str] | None]] = {
             "one-route app  GET /": (portal.hello_port, "/", None),

@@ -52,17 +52,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_security(app)
     _register_cli(app)
 
-    from portal.core import changes
-    from portal.web.answers import AnswerCache
-
-    changes.init_app(app)
-    # Stored answers (calendar feeds) are served before Flask while the database is unchanged.
-    app.extensions["portal.web.answers"] = app.wsgi_app = AnswerCache(  # type: ignore[method-assign]
-        app.wsgi_app, changes.watch_of(app), app.config)
     hops = app.config["PROXY_HOPS"]
     if hops:
-        # Outermost: every layer inside (stored answers keyed by host and scheme, rate limits,
-        # the audit log through web.client) sees the client as the trusted proxies forwarded it.
+        # Outermost: every layer inside (rate limits, the audit log through web.client) sees
+        # the client as the trusted proxies forwarded it.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
@@ -104,6 +97,7 @@ def _import_models() -> None:
     from portal.accounts import models as _accounts  # noqa: F401
     from portal.audit import models as _audit  # noqa: F401
     from portal.calendar import models as _calendar  # noqa: F401
+    from portal.core import versions as _versions  # noqa: F401  (and its triggers, on create_all)
     from portal.mail import models as _mail  # noqa: F401
     from portal.materials import models as _materials  # noqa: F401
     from portal.qa import models as _qa  # noqa: F401
@@ -230,6 +224,10 @@ def _register_security(app: Flask) -> None:
         # What a logged-in account sees (a join link, a feed token, an inventory) is never kept
         # by a browser's history, a proxy or a shared gateway's cache.
         if "_user_id" in session and request.endpoint != "static" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "private, no-store"
+        # An answer that sets a cookie (a flashed message, a language choice) is one visitor's,
+        # whatever the view meant: no shared cache may keep it.
+        if session.modified and "public" in response.headers.get("Cache-Control", ""):
             response.headers["Cache-Control"] = "private, no-store"
         return response
 

@@ -117,7 +117,6 @@ def make_app(database_url: str, tmp_path):
 
     yield factory
     for built in apps:
-        built.extensions["portal.core.changes"].close()
         with built.app_context():
             _db.session.remove()
             _db.engine.dispose()

@@ -121,7 +121,7 @@ class UserSession(Model):
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = part_of("users.id")
     # Only the start: the idle limit is the cookie's signed timestamp (PERMANENT_SESSION_LIFETIME),
-    # so requests never write here (a @read_only view may not).
+    # so requests never write here.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

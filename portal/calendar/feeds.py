@@ -1,16 +1,16 @@
-"""Calendar feeds: which events each feed holds, its version (for ETag and 304), and a cache.
+"""Calendar feeds: which events each feed holds and its validators (for ETag, Last-Modified and 304).
 
-A feed's version is its newest change and its number of rows, found with one aggregate query,
-so a conditional request is answered without building anything, and a built feed is kept per
-version (an unchanged feed is never rebuilt). The cache is an optimization private to each
-process; any process can rebuild the same bytes.
+A feed's ETag comes from the change versions of the tables it reads (``portal.core.versions``,
+moved by database triggers, so even a write that bypasses the ORM counts) together with its own
+newest stamp and row counts; its Last-Modified is that newest stamp, which grows by at least a
+second with every change (``portal.calendar.models.next_stamp``). Both are found without
+building anything. Keeping built feeds is HTTP's job (nginx's proxy_cache, a calendar app's
+copy), not this process's.
 """
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from portal.calendar.events import (
 )
 from portal.calendar.ics import Event, calendar_bytes
 from portal.calendar.models import CalendarTombstone
+from portal.core import versions
 from portal.core.dates import Precision
 from portal.core.db import db
 from portal.seminars.models import (
@@ -56,7 +57,7 @@ from portal.web.urls import base_url, external_url_for
 
 # Raise when what the same records are written as changes (a new deploy): ETags then change,
 # so calendar apps fetch the new text instead of being told 304.
-FORMAT = 3
+FORMAT = 4
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 PUBLIC_SEMINAR = (Seminar.status.in_((SeminarStatus.PUBLISHED, SeminarStatus.CANCELLED)),)
@@ -103,6 +104,7 @@ class Feed:
     key: str
     name: str
     version_queries: list[Select]
+    scopes: tuple[str, ...]  # the tables it reads, for the trigger-moved change versions
     events: Callable[[], list[Event]]
     description: str = ""  # RFC 7986 DESCRIPTION: what the calendar holds
     endpoint: tuple[str, tuple[tuple[str, Any], ...]] = ("calendar.public", ())  # its own URL (SOURCE)
@@ -136,6 +138,8 @@ def _version_of(model, *conditions, joins=()) -> Select:
 
 
 _TOMBSTONES = select(func.max(CalendarTombstone.deleted_at), func.count(CalendarTombstone.id))
+SEMINAR_SCOPES = ("seminars", "seminar_series", "program_items", "presenters", "calendar_tombstones")
+SESSION_SCOPES = ("subcommittees", "subcommittee_sessions", "calendar_tombstones")
 
 
 def _sessions_query(*conditions) -> Select:
@@ -168,6 +172,7 @@ def public_feed() -> Feed:
             # Subcommittee names appear in session titles; a subcommittee may also close.
             _version_of(Subcommittee),
         ],
+        scopes=(*SEMINAR_SCOPES, *SESSION_SCOPES),
         events=events,
     )
 
@@ -182,6 +187,7 @@ def seminar_feed(seminar: Seminar) -> Feed:
         description="官民連携プラットフォームのセミナー1回分の予定（公開情報のみ）",
         endpoint=("calendar.seminar", (("seminar_id", seminar.id),)),
         version_queries=[_version_of(Seminar, Seminar.id == seminar.id)],
+        scopes=SEMINAR_SCOPES,
         events=events,
     )
 
@@ -206,6 +212,7 @@ def subcommittee_feed(sub: Subcommittee) -> Feed:
             _version_of(Milestone, Milestone.subcommittee_id == sub.id),
             _version_of(Subcommittee, Subcommittee.id == sub.id),
         ],
+        scopes=(*SESSION_SCOPES, "milestones"),
         events=events,
     )
 
@@ -240,47 +247,24 @@ def personal_feed(user: User) -> Feed:
             select(func.max(SubcommitteeMember.decided_at), func.count(SubcommitteeMember.id))
             .where(SubcommitteeMember.user_id == user.id),
         ],
+        scopes=(*SEMINAR_SCOPES, "registrations", *SESSION_SCOPES, "subcommittee_members"),
         events=events,
     )
 
 
-@dataclass(frozen=True)
-class Built:
-    version: tuple
-    body: bytes
-
-
-# Per feed (and base URL), only the body of its newest version: a feed edited often holds one
-# body, not one per edit (the public feed is about 1 MB per 1,000 events).
-_cache: OrderedDict[tuple[str, str, str], Built] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 256
-
-
-def etag_and_modified(feed: Feed) -> tuple[str, datetime, tuple]:
+def validator(feed: Feed) -> tuple[str, datetime]:
+    """The feed's validator and Last-Modified, without building it: the change versions of the
+    tables it reads and its own newest stamp and counts. The name (X-WR-CALNAME) and the base URL
+    (its links) are in no table, so they are part of it too."""
     version = feed.version()
-    # The name (X-WR-CALNAME: a series, a subcommittee, the account's name) is in no version.
-    digest = hashlib.sha256(repr((FORMAT, feed.key, feed.name, version)).encode()).hexdigest()[:32]
+    counters, _ = versions.validator(scopes=feed.scopes)
     # Whole seconds, as HTTP dates count: every change is stamped at least a second after the
-    # calendar's previous one (portal.calendar.models.next_stamp), so this moves with each change.
+    # calendar's previous one, so Last-Modified moves with each change.
     newest = max(v[0] for v in version)
-    return f'"{digest}"', newest.replace(microsecond=0), version
+    return repr((FORMAT, feed.key, feed.name, base_url(), version, counters)), newest.replace(microsecond=0)
 
 
-def build(feed: Feed, version: tuple) -> bytes:
-    """The feed's bytes for this version, kept from an earlier request or built now."""
-    key = (feed.key, feed.name, base_url())  # links carry the host when no base URL is set
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit.version == version:
-            _cache.move_to_end(key)
-            return hit.body
+def build(feed: Feed) -> bytes:
     endpoint, args = feed.endpoint
     about = ics.Feed(feed.name, feed.description, external_url_for(endpoint, **dict(args)))
-    body = calendar_bytes(about, feed.events())
-    with _cache_lock:
-        _cache[key] = Built(version, body)
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return body
+    return calendar_bytes(about, feed.events())

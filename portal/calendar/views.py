@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -14,48 +14,40 @@ from portal.core.db import db
 from portal.seminars.access import has_feed, is_visible, sees_join_link
 from portal.seminars.models import Seminar, SeminarStatus
 from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
-from portal.web import answers
 from portal.web.access import get_or_404, require
-from portal.web.answers import Answer
 from portal.web.client import client_address
+from portal.web.conditional import PRIVATE, SHARED, conditional
 from portal.web.forms import ActionForm, submitted
-from portal.web.reads import read_only
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("calendar", __name__)
 
 
-def _serve(feed: feeds.Feed, generation: int | None, *, private: bool = False, for_everyone: bool = True) -> Answer:
-    """The feed's answer: 304 decided from its version alone, else its bytes (built once per
-    version). An answer that is the same for everyone who has the URL is stored for the URL
-    until the database changes after ``generation`` (read before the view loaded anything);
-    one that depends on who asks (a draft shown to the secretariat) never is."""
-    etag, last_modified, version = feeds.etag_and_modified(feed)
-    headers = answers.headers(
-        "text/calendar; charset=utf-8",
-        ("Cache-Control", "private, no-cache" if private or not for_everyone else "public, max-age=0, must-revalidate"),
-    )
-    answer = Answer(etag, last_modified, headers, None)
-    if not answer.not_modified(request.environ):
-        answer = Answer(etag, last_modified, headers, feeds.build(feed, version))
-    if for_everyone:
-        current_app.extensions["portal.web.answers"].put(request.environ, generation, answer)
-    return answer
+def _serve(feed: feeds.Feed, *, for_everyone: bool = True) -> Response:
+    """The feed's answer: 304 decided from its validator alone (one query), else its bytes.
+    One that is the same for everyone with the URL may be kept by a shared cache (nginx) for a
+    few seconds, when asked without a cookie; a personal feed or a draft's (the secretariat's)
+    only by the client that asked."""
+    validator, last_modified = feeds.validator(feed)
+    shared = for_everyone and not (request.headers.get("Cookie") or request.headers.get("Authorization"))
+
+    def build() -> Response:
+        return Response(feeds.build(feed), content_type="text/calendar; charset=utf-8")
+
+    return conditional(validator, build, last_modified=last_modified,
+                       cache_control=SHARED if shared else PRIVATE)
 
 
 @bp.get("/calendar.ics")
-@read_only
 def public():
-    return _serve(feeds.public_feed(), answers.generation())
+    return _serve(feeds.public_feed())
 
 
 @bp.get("/seminars/<int:seminar_id>.ics")
-@read_only
 def seminar(seminar_id: int):
-    generation = answers.generation()
     # 未定 or never public: 404; one that left the feeds answers without its event (drop it).
     seminar = get_or_404(Seminar, seminar_id, visible=has_feed)
-    return _serve(feeds.seminar_feed(seminar), generation,
+    return _serve(feeds.seminar_feed(seminar),
                   for_everyone=seminar.status is not SeminarStatus.DRAFT or seminar.public_since is not None)
 
 
@@ -74,23 +66,19 @@ def seminar_download(seminar_id: int):
 
 
 @bp.get("/subcommittees/<slug>/calendar.ics")
-@read_only
 def subcommittee(slug: str):
-    generation = answers.generation()
     sub = db.session.scalar(db.select(Subcommittee).where(Subcommittee.slug == slug))
     if sub is None or sub.status is not SubcommitteeStatus.ACTIVE:
         abort(404)
-    return _serve(feeds.subcommittee_feed(sub), generation)
+    return _serve(feeds.subcommittee_feed(sub))
 
 
 @bp.get("/calendar/<token>.ics")
-@read_only
 def personal(token: str):
-    generation = answers.generation()
     user = tokens.user_for_token(token)
     if user is None:
         abort(404)
-    return _serve(feeds.personal_feed(user), generation, private=True)
+    return _serve(feeds.personal_feed(user), for_everyone=False)
 
 
 @bp.post("/account/calendar-reminders")

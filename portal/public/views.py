@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session
 
+from portal.core import versions
+from portal.core.dates import today_local
 from portal.core.db import db
 from portal.core.health import database_answers
 from portal.mail.queries import health as mail_health
 from portal.seminars.queries import upcoming
 from portal.subcommittees.queries import open_subcommittees
+from portal.web.conditional import shared
 from portal.web.redirects import safe_next
 
 bp = Blueprint("public", __name__)
@@ -16,9 +19,11 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def home():
-    return render_template(
-        "public/home.html", seminars=upcoming(), subcommittees=open_subcommittees()
-    )
+    # The next seminars are today's.
+    return shared(
+        lambda: versions.validator("home", today_local(), scopes=("seminars", "seminar_series", "subcommittees")),
+        lambda: render_template("public/home.html", seminars=upcoming(), subcommittees=open_subcommittees()),
+        last_modified=False)
 
 
 @bp.get("/healthz")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.core.dates import next_local_midnight, year_ok
+from portal.core import versions
+from portal.core.dates import today_local, year_ok
 from portal.core.db import utcnow
 from portal.materials.access import may_download
 from portal.qa import access as qa_access
@@ -16,23 +19,31 @@ from portal.seminars import api, queries, registrations
 from portal.seminars.access import is_visible, may_register, sees_drafts
 from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, Seminar
-from portal.web import answers
 from portal.web.access import MAX_ID, get_or_404, require
-from portal.web.reads import read_only
+from portal.web.conditional import shared
 from portal.web.uow import unit_of_work
+from portal.web.urls import base_url
 
 bp = Blueprint("seminars", __name__)
 
 
+# What a seminar's public page reads; its validator is made of their versions.
+PAGE_SCOPES = ("seminars", "seminar_series", "program_items", "presenters", "registrations", "materials",
+               "questions")
+SCHEDULE_SCOPES = ("seminars", "seminar_series")
+
+
 @bp.get("/seminars")
-@read_only
 def schedule() -> ResponseReturnValue:
-    generation = answers.anonymous_generation()  # before the reads: a change racing them counts
-    now = utcnow()  # before the default year is chosen from today
-    data = queries.schedule(requested_fiscal_year(), include_drafts=sees_drafts(current_user))
-    # The default year is today's: a stored schedule is good until midnight at the latest.
-    return answers.page(render_template("seminars/schedule.html", schedule=data), generation,
-                        until=next_local_midnight(now))
+    fy = requested_fiscal_year()
+
+    def build() -> str:
+        data = queries.schedule(fy, include_drafts=sees_drafts(current_user))
+        return render_template("seminars/schedule.html", schedule=data)
+
+    # The default year, and which seminars are over, are today's.
+    return shared(lambda: versions.validator("schedule", fy, today_local(), scopes=SCHEDULE_SCOPES), build,
+                  last_modified=False)
 
 
 def requested_fiscal_year() -> int | None:
@@ -51,27 +62,33 @@ def seminar_for_page(seminar_id: int) -> Seminar:
 
 
 @bp.get("/seminars/<int:seminar_id>")
-@read_only
 def detail(seminar_id: int) -> ResponseReturnValue:
-    generation = answers.anonymous_generation()  # before the reads: a change racing them counts
-    now = utcnow()  # before rendering: a stored page expires no later than what it shows
-    seminar = seminar_for_page(seminar_id)
-    registration = queries.registration_of(seminar, current_user)
-    state = registration.state if registration is not None else None
-    html = render_template(
-        "seminars/detail.html",
-        seminar=seminar,
-        registered=state is RegistrationState.REGISTERED,  # the join link, at any time
-        waiting=state is RegistrationState.WAITING,
-        seats=queries.seats(seminar),
-        closed_reason=registrations.registration_problem(seminar),
-        # Only a logged-in account gets forms: an anonymous view then needs no session at all.
-        form=RegistrationForm() if current_user.is_authenticated else None,
-        can_take_part_in_qa=qa_access.may_take_part(current_user, seminar),
-        faq=qa_queries.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],  # after a Q&A
-        downloadable={m.id for m in seminar.materials if may_download(current_user, m)},
-    )
-    return answers.page(html, generation, until=seminar.next_change_by_time(now))
+    def validator() -> tuple[str, datetime]:
+        # Checked first: a seminar a visitor may not see answers 404, never a 304 to a guessed ETag.
+        seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
+        # Registration opening or closing and the seminar being over change the page with no
+        # write: the next such instant is part of the validator, so it moves then.
+        return versions.validator("seminar", seminar_id, seminar.next_change_by_time(utcnow()), scopes=PAGE_SCOPES)
+
+    def build() -> str:
+        seminar = seminar_for_page(seminar_id)
+        registration = queries.registration_of(seminar, current_user)
+        state = registration.state if registration is not None else None
+        return render_template(
+            "seminars/detail.html",
+            seminar=seminar,
+            registered=state is RegistrationState.REGISTERED,  # the join link, at any time
+            waiting=state is RegistrationState.WAITING,
+            seats=queries.seats(seminar),
+            closed_reason=registrations.registration_problem(seminar),
+            # Only a logged-in account gets forms: an anonymous view then needs no session at all.
+            form=RegistrationForm() if current_user.is_authenticated else None,
+            can_take_part_in_qa=qa_access.may_take_part(current_user, seminar),
+            faq=qa_queries.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],  # after a Q&A
+            downloadable={m.id for m in seminar.materials if may_download(current_user, m)},
+        )
+
+    return shared(validator, build, last_modified=False)
 
 
 @bp.post("/seminars/<int:seminar_id>/registration")
@@ -116,4 +133,6 @@ def my_seminars() -> ResponseReturnValue:
 
 @bp.get("/api/v1/seminars")
 def api_seminars() -> ResponseReturnValue:
-    return jsonify({"seminars": api.seminar_list()})
+    # Absolute URLs: the base URL (or the request's host) is part of the answer.
+    return shared(lambda: versions.validator("api", base_url(), scopes=SCHEDULE_SCOPES),
+                  lambda: jsonify({"seminars": api.seminar_list()}), last_modified=False)

@@ -9,15 +9,19 @@ it with the errors (422).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from portal.core import versions
 from portal.core.dates import fiscal_year, today_local
+from portal.core.db import db
 from portal.materials import storage as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
@@ -33,6 +37,7 @@ from portal.subcommittees.models import (
 )
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
+from portal.web.conditional import shared
 from portal.web.forms import ActionForm, Form
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
@@ -79,25 +84,42 @@ def _on_plan(sub: Subcommittee, form: Form, change: Callable[[], object], done: 
     return _back(sub, "#plan")
 
 
+# What the public pages read; their validators are made of these tables' versions.
+PAGE_SCOPES = ("subcommittees", "subcommittee_members", "subcommittee_activities", "subcommittee_sessions",
+               "milestones", "subcommittee_contacts", "materials", "organizations")
+
+
 @bp.get("/subcommittees")
-def overview() -> str:
-    return render_template("subcommittees/overview.html", subcommittees=queries.open_subcommittees(),
-                           may_propose=access.may_propose(current_user))
+def overview() -> Response:
+    return shared(lambda: versions.validator("subcommittees", scopes=PAGE_SCOPES), lambda: render_template(
+        "subcommittees/overview.html", subcommittees=queries.open_subcommittees(),
+        may_propose=access.may_propose(current_user)), last_modified=False)
 
 
 @bp.get("/subcommittees/<slug>")
-def detail(slug: str) -> str:
-    sub = _load(slug)
-    page = detail_page(sub, current_user, str(get_locale()))
-    return render_template(
-        "subcommittees/detail.html",
-        sub=sub, page=page, tl=page.timeline,
-        form=ActionForm() if current_user.is_authenticated else None,
-        session_form=SessionForm(fiscal_year=sub.fiscal_year) if page.lead else None,
-        milestone_form=MilestoneForm(fiscal_year=sub.fiscal_year) if page.lead else None,
-        material_form=MaterialForm() if page.lead else None,
-        done_form=DoneForm() if page.lead else None,
-    )
+def detail(slug: str) -> Response:
+    def validator() -> tuple[str, datetime]:
+        # Checked first: one a visitor may not see answers 404, never a 304 to a guessed ETag.
+        sub = db.session.scalar(select(Subcommittee).where(Subcommittee.slug == slug))
+        if sub is None or not access.may_see(current_user, sub):
+            abort(404)
+        # The plan marks today and the current quarter.
+        return versions.validator("subcommittee", sub.id, today_local(), scopes=PAGE_SCOPES)
+
+    def build() -> str:
+        sub = _load(slug)
+        page = detail_page(sub, current_user, str(get_locale()))
+        return render_template(
+            "subcommittees/detail.html",
+            sub=sub, page=page, tl=page.timeline,
+            form=ActionForm() if current_user.is_authenticated else None,
+            session_form=SessionForm(fiscal_year=sub.fiscal_year) if page.lead else None,
+            milestone_form=MilestoneForm(fiscal_year=sub.fiscal_year) if page.lead else None,
+            material_form=MaterialForm() if page.lead else None,
+            done_form=DoneForm() if page.lead else None,
+        )
+
+    return shared(validator, build, last_modified=False)
 
 
 # Membership ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Headers on every answer: Flask's own and the ones stored in ``portal.web.answers``."""
+"""Security headers on every answer."""
 
 from __future__ import annotations
 

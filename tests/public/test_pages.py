@@ -457,8 +457,7 @@ def _numbered(i: int) -> dict[str, Any]:
 
 
 def _count(client, count_queries, path: str) -> tuple[int, str]:
-    """Statements of rendering ``path`` (a visitor's page is otherwise answered from the store)."""
-    client.application.extensions["portal.web.answers"].clear()
+    """Statements of answering ``path`` in full (validator and rendering)."""
     with count_queries() as counter:
         response = client.get(path)
     assert response.status_code == 200
