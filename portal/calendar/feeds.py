@@ -32,9 +32,9 @@ from portal.calendar.events import (
 )
 from portal.calendar.ics import Event, calendar_bytes
 from portal.calendar.models import CalendarTombstone
-from portal.core import versions
 from portal.core.dates import Precision
 from portal.core.db import db
+from portal.core.versions import ChangeVersion
 from portal.seminars.models import (
     Presenter,
     ProgramItem,
@@ -113,14 +113,28 @@ class Feed:
         # Every feed also moves when an event anywhere was deleted (rare; cheap to check).
         parts = [*self.version_queries, _TOMBSTONES]
         self._parts = len(parts)
-        self._union = union_all(*(q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)))
+        tagged = [q.add_columns(literal(i).label("part")) for i, q in enumerate(parts)]
+        self._union = union_all(*tagged)
+        # The trigger-moved counters of the tables it reads ride in the same round trip.
+        counters = select(ChangeVersion.changed_at, ChangeVersion.version, literal(-1).label("part")).where(
+            ChangeVersion.scope.in_(self.scopes))
+        self._with_counters = union_all(*tagged, counters)
 
     def version(self) -> tuple:
-        """Newest change and row count of each part, in one round trip (a UNION ALL)."""
-        rows = {row[2]: row for row in db.session.execute(self._union)}
-        return tuple(
-            (_aware(rows[i][0]) if rows[i][0] is not None else EPOCH, rows[i][1]) for i in range(self._parts)
+        """Newest stamp and row count of each part, in one round trip (a UNION ALL)."""
+        return self._read(self._union)[0]
+
+    def validators(self) -> tuple[tuple, tuple]:
+        """The version and the change counters of its tables, in one round trip."""
+        return self._read(self._with_counters)
+
+    def _read(self, query) -> tuple[tuple, tuple]:
+        rows = db.session.execute(query).all()
+        parts = {row[2]: row for row in rows if row[2] >= 0}
+        version = tuple(
+            (_aware(parts[i][0]) if parts[i][0] is not None else EPOCH, parts[i][1]) for i in range(self._parts)
         )
+        return version, tuple(sorted(row[1] for row in rows if row[2] < 0))
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -256,8 +270,7 @@ def validator(feed: Feed) -> tuple[str, datetime]:
     """The feed's validator and Last-Modified, without building it: the change versions of the
     tables it reads and its own newest stamp and counts. The name (X-WR-CALNAME) and the base URL
     (its links) are in no table, so they are part of it too."""
-    version = feed.version()
-    counters, _ = versions.validator(scopes=feed.scopes)
+    version, counters = feed.validators()
     # Whole seconds, as HTTP dates count: every change is stamped at least a second after the
     # calendar's previous one, so Last-Modified moves with each change.
     newest = max(v[0] for v in version)
