@@ -100,7 +100,7 @@ def _step_up():
             if error is None:
                 authentication.mark_second_factor(current_user, session.get("sid"))
         if error is None:
-            return redirect(safe_next(request.args.get("next")) or url_for("secretariat.dashboard"))
+            return redirect(safe_next(request.args.get("next")) or url_for("public.home"))
         form.code.errors = [*form.code.errors, error]
     return render_form("accounts/second_factor.html", form)
 
