@@ -107,8 +107,12 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/password-reset/<token>":                      {"GET":  R(404,   404,   404,   404,   404,   404,   404),
                                                      "POST": R(404,   404,   404,   404,   404,   404,   404)},
     "/account":                                     {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN)},
+    # the secretariat enrols its first authenticator only through a mailed link (issue 12)
     "/account/2fa":                                 {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
-                                                     "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
+                                                     "POST": R(LOGIN, 422,   422,   422,   422,   403,   LOGIN)},
+    "/account/2fa/link":                            {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
+    # a guessed enrolment link
+    "/account/2fa/enrol/<token>":                   {"GET":  R(LOGIN, 404,   404,   404,   404,   404,   LOGIN)},
     # an empty form is re-rendered with field errors
     "/account/password":                            {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
                                                      "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
@@ -389,6 +393,7 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/subcommittees/<slug>/calendar.ics": lambda w, r: "/subcommittees/net-zero/calendar.ics",
     "/materials/<int:material_id>": lambda w, r: f"/materials/{w.ids['sub_material']}",
     "/password-reset/<token>": lambda w, r: f"/password-reset/{secrets.token_urlsafe(32)}",
+    "/account/2fa/enrol/<token>": lambda w, r: f"/account/2fa/enrol/{secrets.token_urlsafe(32)}",
     "/seminars/<int:seminar_id>/registration": lambda w, r: f"/seminars/{w.ids['open']}/registration",
     "/seminars/<int:seminar_id>/registration/cancel": lambda w, r: f"/seminars/{w.ids['open']}/registration/cancel",
     "/seminars/<int:seminar_id>/questions": lambda w, r: f"/seminars/{w.ids['upcoming']}/questions",

@@ -124,7 +124,8 @@ def two_factor():
         # The password alone does not enrol a secretariat's first authenticator: a link mailed
         # to the account's address does (request it here).
         session.pop("totp_enrolment", None)
-        return render_template("accounts/two_factor_link.html", form=ActionForm())
+        status = 403 if request.method == "POST" else 200  # a code without the link enrols nothing
+        return render_template("accounts/two_factor_link.html", form=ActionForm()), status
     secret = session.get("totp_setup") or authentication.new_totp_secret()
     session["totp_setup"] = secret
     if form.validate_on_submit():
@@ -144,8 +145,9 @@ def two_factor():
 @_limit("RATELIMIT_PASSWORD_RESET")
 @login_required
 def two_factor_link():
-    """Mail this account's address the link that lets it enrol a first authenticator."""
-    if ActionForm().validate_on_submit() and not current_user.totp_secret:
+    """Mail this secretariat account's address the link that lets it enrol a first authenticator
+    (members enrol with the password and a code: they need none)."""
+    if ActionForm().validate_on_submit() and current_user.is_secretariat and not current_user.totp_secret:
         with unit_of_work():
             authentication.request_enrolment_link(current_user, ip=client_address())
         flash(_("登録メールアドレスに設定用のリンクを送りました。メールのリンクを開いて設定を続けてください。"), "info")
