@@ -302,10 +302,6 @@ def disable_totp(user: User, code: str, ip: str | None = None, keep: str | None 
 WRONG_CODE = _l("確認コードが正しくありません。")
 
 
-def verify_second_factor(user: User, code: str, ip: str | None = None) -> bool:
-    return second_factor_error(user, code, ip) is None
-
-
 def second_factor_error(user: User, code: str, ip: str | None = None) -> str | None:
     """None for a TOTP code not used before (its time step is then spent) or an unused recovery
     code (then spent); else the message to show.
