@@ -192,10 +192,11 @@ ERROR_TEXT = {
 UPLOAD_ENDPOINTS = {"secretariat.seminars.material_upload", "subcommittees.material_upload"}
 
 def _register_security(app: Flask) -> None:
+    from portal.core.config import is_production
     from portal.web.headers import security_headers
 
-    production = str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
-    # Secure cookies and the secretariat's second factor whenever served over https.
+    production = is_production(app.config) or str(app.config.get("PORTAL_BASE_URL") or "").startswith("https://")
+    # Secure cookies and the secretariat's second factor in production mode or over https.
     if app.config.get("SESSION_COOKIE_SECURE") is None:
         app.config["SESSION_COOKIE_SECURE"] = production
     if app.config.get("TOTP_REQUIRED_FOR_SECRETARIAT") is None:

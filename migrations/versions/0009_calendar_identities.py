@@ -2,7 +2,7 @@
 the public feeds, personal feed reminders
 
 Revision ID: 0009_calendar_identities
-Revises: 0007
+Revises: 0008_second_factor_sessions
 Create Date: 2026-12-07 04:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009_calendar_identities'
-down_revision = '0007'
+down_revision = '0008_second_factor_sessions'
 branch_labels = None
 depends_on = None
 

@@ -9,17 +9,18 @@ even when the log-in is refused).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.accounts import notifications
-from portal.accounts.models import AccountState, PasswordResetToken, User, UserSession
+from portal.accounts.models import AccountState, EnrolmentToken, PasswordResetToken, User, UserSession
 from portal.accounts.operations import check_password_policy, end_sessions, hash_session_id
 from portal.accounts.queries import find_user, normalize_email
 from portal.audit.services import record
@@ -130,15 +131,27 @@ def complete_login(user: User, ip: str | None = None, now: datetime | None = Non
 
 # Server-side sessions ----------------------------------------------------------------------
 
-def start_session(user: User, now: datetime | None = None) -> str:
-    """A new log-in's record; the id returned goes into the (signed) cookie."""
+def start_session(user: User, second_factor: bool = False, now: datetime | None = None) -> str:
+    """A new log-in's record; the id returned goes into the (signed) cookie. ``second_factor``:
+    this log-in passed a code (it is the session, not the account, that holds it)."""
     now = now or utcnow()
     session_id = secrets.token_urlsafe(32)
     lifetime = timedelta(seconds=current_app.config["SESSION_ABSOLUTE_LIFETIME_SECONDS"])
     db.session.execute(delete(UserSession).where(  # this account's expired records go
         UserSession.user_id == user.id, UserSession.created_at <= now - lifetime))
-    db.session.add(UserSession(id_hash=hash_session_id(session_id), user_id=user.id, created_at=now))
+    db.session.add(UserSession(id_hash=hash_session_id(session_id), user_id=user.id, created_at=now,
+                               second_factor_at=now if second_factor else None))
+    user.session_second_factor = second_factor
     return session_id
+
+
+def mark_second_factor(user: User, session_id: object, now: datetime | None = None) -> None:
+    """This session has just proven the second factor (a code, or an enrolment with one)."""
+    if isinstance(session_id, str) and session_id:
+        db.session.execute(update(UserSession).where(
+            UserSession.id_hash == hash_session_id(session_id), UserSession.user_id == user.id,
+        ).values(second_factor_at=now or utcnow()))
+        user.session_second_factor = True
 
 
 def session_user(user_id: int, session_id: object) -> User | None:
@@ -153,7 +166,10 @@ def session_user(user_id: int, session_id: object) -> User | None:
     if record_.created_at + lifetime <= utcnow():
         return None
     user = db.session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    user.session_second_factor = record_.second_factor_at is not None
+    return user
 
 
 def end_session(session_id: object) -> None:
@@ -185,50 +201,164 @@ def totp_qr_data_uri(uri: str) -> str:
     return segno.make(uri, error="m").svg_data_uri(scale=5)
 
 
-def _code_ok(secret: str, code: str) -> bool:
+def _code_step(secret: str, code: str, now: datetime | None = None) -> int | None:
+    """The time step (30 s) whose code this is, one step of clock drift either way; None if none."""
     import pyotp
 
     code = (code or "").replace(" ", "").strip()
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now or utcnow())
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
-def enable_totp(user: User, secret: str, code: str, ip: str | None = None, keep: str | None = None) -> list[str]:
+def _spend_step(user: User, step: int) -> bool:
+    """Remember ``step`` as the account's last accepted one, unless it (or a later one) was
+    already used: a code works once, also when two log-ins race in two processes (the row's
+    conditional update lets one of them through)."""
+    spent = db.session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    user.totp_last_step = step
+    return True
+
+
+def enable_totp(user: User, secret: str, code: str, ip: str | None = None, keep: str | None = None,
+                enrolment_token: str | None = None) -> list[str]:
     """Confirm enrolment with a first code; returns recovery codes to show once. The account's
-    other sessions end (``keep``: the enrolling session's id)."""
-    if not _code_ok(secret, code):
+    other sessions end (``keep``: the enrolling session's id, which has now passed the factor).
+
+    A secretariat account enrolling its first authenticator also needs ``enrolment_token``, the
+    link mailed to its address (request_enrolment_link): the password alone is not enough.
+    """
+    grant = None
+    if user.totp_secret:
+        raise DomainError(_l("二要素認証は既に有効です。"), "code")
+    if user.is_secretariat:
+        grant = valid_enrolment_token(user, enrolment_token)
+        if grant is None:
+            raise DomainError(
+                _l("事務局のアカウントの二要素認証の設定には、登録メールアドレスに送るリンクが必要です。"), "code")
+    step = _code_step(secret, code)
+    if step is None:
         raise DomainError(
             _l("確認コードが正しくありません。認証アプリに表示された6桁の数字を入力してください。"), "code")
     codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}" for _ in range(RECOVERY_CODES)]
     user.totp_secret = secret
+    user.totp_last_step = step  # the enrolment's code cannot log in anyone afterwards
     user.recovery_codes = [_hash_token(c) for c in codes]
+    if grant is not None:
+        grant.used_at = utcnow()
     end_sessions(user, keep)
+    mark_second_factor(user, keep)
     record("2fa.enabled", actor_id=user.id, subject=user.email, ip=ip)
     return codes
+
+
+def request_enrolment_link(user: User, ip: str | None = None) -> bool:
+    """Mail the account's own address a short-lived, single-use link to enrol a first
+    authenticator. False when the hourly number of such mails is used up (nothing mailed)."""
+    if counters.incr(f"enrolment-mail/{user.id}", 60 * 60) > current_app.config["ENROLMENT_MAILS_PER_HOUR"]:
+        record("2fa.enrolment_link_not_mailed", actor_id=user.id, subject=user.email, ip=ip)
+        return False
+    token = secrets.token_urlsafe(32)
+    max_age = current_app.config["ENROLMENT_LINK_MAX_AGE_SECONDS"]
+    db.session.add(EnrolmentToken(user_id=user.id, token_hash=_hash_token(token),
+                                  expires_at=utcnow() + timedelta(seconds=max_age)))
+    record("2fa.enrolment_link_mailed", actor_id=user.id, subject=user.email, ip=ip)
+    notifications.enrolment_link(user, token, max_age)
+    return True
+
+
+def valid_enrolment_token(user: User, token: object, now: datetime | None = None) -> EnrolmentToken | None:
+    """The unused, unexpired enrolment link ``token`` of this account (another's is no use)."""
+    if not isinstance(token, str) or not token:
+        return None
+    now = now or utcnow()
+    row = db.session.scalar(select(EnrolmentToken).where(EnrolmentToken.token_hash == _hash_token(token)))
+    if row is None or row.user_id != user.id or row.used_at is not None or row.expires_at <= now:
+        return None
+    return row
 
 
 def disable_totp(user: User, code: str, ip: str | None = None, keep: str | None = None) -> None:
     """Switch the second factor off; the account's other sessions end (``keep`` stays)."""
     if user.is_secretariat and current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"]:
         raise DomainError(_l("事務局のアカウントは二要素認証を無効にできません。"), "code")
-    if not verify_second_factor(user, code):
-        raise DomainError(_l("確認コードが正しくありません。"), "code")
+    error = second_factor_error(user, code, ip)
+    if error is not None:
+        raise DomainError(error, "code")
     user.totp_secret, user.recovery_codes = None, None
     end_sessions(user, keep)
     record("2fa.disabled", actor_id=user.id, subject=user.email, ip=ip)
 
 
-def verify_second_factor(user: User, code: str, ip: str | None = None) -> bool:
-    """A current TOTP code, or an unused recovery code (which is then spent)."""
-    if user.totp_secret and _code_ok(user.totp_secret, code):
-        return True
+WRONG_CODE = _l("確認コードが正しくありません。")
+
+
+def second_factor_error(user: User, code: str, ip: str | None = None) -> str | None:
+    """None for a TOTP code not used before (its time step is then spent) or an unused recovery
+    code (then spent); else the message to show.
+
+    Wrong codes are counted per account in the shared counters (every process sees them). Past
+    TOTP_MAX_FAILURES each attempt waits a growing delay, the right code included: guessing
+    one of a million codes stays hopeless, whatever the number of processes or addresses.
+    """
+    wait = _second_factor_wait(user)
+    if wait:
+        record("2fa.throttled", actor_id=user.id, subject=user.email, ip=ip)
+        return str(_l(
+            "確認コードの誤りが続いたため、一時的に制限しています。約%(seconds)s秒後にもう一度お試しください。",
+            seconds=wait))
+    if user.totp_secret:
+        step = _code_step(user.totp_secret, code)
+        if step is not None and _spend_step(user, step):
+            _forget_second_factor_failures(user)
+            return None
+        if step is not None:
+            record("2fa.replayed", actor_id=user.id, subject=user.email, ip=ip)
     hashed = _hash_token((code or "").strip().lower())
     if user.recovery_codes and hashed in user.recovery_codes:
         user.recovery_codes = [c for c in user.recovery_codes if c != hashed]
         record("2fa.recovery_code_used", actor_id=user.id, subject=user.email, ip=ip,
                details={"left": len(user.recovery_codes)})
-        return True
+        _forget_second_factor_failures(user)
+        return None
+    _second_factor_failed(user)
     record("2fa.failure", actor_id=user.id, subject=user.email, ip=ip)
-    return False
+    return str(WRONG_CODE)
+
+
+def _second_factor_key(user: User) -> str:
+    return f"2fa/{user.id}"
+
+
+def _second_factor_wait(user: User) -> int:
+    key = _second_factor_key(user) + "/wait"
+    left = counters.seconds_left(key) if counters.get(key) else 0.0
+    return int(left) + 1 if left > 0 else 0
+
+
+def _second_factor_failed(user: User) -> None:
+    cfg = current_app.config
+    key = _second_factor_key(user)
+    failures = counters.incr(key, cfg["TOTP_FAILURE_WINDOW_SECONDS"])
+    free = cfg["TOTP_MAX_FAILURES"]
+    if failures >= free:
+        delay = min(cfg["TOTP_MAX_DELAY_SECONDS"], cfg["TOTP_DELAY_SECONDS"] * 2 ** min(failures - free, 20))
+        counters.clear(key + "/wait")
+        counters.incr(key + "/wait", max(1, int(delay)))
+
+
+def _forget_second_factor_failures(user: User) -> None:
+    counters.clear(_second_factor_key(user))
+    counters.clear(_second_factor_key(user) + "/wait")
 
 
 def _hash_token(token: str) -> str:
@@ -287,6 +417,7 @@ def reset_password(token: str, new_password: str, ip: str | None = None) -> User
     ):
         other.used_at = row.used_at
     _forget_failures(user.email, ip)  # other addresses' failures stay counted
+    _forget_second_factor_failures(user)  # whoever guessed codes knew the old password
     end_sessions(user)  # whoever knew the old password is logged out everywhere
     record("password.reset", actor_id=user.id, subject=user.email, ip=ip)
     return user

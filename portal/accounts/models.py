@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Model, UTCDateTime, enum_column, part_of, utcnow
@@ -82,6 +82,8 @@ class User(Model):
     # checked, second factor pending) started before it cannot finish.
     session_version: Mapped[int] = mapped_column(default=0)
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once enrolment is confirmed
+    # The last TOTP time step accepted (enrolment or log-in): a code works once, never replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)  # hashes of unused codes
     deletion_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -108,7 +110,13 @@ class User(Model):
 
     @property
     def is_secretariat(self) -> bool:
+        """The role only; what the secretariat may do is accounts.access.is_secretariat (the role
+        and, where required, a session that passed the second factor)."""
         return self.role is Role.SECRETARIAT
+
+    # Not a column: set by the session loader (authentication.session_user) from this request's
+    # session record. An account loaded any other way has not passed a second factor.
+    session_second_factor = False
 
 
 class UserSession(Model):
@@ -123,17 +131,9 @@ class UserSession(Model):
     # Only the start: the idle limit is the cookie's signed timestamp (PERMANENT_SESSION_LIFETIME),
     # so requests never write here.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class LoginThrottle(Model):
-    """Failed log-ins per e-mail address, also for addresses without an account."""
-
-    __tablename__ = "login_throttles"
-
-    email: Mapped[str] = mapped_column(String(254), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When this session passed the second factor (a code at /login/2fa, or at enrolment); None:
+    # the password only, which gives no secretariat power where the factor is required.
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PasswordResetToken(Model):
@@ -149,3 +149,17 @@ class PasswordResetToken(Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class EnrolmentToken(Model):
+    """A mailed link that lets a secretariat account enrol its first authenticator: the password
+    alone is not enough. Only its hash is stored; it expires soon and works once."""
+
+    __tablename__ = "enrolment_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = part_of("users.id")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -51,3 +51,20 @@ def password_changed(user: User) -> None:
     url = external_url_for("accounts.password_reset_request")
     enqueue(user.email, f"{PREFIX}パスワードが変更されました",
             render("mail/password_changed.txt", user=user, url=url), kind="account.password_changed")
+
+
+def enrolment_link(user: User, token: str, max_age_seconds: int) -> None:
+    """To the account's own address: the link that lets it enrol a first authenticator."""
+    url = external_url_for("accounts.two_factor_enrolment", token=token)
+    enqueue(user.email, f"{PREFIX}二要素認証の設定用リンク",
+            render("mail/totp_enrolment.txt", user=user, url=url, minutes=max_age_seconds // 60),
+            kind="account.totp_enrolment")
+
+
+def signup_attempted(user: User) -> None:
+    """To the owner of an address someone tried to sign up with: the page said the same as for
+    a new address (it reveals no account), so the owner is the one who is told."""
+    enqueue(user.email, f"{PREFIX}このメールアドレスでの利用申請がありました",
+            render("mail/signup_existing.txt", user=user, login_url=external_url_for("accounts.login"),
+                   reset_url=external_url_for("accounts.password_reset_request")),
+            kind="account.signup_existing")

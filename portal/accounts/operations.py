@@ -10,6 +10,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from werkzeug.security import generate_password_hash
@@ -29,6 +30,7 @@ from portal.accounts.queries import find_user, normalize_email
 from portal.audit.services import record
 from portal.core.db import db, utcnow
 from portal.core.errors import DomainError
+from portal.extensions import counters
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -102,8 +104,22 @@ def sign_up(
     organization_kind: OrganizationKind,
     membership: Membership,
     ip: str | None = None,
-) -> User:
-    """A new account waits for the secretariat's approval; the secretariat is told."""
+) -> User | None:
+    """A new account waits for the secretariat's approval; the secretariat is told.
+
+    An address that already has an account gets the same answer as a new one (None here, the
+    same page for the caller): its owner is mailed instead, so sign-up reveals no registered
+    address. The password is checked and hashed either way (the same errors, the same time).
+    """
+    check_password_policy(password, email)
+    existing = find_user(email)
+    if existing is not None:
+        generate_password_hash(password)  # as long as a real sign-up takes
+        record("account.signup_existing", actor_id=existing.id, subject=existing.email, ip=ip)
+        limit = current_app.config["SIGNUP_NOTICE_MAILS_PER_HOUR"]
+        if counters.incr(f"signup-notice/{existing.email}", 60 * 60) <= limit:
+            notifications.signup_attempted(existing)
+        return None
     org = find_or_create_organization(organization_name, organization_kind, membership)
     role = Role.MEMBER if org.membership is Membership.MEMBER else Role.OBSERVER
     user = create_user(

@@ -59,9 +59,9 @@ def login():
     return render_template("accounts/login.html", form=form, error=error), status
 
 
-def _finish_login(user: User, next_url: str | None):
+def _finish_login(user: User, next_url: str | None, second_factor: bool = False):
     with unit_of_work():  # the session's server-side record, which logout deletes
-        session_id = authentication.start_session(user)
+        session_id = authentication.start_session(user, second_factor=second_factor)
     session.permanent = True  # idle: expires after PERMANENT_SESSION_LIFETIME
     session["sid"] = session_id
     login_user(user)
@@ -72,6 +72,10 @@ def _finish_login(user: User, next_url: str | None):
 @bp.route("/login/2fa", methods=["GET", "POST"])
 @_limit("RATELIMIT_LOGIN")
 def second_factor():
+    """The code after the password; or, for a session logged in without one (e.g. started before
+    the account enrolled), the step-up the secretariat's powers ask for."""
+    if current_user.is_authenticated and current_user.totp_secret and not current_user.session_second_factor:
+        return _step_up()
     pending = session.get("2fa")
     user = db.session.get(User, pending["user"]) if pending else None
     if user is None or not user.is_active or user.session_version != pending["version"]:
@@ -79,14 +83,27 @@ def second_factor():
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        with unit_of_work():  # a spent recovery code and a failure are recorded either way
-            verified = authentication.verify_second_factor(user, form.code.data, ip=client_address())
-            if verified:
+        with unit_of_work():  # a spent code or recovery code and a failure are recorded either way
+            error = authentication.second_factor_error(user, form.code.data, ip=client_address())
+            if error is None:
                 authentication.complete_login(user, client_address())
-        if verified:
+        if error is None:
             session.pop("2fa", None)
-            return _finish_login(user, pending.get("next"))
-        form.code.errors = [*form.code.errors, _("確認コードが正しくありません。")]
+            return _finish_login(user, pending.get("next"), second_factor=True)
+        form.code.errors = [*form.code.errors, error]
+    return render_form("accounts/second_factor.html", form)
+
+
+def _step_up():
+    form = CodeForm()
+    if form.validate_on_submit():
+        with unit_of_work():
+            error = authentication.second_factor_error(current_user, form.code.data, ip=client_address())
+            if error is None:
+                authentication.mark_second_factor(current_user, session.get("sid"))
+        if error is None:
+            return redirect(safe_next(request.args.get("next")) or url_for("public.home"))
+        form.code.errors = [*form.code.errors, error]
     return render_form("accounts/second_factor.html", form)
 
 
@@ -104,18 +121,49 @@ def two_factor():
                 flash(_("二要素認証を無効にしました。"), "info")
                 return redirect(url_for("accounts.account"))
         return render_form("accounts/two_factor.html", form, enabled=True)
+    if current_user.is_secretariat and authentication.valid_enrolment_token(
+            current_user, session.get("totp_enrolment")) is None:
+        # The password alone does not enrol a secretariat's first authenticator: a link mailed
+        # to the account's address does (request it here).
+        session.pop("totp_enrolment", None)
+        status = 403 if request.method == "POST" else 200  # a code without the link enrols nothing
+        return render_template("accounts/two_factor_link.html", form=ActionForm()), status
     secret = session.get("totp_setup") or authentication.new_totp_secret()
     session["totp_setup"] = secret
     if form.validate_on_submit():
         with unit_of_work(form) as work:
             codes = authentication.enable_totp(current_user, secret, form.code.data, ip=client_address(),
-                                               keep=session.get("sid"))
+                                               keep=session.get("sid"), enrolment_token=session.get("totp_enrolment"))
         if work.ok:
             session.pop("totp_setup", None)
+            session.pop("totp_enrolment", None)
             return render_template("accounts/recovery_codes.html", codes=codes)
     uri = authentication.totp_uri(current_user, secret)
     return render_form("accounts/two_factor.html", form, enabled=False, secret=secret, uri=uri,
                        qr=authentication.totp_qr_data_uri(uri))
+
+
+@bp.post("/account/2fa/link")
+@_limit("RATELIMIT_PASSWORD_RESET")
+@login_required
+def two_factor_link():
+    """Mail this secretariat account's address the link that lets it enrol a first authenticator
+    (members enrol with the password and a code: they need none)."""
+    if ActionForm().validate_on_submit() and current_user.is_secretariat and not current_user.totp_secret:
+        with unit_of_work():
+            authentication.request_enrolment_link(current_user, ip=client_address())
+        flash(_("登録メールアドレスに設定用のリンクを送りました。メールのリンクを開いて設定を続けてください。"), "info")
+    return redirect(url_for("accounts.two_factor"))
+
+
+@bp.get("/account/2fa/enrol/<token>")
+@login_required
+def two_factor_enrolment(token: str):
+    """The mailed link, opened by the logged-in account it was sent to: enrolment may go on."""
+    if current_user.totp_secret or authentication.valid_enrolment_token(current_user, token) is None:
+        return render_template("accounts/two_factor_link_invalid.html"), 404
+    session["totp_enrolment"] = token
+    return redirect(url_for("accounts.two_factor"))
 
 
 @bp.post("/logout")

@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Config
 from sqlalchemy.engine import make_url
@@ -63,6 +64,10 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_BATCH_SIZE": 50,
     "SECRETARIAT_EMAIL": "secretariat@example.org",
     "PORTAL_BASE_URL": None,  # None: the host of the current request (or 127.0.0.1:5000 off-request)
+    # "production" (env PORTAL_ENV=production): PORTAL_BASE_URL is then required (the app refuses
+    # to start without it), cookies are Secure and the secretariat needs its second factor.
+    # "development" (the default: `make run`, tests): links may follow a trusted Host.
+    "ENV": "development",
     "BABEL_DEFAULT_LOCALE": "ja",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
     "BABEL_TRANSLATION_DIRECTORIES": "../translations",
@@ -81,6 +86,16 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_QUESTIONS": "10 per minute",
     # None: required when the portal is served over https (production), not on a local http demo.
     "TOTP_REQUIRED_FOR_SECRETARIAT": None,
+    # Wrong second-factor codes, per account in the shared counters: past TOTP_MAX_FAILURES within
+    # the window each attempt waits (30 s doubling, at most 15 min), the right code included.
+    "TOTP_MAX_FAILURES": 5,
+    "TOTP_FAILURE_WINDOW_SECONDS": 15 * 60,
+    "TOTP_DELAY_SECONDS": 30,
+    "TOTP_MAX_DELAY_SECONDS": 15 * 60,
+    # A secretariat account enrols its first authenticator through a link mailed to its address.
+    "ENROLMENT_LINK_MAX_AGE_SECONDS": 15 * 60,
+    "ENROLMENT_MAILS_PER_HOUR": 3,  # per account
+    "SIGNUP_NOTICE_MAILS_PER_HOUR": 3,  # "someone tried to sign up with your address", per recipient
     # Wrong passwords slow down one account, never lock it: past the free failures within the window
     # (per account and client address; per account from anywhere) each attempt waits a growing delay
     # (LOGIN_DELAY_SECONDS, doubling up to LOGIN_MAX_DELAY_SECONDS), even with the right password.
@@ -103,7 +118,9 @@ DEFAULTS: dict[str, Any] = {
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
-# Booleans whose default None means "decided from PORTAL_BASE_URL at start".
+ENVIRONMENTS = ("development", "production")
+
+# Booleans whose default None means "decided at start" (production mode, or an https base URL).
 TRI_STATE = {"TOTP_REQUIRED_FOR_SECRETARIAT", "SESSION_COOKIE_SECURE"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -138,6 +155,7 @@ def configure(config: Config, instance_path: str, overrides: dict[str, Any] | No
         config.update(overrides)
         if "DATABASE_URL" in overrides:
             config["SQLALCHEMY_DATABASE_URI"] = overrides["DATABASE_URL"]
+    check_environment(config)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path)
     config["SQLALCHEMY_ENGINE_OPTIONS"] = database_engine_options(config)
@@ -149,6 +167,26 @@ def configure(config: Config, instance_path: str, overrides: dict[str, Any] | No
         config["TRUSTED_HOSTS"] = list(LOCAL_HOSTS)
     elif isinstance(config.get("TRUSTED_HOSTS"), str):  # PORTAL_TRUSTED_HOSTS=a.example,b.example
         config["TRUSTED_HOSTS"] = [h for h in re.split(r"[,\s]+", config["TRUSTED_HOSTS"]) if h]
+
+
+def is_production(config: Config | dict[str, Any]) -> bool:
+    return config.get("ENV") == "production"
+
+
+def check_environment(config: Config) -> None:
+    """Production mode (PORTAL_ENV=production) refuses to start without PORTAL_BASE_URL: links
+    in mails, feeds and the API must never come from a request's Host header."""
+    if config.get("ENV") not in ENVIRONMENTS:
+        raise ConfigError(f"ENV (PORTAL_ENV): expected one of {', '.join(ENVIRONMENTS)}, got {config.get('ENV')!r}")
+    if not is_production(config):
+        return
+    base = str(config.get("PORTAL_BASE_URL") or "")
+    if not base:
+        raise ConfigError("PORTAL_BASE_URL is required in production (PORTAL_ENV=production): "
+                          "set it to the portal's public address, e.g. https://portal.example.jp")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"PORTAL_BASE_URL: expected an absolute http(s) URL, got {base!r}")
 
 
 def database_engine_options(config: Config) -> dict[str, Any]:

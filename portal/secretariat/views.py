@@ -7,11 +7,11 @@ covers them and no domain imports this module (no import cycle).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.accounts.access import is_secretariat
+from portal.accounts.access import is_secretariat, lacks_second_factor
 from portal.accounts.admin import bp as accounts_bp
 from portal.accounts.queries import pending_count
 from portal.audit.admin import bp as audit_bp
@@ -29,11 +29,16 @@ for child in (seminars_bp, qa_bp, subcommittees_bp, accounts_bp, mail_bp, audit_
 
 @bp.before_request
 def only_secretariat():
-    require(is_secretariat(current_user))
-    # 都市OS①-3: the secretariat's accounts hold everyone's data, so they need a second factor.
-    if current_app.config["TOTP_REQUIRED_FOR_SECRETARIAT"] and not current_user.totp_secret:
+    # 都市OS①-3: the secretariat's accounts hold everyone's data, so where it is required their
+    # session must have passed the second factor (accounts.access.is_secretariat says so for
+    # every domain); here the way there is shown: enrol, or give this session's code.
+    if lacks_second_factor(current_user):
+        if current_user.totp_secret:
+            flash(_("このページを表示するには、認証アプリの確認コードを入力してください。"), "info")
+            return redirect(url_for("accounts.second_factor", next=request.full_path.rstrip("?")))
         flash(_("事務局のアカウントは二要素認証の設定が必要です。認証アプリで設定してください。"), "info")
         return redirect(url_for("accounts.two_factor"))
+    require(is_secretariat(current_user))
     return None
 
 

@@ -10,6 +10,7 @@ Every test runs once per database (sqlite, and postgresql when TEST_DATABASE_URL
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pyotp
@@ -184,16 +185,19 @@ def test_enrolling_and_removing_a_second_factor_end_the_other_sessions(app, crea
     member = create_user("member")
     a, b = logged_in(app, member), logged_in(app, member)
     secret = SECRET_RE.search(b.client.get("/account/2fa").get_data(as_text=True)).group(1)
-    assert b.post("/account/2fa", {"code": pyotp.TOTP(secret).now()}).status_code == 200
+    enrolled = b.post("/account/2fa", {"code": pyotp.TOTP(secret).now()})
+    assert enrolled.status_code == 200
+    recovery = re.findall(r"\b[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}\b", enrolled.get_data(as_text=True))
     assert not is_logged_in(a.client)
     assert is_logged_in(b.client)
 
-    # a second session, through the second factor, then the first removes it
+    # a second session, through the second factor (the next code: the enrolment's is spent),
+    # then the first removes it (with a recovery code: TOTP codes work once)
     c = AuthActions(app.test_client())
     assert c.login(member).location == "/login/2fa"
-    assert c.post("/login/2fa", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert c.post("/login/2fa", {"code": pyotp.TOTP(secret).at(time.time() + 30)}).status_code == 302
     assert is_logged_in(c.client)
-    response = b.post("/account/2fa", {"code": pyotp.TOTP(secret).now()})
+    response = b.post("/account/2fa", {"code": recovery[0]})
     assert response.status_code == 302 and user_row(app, member.id).totp_secret is None
     assert not is_logged_in(c.client)
     assert is_logged_in(b.client)

@@ -141,6 +141,11 @@ def wrong_code(secret: str) -> str:
     return next(c for c in (f"{d}" * 6 for d in range(10)) if c not in valid)
 
 
+def next_code(secret: str) -> str:
+    """The code of the next time step: each code works once, and enrolment spent the current one."""
+    return pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=30))
+
+
 def enable_two_factor(auth: AuthActions) -> tuple[str, list[str]]:
     """Enrol through /account/2fa; returns the secret and the recovery codes shown once."""
     page = auth.client.get("/account/2fa")
@@ -798,7 +803,7 @@ def test_with_two_factor_the_password_alone_does_not_log_in(app, create_user):
     assert not is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before
 
-    response = auth.post("/login/2fa", {"code": pyotp.TOTP(secret).now()})
+    response = auth.post("/login/2fa", {"code": next_code(secret)})  # the enrolment's code is spent
     assert response.status_code == 302
     assert is_logged_in(auth.client)
     assert len(audit_rows(app, "login.success")) == logins_before + 1
@@ -822,7 +827,7 @@ def test_a_recovery_code_works_once(app, create_user):
     assert is_logged_in(auth.client)
 
 
-def test_secretariat_needs_a_second_factor_when_required(make_app, create_user):
+def test_secretariat_needs_a_second_factor_when_required(make_app, create_user, outbox):
     required = make_app(TOTP_REQUIRED_FOR_SECRETARIAT=True)
     secretariat = create_user("secretariat")
     auth = logged_in(required, secretariat)
@@ -831,13 +836,18 @@ def test_secretariat_needs_a_second_factor_when_required(make_app, create_user):
         assert response.status_code == 302, path
         assert urlsplit(response.location).path == "/account/2fa", path
 
+    # A secretariat's first authenticator needs the link mailed to its address (issue 12).
+    assert auth.post("/account/2fa/link").status_code == 302
+    [mail] = outbox("account.totp_enrolment")
+    link = re.search(r"https?://\S+/account/2fa/enrol/\S+", mail.body).group(0)
+    assert auth.client.get(urlsplit(link).path).status_code == 302
     secret, _ = enable_two_factor(auth)
     assert auth.client.get("/secretariat/").status_code == 200
 
     fresh = AuthActions(required.test_client())
     assert urlsplit(fresh.login(secretariat).location).path == "/login/2fa"
     assert fresh.client.get("/secretariat/").status_code == 302
-    assert fresh.post("/login/2fa", {"code": pyotp.TOTP(secret).now()}).status_code == 302
+    assert fresh.post("/login/2fa", {"code": next_code(secret)}).status_code == 302
     assert fresh.client.get("/secretariat/").status_code == 200
 
     # It cannot be switched off while required.
