@@ -13,11 +13,13 @@ def test_item_materials_are_listed_under_their_item(app, client, auth, create_us
         {"start": "15:30", "title": "イントロダクション"}, {"start": "15:45", "title": "前橋市の取組紹介"}])
     intro, talk = program_ids(app, seminar_id)
     secretariat(create_user, auth)
-    assert upload(auth, seminar_id, "maebashi.pdf", PDF, title="前橋市発表資料", item=talk, public=True).status_code == 302
+    response = upload(auth, seminar_id, "maebashi.pdf", PDF, title="前橋市発表資料", item=talk, public=True)
+    assert response.status_code == 302
     assert upload(auth, seminar_id, "all.pdf", PDF, title="当日の配布資料一式", public=True).status_code == 302
 
     html = app.test_client().get(f"/seminars/{seminar_id}").get_data(as_text=True)
-    items = dict(re.findall(r'data-program-item-id="(\d+)">(.*?)</li>\s*(?=<li class="program-item"|</ol>)', html, re.S))
+    item_re = r'data-program-item-id="(\d+)">(.*?)</li>\s*(?=<li class="program-item"|</ol>)'
+    items = dict(re.findall(item_re, html, re.S))
     assert "前橋市発表資料" in items[str(talk)]
     assert "前橋市発表資料" not in items[str(intro)] and "当日の配布資料一式" not in items[str(talk)]
     section = html[html.index('<h2 id="materials">'):]

@@ -6,7 +6,6 @@ import re
 
 import icalendar
 from conftest import get_html, page_text
-
 from sqlalchemy import select
 
 from portal.core.db import db
