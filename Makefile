@@ -39,7 +39,13 @@ run: install
 	$(FLASK) mail deliver & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install-dev
+# axe-core (and other browser-side test tools) from the npm registry, again whenever package.json
+# is newer than node_modules.
+node_modules: package.json
+	npm install --no-audit --no-fund
+	touch $@
+
+test: install-dev node_modules
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
