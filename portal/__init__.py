@@ -102,6 +102,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def _import_models() -> None:
     # Every model must be imported before mappers configure and before Alembic compares.
     from portal.accounts import models as _accounts  # noqa: F401
+    from portal.announcements import models as _announcements  # noqa: F401
     from portal.audit import models as _audit  # noqa: F401
     from portal.calendar import models as _calendar  # noqa: F401
     from portal.mail import models as _mail  # noqa: F401
@@ -134,6 +135,7 @@ def _configure_login(login_manager) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.announcements.views import bp as announcements_bp
     from portal.calendar.views import bp as calendar_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
@@ -142,7 +144,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp,
+               announcements_bp):
         app.register_blueprint(bp)
 
 

@@ -178,7 +178,10 @@ def password_reset(token: str):
 @login_required
 def account():
     feed = external_url_for("calendar.personal", token=current_user.calendar_token)
-    return render_template("accounts/account.html", feed_url=feed, form=ActionForm())
+    from portal.announcements.queries import subscribed
+
+    return render_template("accounts/account.html", feed_url=feed, form=ActionForm(),
+                           announcements=subscribed(current_user))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -170,7 +170,7 @@ def timeline(sub: Subcommittee, today: date | None = None) -> Timeline:
                                                           s.status.value, dashed=s.status is SessionStatus.CANCELLED)])
         lines.append(f"分科会{s.circled_number} {s.title}: {s.label(with_year=True)}")
     right_edge = label_w + chart_w + 6
-    y = top
+    y: float = top
     for row in rows:
         row.y = y
         for mark in row.marks:
