@@ -22,16 +22,15 @@ def send_due_announcements(now: datetime | None = None) -> int:
         claim = cast("CursorResult[Any]", db.session.execute(
             update(Announcement)
             .where(Announcement.id == announcement_id, Announcement.state == AnnouncementState.SCHEDULED)
-            .values(state=AnnouncementState.SENT, sent_at=now)))
-        if claim.rowcount != 1:
-            db.session.rollback()
-            continue
-        announcement = db.session.get(Announcement, announcement_id)
-        assert announcement is not None
-        # Who is in the segment at sending time (registrants change; unsubscribes are honoured).
-        users = queries.recipients(announcement.seminar, announcement.segment, announcement.subcommittee_id)
-        notifications.send(announcement, users)
-        announcement.recipients = len(users)
+            .values(state=AnnouncementState.SENT, sent_at=now)
+            .execution_options(synchronize_session=False)))
+        if claim.rowcount == 1:  # another run did not take it first
+            announcement = db.session.get(Announcement, announcement_id)
+            assert announcement is not None
+            # Who is in the segment at sending time (registrants change; unsubscribes are honoured).
+            users = queries.recipients(announcement.seminar, announcement.segment, announcement.subcommittee_id)
+            notifications.send(announcement, users)
+            announcement.recipients = len(users)
+            sent += 1
         db.session.commit()
-        sent += 1
     return sent
