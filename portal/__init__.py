@@ -178,6 +178,13 @@ def _register_template_helpers(app: Flask) -> None:
         # database), and never for mails, which are rendered outside requests.
         return {"viewer_is_secretariat": LocalProxy(lambda: has_request_context() and is_secretariat(current_user))}
 
+    @app.template_filter("local_date")
+    def _local_date(value):
+        """An instant's day in Tokyo, for format_day (the one date style)."""
+        from portal.core.dates import to_local
+
+        return None if value is None else to_local(value).date()
+
     @app.template_filter("local")
     def _local(value, fmt: str = "%Y-%m-%d %H:%M"):
         from portal.core.dates import to_local

@@ -203,6 +203,9 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/series/<int:series_id>/generate": {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/subcommittees":                   {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
+    "/secretariat/subcommittees/requests":          {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
+    "/secretariat/subcommittees/requests/<int:member_id>/<any(approve, decline):action>":
+                                                    {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/subcommittees/<int:sub_id>":      {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
 }
@@ -454,6 +457,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/series/<int:series_id>/edit": lambda w, r: f"/secretariat/series/{w.ids['series']}/edit",
     "/secretariat/series/<int:series_id>/generate": lambda w, r: f"/secretariat/series/{w.ids['series']}/generate",
     "/secretariat/subcommittees/<int:sub_id>": lambda w, r: f"/secretariat/subcommittees/{w.ids['proposal']}",
+    "/secretariat/subcommittees/requests/<int:member_id>/<any(approve, decline):action>":
+        lambda w, r: f"/secretariat/subcommittees/requests/{w.fresh_applicant()}/approve",
 }
 
 

@@ -75,6 +75,7 @@ CODES: dict[str, dict[str, Any]] = {
         "seminar.cancelled_by_secretariat": _l("開催中止のお知らせ"),
         "seminar.announcement": _l("参加登録者へのお知らせ"),
         "qa.digest": _l("未回答の質問（事務局あて）"),
+        "subcommittee.join_received": _l("分科会への参加申請の受付"),
         "announcement": _l("開催案内"),
         "announcement.test": _l("開催案内（テスト送信）"),
         "qa.followup": _l("追加の質問（事務局あて）"),
