@@ -178,6 +178,16 @@ def _register_template_helpers(app: Flask) -> None:
         # database), and never for mails, which are rendered outside requests.
         return {"viewer_is_secretariat": LocalProxy(lambda: has_request_context() and is_secretariat(current_user))}
 
+    @app.template_filter("ja")
+    def _ja(value):
+        """Japanese content (titles, programs, proposals as entered) marked lang="ja" when the
+        screen is in another language, so that screen readers pronounce it as Japanese."""
+        from markupsafe import Markup, escape
+
+        if value is None or value == "" or str(get_locale()) == "ja":
+            return value
+        return Markup('<span lang="ja">%s</span>') % escape(value)
+
     @app.template_filter("local_date")
     def _local_date(value):
         """An instant's day in Tokyo, for format_day (the one date style)."""
