@@ -32,6 +32,14 @@ SIZES = ((1280, 800), (390, 844))
 # Not pages: downloads, feeds, exports, the language switch (a redirect), logging out.
 NOT_PAGES = ("/logout", "/language/", "/static/", "/materials/", "/calendar", ".ics", ".csv", ".json", "/api/")
 
+# Pages each crawl must reach (so a page no link leads to any more cannot slip out of the checks).
+MUST_SEE = {
+    "visitor": {"seminars.schedule", "seminars.detail", "subcommittees.detail", "public.accessibility",
+                "public.sitemap", "accounts.signup"},
+    "member": {"accounts.account", "subcommittees.dashboard", "seminars.my_seminars", "qa.questions"},
+    "secretariat": {"secretariat.dashboard", "secretariat.seminars.manage", "secretariat.announcements.compose",
+                    "secretariat.subcommittees.requests", "secretariat.mail.outbox", "secretariat.audit.log"},
+}
 CHECKS = """() => {
   const ids = {};
   for (const el of document.querySelectorAll('[id]')) ids[el.id] = (ids[el.id] || 0) + 1;
@@ -121,6 +129,8 @@ def test_every_page_passes_axe_has_unique_ids_and_fits_a_phone(app, browser, liv
             log_in_page(page, live_server, populated[role])
         pages = crawl(app, page, live_server)
         assert len(pages) >= {"visitor": 8, "member": 12, "secretariat": 20}[role], pages
+        routes = {route_of(app, urlsplit(p).path) for p in pages}
+        assert MUST_SEE[role] <= routes, MUST_SEE[role] - routes
         problems: list[str] = []
         for width, height in SIZES:
             page.set_viewport_size({"width": width, "height": height})
