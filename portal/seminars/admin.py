@@ -97,8 +97,6 @@ def seminar_new() -> ResponseReturnValue:
             seminar = operations.create_seminar(form.values())
         if work.ok:
             flash(_("セミナーを作成しました。"), "success")
-            if seminar.status is SeminarStatus.PUBLISHED:  # published at once: offer the 開催案内
-                return redirect(url_for("secretariat.announcements.compose", seminar_id=seminar.id))
             return _to_manage(seminar.id)
     return render_form("secretariat/seminar_form.html", form)
 
