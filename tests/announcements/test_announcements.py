@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from html import unescape
 
+import pytest
 from conftest import add_member, get_html, logged_in, register_accounts
 from sqlalchemy import select
 
@@ -34,8 +35,9 @@ def count_shown(response) -> int:
     return int(match.group(1))
 
 
-def test_publishing_offers_the_announcement_with_a_prefilled_preview(app, create_user, make_seminar):
-    sid = make_seminar("offer", status="draft")
+@pytest.mark.parametrize("before", ["draft", "cancelled"])
+def test_publishing_or_uncancelling_offers_the_announcement(app, create_user, make_seminar, before):
+    sid = make_seminar("offer", status=before)
     secretariat = logged_in(app, create_user("secretariat", org=None))
     edit = get_html(secretariat.client, f"/secretariat/seminars/{sid}/edit")
     fields = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', edit))
