@@ -17,7 +17,8 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed node_modules/.in
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
 
-# Test-only JavaScript (package.json: ical.js reads the calendars as Thunderbird does).
+# Test-only JavaScript from the npm registry (package.json: ical.js reads the calendars as
+# Thunderbird does; axe-core checks every page in Chromium), again whenever package.json changes.
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --silent
 	touch $@

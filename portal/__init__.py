@@ -95,6 +95,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 def _import_models() -> None:
     # Every model must be imported before mappers configure and before Alembic compares.
     from portal.accounts import models as _accounts  # noqa: F401
+    from portal.announcements import models as _announcements  # noqa: F401
     from portal.audit import models as _audit  # noqa: F401
     from portal.calendar import models as _calendar  # noqa: F401
     from portal.core import versions as _versions  # noqa: F401  (and its triggers, on create_all)
@@ -128,6 +129,7 @@ def _configure_login(login_manager) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.accounts.views import bp as accounts_bp
+    from portal.announcements.views import bp as announcements_bp
     from portal.calendar.views import bp as calendar_bp
     from portal.materials.views import bp as materials_bp
     from portal.public.views import bp as public_bp
@@ -136,7 +138,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.seminars.views import bp as seminars_bp
     from portal.subcommittees.views import bp as subcommittees_bp
 
-    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp):
+    for bp in (public_bp, accounts_bp, calendar_bp, seminars_bp, subcommittees_bp, secretariat_bp, materials_bp, qa_bp,
+               announcements_bp):
         app.register_blueprint(bp)
 
 
@@ -169,6 +172,23 @@ def _register_template_helpers(app: Flask) -> None:
         # Lazy: asked only where the menu is drawn (not on an error page drawn without the
         # database), and never for mails, which are rendered outside requests.
         return {"viewer_is_secretariat": LocalProxy(lambda: has_request_context() and is_secretariat(current_user))}
+
+    @app.template_filter("ja")
+    def _ja(value):
+        """Japanese content (titles, programs, proposals as entered) marked lang="ja" when the
+        screen is in another language, so that screen readers pronounce it as Japanese."""
+        from markupsafe import Markup, escape
+
+        if value is None or value == "" or str(get_locale()) == "ja":
+            return value
+        return Markup('<span lang="ja">%s</span>') % escape(value)
+
+    @app.template_filter("local_date")
+    def _local_date(value):
+        """An instant's day in Tokyo, for format_day (the one date style)."""
+        from portal.core.dates import to_local
+
+        return None if value is None else to_local(value).date()
 
     @app.template_filter("local")
     def _local(value, fmt: str = "%Y-%m-%d %H:%M"):

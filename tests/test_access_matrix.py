@@ -80,6 +80,11 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     # Public pages and feeds
     "/":                                            {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/healthz":                                     {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    "/privacy":                                     {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    "/terms":                                       {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    "/accessibility":                               {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    "/contact":                                     {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
+    "/sitemap":                                     {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/language/<lang>":                             {"GET":  R(302,   302,   302,   302,   302,   302,   302)},
     "/api/v1/seminars":                             {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
     "/seminars":                                    {"GET":  R(200,   200,   200,   200,   200,   200,   200)},
@@ -122,6 +127,10 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
                                                      "POST": R(LOGIN, 422,   422,   422,   422,   422,   LOGIN)},
     "/account/calendar-token":                      {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/account/calendar-reminders":                  {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
+    "/account/announcements":                       {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
+    # A wrong unsubscribe token names nobody (the right one is tested in tests/announcements).
+    "/announcements/unsubscribe/<token>":           {"GET":  R(404,   404,   404,   404,   404,   404,   404),
+                                                     "POST": R(404,   404,   404,   404,   404,   404,   404)},
     "/account/data.json":                           {"GET":  R(LOGIN, 200,   200,   200,   200,   200,   LOGIN)},
     "/account/deletion-request":                    {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/account/logout-everywhere":                   {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
@@ -189,6 +198,8 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/secretariat/seminars/<int:seminar_id>":       {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/edit":  {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/announcement": {"GET": R(LOGIN, 403, 403, 403, 403, 200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/mail":  {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/materials": {"POST": R(LOGIN, 403, 403, 403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/program": {"POST": R(LOGIN, 403,  403,   403,   403,   422,   LOGIN)},
@@ -205,6 +216,9 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/series/<int:series_id>/generate": {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/subcommittees":                   {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
+    "/secretariat/subcommittees/requests":          {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
+    "/secretariat/subcommittees/requests/<int:member_id>/<any(approve, decline):action>":
+                                                    {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/subcommittees/<int:sub_id>":      {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
 }
@@ -446,6 +460,9 @@ URLS: dict[str, Callable[[World, str], str]] = {
         lambda w, r: f"/secretariat/questions/{w.fresh_question()}/approve",
     "/secretariat/seminars/<int:seminar_id>": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}",
     "/secretariat/seminars/<int:seminar_id>/edit": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/edit",
+    "/secretariat/seminars/<int:seminar_id>/announcement":
+        lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/announcement",
+    "/announcements/unsubscribe/<token>": lambda w, r: "/announcements/unsubscribe/not-a-token",
     "/secretariat/seminars/<int:seminar_id>/mail": lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/mail",
     "/secretariat/seminars/<int:seminar_id>/materials": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/materials",
     "/secretariat/seminars/<int:seminar_id>/program": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/program",
@@ -462,6 +479,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/series/<int:series_id>/edit": lambda w, r: f"/secretariat/series/{w.ids['series']}/edit",
     "/secretariat/series/<int:series_id>/generate": lambda w, r: f"/secretariat/series/{w.ids['series']}/generate",
     "/secretariat/subcommittees/<int:sub_id>": lambda w, r: f"/secretariat/subcommittees/{w.ids['proposal']}",
+    "/secretariat/subcommittees/requests/<int:member_id>/<any(approve, decline):action>":
+        lambda w, r: f"/secretariat/subcommittees/requests/{w.fresh_applicant()}/approve",
 }
 
 
@@ -572,6 +591,11 @@ def test_every_route_is_in_the_matrix(app):
         assert "<" not in rule or rule in URLS, f"{rule}: no way to fill its parameters in URLS"
 
 
+# RFC 8058 one-click unsubscribe: mail programs POST without any session or CSRF token; the
+# signed token in the URL is the proof (a wrong one answers 404, as above).
+CSRF_EXEMPT = {"/announcements/unsubscribe/<token>"}
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix(app, demo, role):
     """Each route with this role: the status from MATRIX, never a 500, refusals change nothing;
@@ -581,7 +605,7 @@ def test_access_matrix(app, demo, role):
     routes = app_routes(app)
     failures: list[str] = []
     for rule in sorted(routes):
-        if "POST" in routes[rule]:
+        if "POST" in routes[rule] and rule not in CSRF_EXEMPT:
             # Every form is CSRF-protected: without the token, 400 and nothing changes.
             run_request(app, world, actor, rule, "POST", 400, failures, with_token=False)
         for method in ("GET", "POST"):

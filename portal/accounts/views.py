@@ -228,8 +228,11 @@ def password_reset(token: str):
 @login_required
 def account():
     feed = external_url_for("calendar.personal", token=current_user.calendar_token)
+    from portal.announcements.queries import subscribed
+
     return render_template("accounts/account.html", feed_url=feed, form=ActionForm(),
-                           reminders=RemindersForm(alarms=chosen(current_user)))
+                           reminders=RemindersForm(alarms=chosen(current_user)),
+                           announcements=subscribed(current_user))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -162,7 +162,7 @@ def _sessions_query(*conditions) -> Select:
         .join(Subcommittee)
         .where(*ACTIVE_SUB, SubcommitteeSession.precision != Precision.UNDECIDED, *conditions)
         .options(selectinload(SubcommitteeSession.subcommittee))
-        .order_by(SubcommitteeSession.date_on, SubcommitteeSession.id)
+        .order_by(SubcommitteeSession.date_on, SubcommitteeSession.number, SubcommitteeSession.id)
     )
 
 

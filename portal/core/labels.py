@@ -45,6 +45,11 @@ STATES: dict[str, dict[str, Any]] = {
     "AccountState": {
         "pending": _l("承認待ち"), "active": _l("有効"), "rejected": _l("却下済み"), "deactivated": _l("停止中"),
     },
+    "Segment": {
+        "all_members": _l("会員・オブザーバー全員"), "subcommittee": _l("分科会のメンバー"),
+        "registrants": _l("このセミナーの参加登録者"), "waitlist": _l("このセミナーのキャンセル待ち"),
+    },
+    "AnnouncementState": {"scheduled": _l("予約済み"), "sent": _l("送信済み")},
     "OutboxStatus": {
         "pending": _l("送信待ち"), "sending": _l("送信中"), "sent": _l("送信済み"), "failed": _l("送信失敗"),
     },
@@ -72,6 +77,9 @@ CODES: dict[str, dict[str, Any]] = {
         "seminar.cancelled_by_secretariat": _l("開催中止のお知らせ"),
         "seminar.announcement": _l("参加登録者へのお知らせ"),
         "qa.digest": _l("未回答の質問（事務局あて）"),
+        "subcommittee.join_received": _l("分科会への参加申請の受付"),
+        "announcement": _l("開催案内"),
+        "announcement.test": _l("開催案内（テスト送信）"),
         "qa.followup": _l("追加の質問（事務局あて）"),
         "qa.answer": _l("質問への回答"),
         "qa.hidden": _l("質問の非表示のお知らせ"),

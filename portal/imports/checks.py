@@ -48,12 +48,13 @@ PROGRAM_KEYS = {"start", "title", "points", "notes", "presenters"}
 PRESENTER_KEYS = {"organization", "department", "person", "point"}
 SUBCOMMITTEE_KEYS = {
     "slug", "name", "fiscal_year", "status", "proposer", "purpose", "main_theme", "issues",
-    "outcomes", "fields", "fields_other", "activities", "sessions", "milestones", "contacts",
+    "outcomes", "fields", "fields_other", "steps", "activities", "sessions", "milestones", "contacts",
 }
 ACTIVITY_KEYS = {"label", "title", "description", "start", "end"}
 SESSION_KEYS = {"number", "title", "date", "period", "start", "end", "join_url", "status"}
 MILESTONE_KEYS = {"title", "due", "done"}
 CONTACT_KEYS = {"name", "organization", "department", "email"}
+STEP_KEYS = {"title", "points"}
 
 
 class ImportFailed(DomainError):
@@ -426,6 +427,11 @@ def check_contact(c: FileChecker, where: str, rec: dict[str, Any]) -> dict[str, 
     }
 
 
+def check_step(c: FileChecker, where: str, rec: dict[str, Any]) -> dict[str, Any]:
+    return {"title": c.text(f"{where}.title", rec.get("title"), max_len=200),
+            "points": c.text_list(f"{where}.points", rec.get("points"))}
+
+
 def check_subcommittee(c: FileChecker, where: str, rec: dict[str, Any], slugs: Seen) -> dict[str, Any]:
     slug = c.identifier(f"{where}.slug", rec.get("slug"), SLUG_RE,
                         "is not a slug: text of lower-case letters, digits and '-'")
@@ -454,6 +460,7 @@ def check_subcommittee(c: FileChecker, where: str, rec: dict[str, Any], slugs: S
         "outcomes": c.text_list(f"{where}.outcomes", rec.get("outcomes")),
         "fields": fields,
         "fields_other": c.text(f"{where}.fields_other", rec.get("fields_other"), max_len=200),
+        "steps": [check_step(c, w, s) for _, w, s in each("steps", STEP_KEYS, {"title"})],
         "activities": [check_activity(c, w, a, j) for j, w, a in each("activities", ACTIVITY_KEYS, {"title"})],
         "sessions": [check_session(c, w, s, numbers, fy)
                      for _, w, s in each("sessions", SESSION_KEYS, {"number", "title"})],

@@ -374,6 +374,7 @@ def to_flask_message(message: OutboxMessage) -> Message:
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
         reply_to=message.reply_to,
         charset="utf-8",
+        extra_headers=dict(message.headers or {}),
     )
     # One stable Message-ID per outbox row, so a resend is recognizable as the same message.
     msg.msgId = f"<outbox-{message.id}@{_mail_domain()}>"

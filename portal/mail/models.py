@@ -32,6 +32,8 @@ class OutboxMessage(Model):
     body: Mapped[str] = mapped_column(Text)
     # [{"filename", "content_type", "data"}] with text data (e.g. an .ics file)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Extra header lines, e.g. List-Unsubscribe (RFC 2369) and List-Unsubscribe-Post (RFC 8058).
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     status: Mapped[OutboxStatus] = mapped_column(
         enum_column(OutboxStatus), default=OutboxStatus.PENDING, index=True
     )

@@ -23,6 +23,7 @@ def enqueue(
     dedupe_key: str | None = None,
     reply_to: str | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> OutboxMessage:
     """Add a message to the current transaction; it is sent only if that transaction commits."""
     if isinstance(recipients, str):
@@ -35,6 +36,7 @@ def enqueue(
         subject=subject,
         body=body,
         attachments=attachments or [],
+        headers=headers or {},
         status=OutboxStatus.PENDING,
         next_attempt_at=utcnow(),
     )

@@ -11,6 +11,7 @@ from portal.web.forms import Form
 
 
 class MaterialForm(Form):
+    id_prefix = "material"
     title = StringField(_l("資料名（空欄ならファイル名）"), validators=[Optional(), Length(max=300)])
     file = FileField(_l("ファイル（PDF・PPTX・XLSX・DOCX）"),
                      validators=[FileRequired(_l("ファイルを選んでください。"))])

@@ -42,3 +42,40 @@ def language(lang: str):
         abort(404)
     session["lang"] = lang
     return redirect(safe_next(request.args.get("next")) or "/")
+
+
+# Site pages a Japanese public portal carries. Their bodies are Japanese documents (a policy, a
+# conformance statement); English mode translates the titles and marks the bodies lang="ja".
+SITE_PAGES = {
+    "privacy": "public/privacy.html",
+    "terms": "public/terms.html",
+    "accessibility": "public/accessibility.html",
+    "contact": "public/contact.html",
+}
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template(SITE_PAGES["privacy"])
+
+
+@bp.get("/terms")
+def terms():
+    return render_template(SITE_PAGES["terms"])
+
+
+@bp.get("/accessibility")
+def accessibility():
+    return render_template(SITE_PAGES["accessibility"])
+
+
+@bp.get("/contact")
+def contact():
+    return render_template(SITE_PAGES["contact"], address=current_app.config["SECRETARIAT_EMAIL"])
+
+
+@bp.get("/sitemap")
+def sitemap():
+    from portal.seminars.queries import fiscal_years
+
+    return render_template("public/sitemap.html", subcommittees=open_subcommittees(), years=fiscal_years())

@@ -128,12 +128,15 @@ def close_qa(seminar: Seminar, by: User | None = None) -> int:
 
 
 def answer(question: Question, text: str | None, by: User, *, publish: bool = False) -> None:
-    """The secretariat answers after the seminar; the asker is mailed the answer."""
+    """The secretariat answers after the seminar; the asker is mailed the answer, once per
+    wording (a corrected answer is mailed again, the same one re-saved is not)."""
     text = (text or "").strip()
     if not text:
         raise DomainError(_l("回答を入力してください。"), field="answer")
+    question.faq_published = publish
+    if text == question.answer:
+        return  # re-saved (e.g. only published as FAQ): the asker already has this answer
     question.answer = text
     question.answered_at = utcnow()
     question.answered_by_id = by.id
-    question.faq_published = publish
     notifications.send_answer(question)

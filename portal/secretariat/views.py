@@ -14,6 +14,7 @@ from flask_login import current_user
 from portal.accounts.access import is_secretariat, lacks_second_factor
 from portal.accounts.admin import bp as accounts_bp
 from portal.accounts.queries import pending_count
+from portal.announcements.admin import bp as announcements_bp
 from portal.audit.admin import bp as audit_bp
 from portal.mail.admin import bp as mail_bp
 from portal.mail.queries import outbox_counts, waiting_too_long
@@ -23,7 +24,7 @@ from portal.subcommittees.admin import bp as subcommittees_bp
 from portal.web.access import require
 
 bp = Blueprint("secretariat", __name__, url_prefix="/secretariat")
-for child in (seminars_bp, qa_bp, subcommittees_bp, accounts_bp, mail_bp, audit_bp):
+for child in (seminars_bp, qa_bp, subcommittees_bp, accounts_bp, mail_bp, audit_bp, announcements_bp):
     bp.register_blueprint(child)
 
 

@@ -27,7 +27,7 @@ from portal.seminars.forms import (
     SeminarForm,
     SeriesForm,
 )
-from portal.seminars.models import ProgramItem, RegistrationState, Seminar, SeminarSeries
+from portal.seminars.models import ProgramItem, RegistrationState, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.views import requested_fiscal_year, seminar_for_page
 from portal.web.access import get_or_404
 from portal.web.client import client_address
@@ -106,9 +106,14 @@ def seminar_edit(seminar_id: int) -> ResponseReturnValue:
     seminar = get_or_404(Seminar, seminar_id)
     form = SeminarForm.from_seminar(queries.all_series(), seminar)
     if form.validate_on_submit():
+        was = seminar.status
         with unit_of_work(form) as work:
             changed = operations.update_seminar(seminar, form.values())
         if work.ok:
+            if seminar.status is SeminarStatus.PUBLISHED and was is not SeminarStatus.PUBLISHED:
+                # Published, or back from cancelled: offer the 開催案内 (preview, segment, time).
+                flash(_("セミナーを公開しました。開催案内メールを送りましょう。"), "success")
+                return redirect(url_for("secretariat.announcements.compose", seminar_id=seminar_id))
             if changed:
                 flash(_("セミナーを更新しました。"), "success")
             else:

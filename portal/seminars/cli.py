@@ -15,6 +15,9 @@ def send_reminders_command() -> None:
 
     click.echo(f"send-reminders: {send_reminders()} seminar reminder(s) queued")
     click.echo(f"send-reminders: {send_milestone_reminders()} milestone reminder(s) queued")
+    from portal.announcements.jobs import send_due_announcements
+
+    click.echo(f"send-reminders: {send_due_announcements()} scheduled announcement(s) sent")
     from portal.governance.jobs import send_review_reminder
 
     if send_review_reminder():

@@ -198,6 +198,7 @@ class GenerateForm(Form):
 
 
 class ProgramItemForm(Form):
+    id_prefix = "item"
     start_time = TimeField(_l("開始時刻"), validators=[Optional()])
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])

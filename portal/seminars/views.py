@@ -61,6 +61,15 @@ def seminar_for_page(seminar_id: int) -> Seminar:
     return seminar
 
 
+def materials_by_item(seminar: Seminar) -> dict[int | None, list]:
+    """Materials under the program item they belong to; None holds the seminar's own ones."""
+    items = {item.id for item in seminar.program}
+    grouped: dict[int | None, list] = {}
+    for m in seminar.materials:
+        grouped.setdefault(m.program_item_id if m.program_item_id in items else None, []).append(m)
+    return grouped
+
+
 @bp.get("/seminars/<int:seminar_id>")
 def detail(seminar_id: int) -> ResponseReturnValue:
     def validator() -> tuple[str, datetime]:
@@ -86,6 +95,7 @@ def detail(seminar_id: int) -> ResponseReturnValue:
             can_take_part_in_qa=qa_access.may_take_part(current_user, seminar),
             faq=qa_queries.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],  # after a Q&A
             downloadable={m.id for m in seminar.materials if may_download(current_user, m)},
+            materials_of=materials_by_item(seminar),
         )
 
     return shared(validator, build, last_modified=False)

@@ -14,8 +14,9 @@ from flask_login import current_user
 
 from portal.subcommittees import operations, queries
 from portal.subcommittees.forms import ReviewForm
-from portal.subcommittees.models import Subcommittee
+from portal.subcommittees.models import Subcommittee, SubcommitteeMember
 from portal.web.access import get_or_404
+from portal.web.forms import ActionForm, submitted
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("subcommittees", __name__, url_prefix="/subcommittees")
@@ -38,3 +39,21 @@ def review(sub_id: int) -> Any:
             flash(_("提案を処理しました（提案者にメールでお知らせします）。"), "success")
             return redirect(url_for(".index"))
     return render_form("secretariat/subcommittee_review.html", form, sub=sub)
+
+
+@bp.get("/requests")
+def requests() -> str:
+    """Requests to join, across subcommittees: where the secretariat's mail points."""
+    return render_template("secretariat/subcommittee_requests.html", pending=queries.pending_requests(),
+                           form=ActionForm())
+
+
+@bp.post("/requests/<int:member_id>/<any(approve, decline):action>")
+def decide_request(member_id: int, action: str) -> Any:
+    membership = get_or_404(SubcommitteeMember, member_id)
+    submitted(ActionForm())
+    with unit_of_work() as work:
+        operations.decide(membership, current_user, approve=action == "approve")
+    if work.ok:
+        flash(_("参加を承認しました。") if action == "approve" else _("参加申請をお断りしました。"), "success")
+    return redirect(url_for(".requests"))

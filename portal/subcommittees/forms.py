@@ -165,6 +165,7 @@ class ReviewForm(Form):
 
 
 class SessionForm(Form):
+    id_prefix = "session"
     number = BoundedIntegerField(_l("回"), validators=[
         DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ"), validators=[DataRequired(REQUIRED), Length(max=300)])
@@ -217,6 +218,7 @@ class SessionForm(Form):
 
 
 class MilestoneForm(Form):
+    id_prefix = "milestone"
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
     due = DayField(_l("期日（YYYY-MM-DD）"))
     quarter = SelectField(_l("または四半期の末日"), default="0", choices=choices({

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -77,6 +78,8 @@ class Subcommittee(Timestamps, Model):
     outcomes: Mapped[list[str]] = mapped_column(JSON, default=list)  # 期待される成果
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)  # 対象分野
     fields_other: Mapped[str | None] = mapped_column(String(200))  # その他 (free text)
+    # 検討の進め方: the proposal's steps in order, each {"title": 方向性共有, "points": [...]}.
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     review_note: Mapped[str | None] = mapped_column(Text)  # the secretariat's request for changes
 
     proposer_organization = relationship("Organization")
@@ -187,6 +190,12 @@ class SubcommitteeSession(Dated, Timestamps, Model):
     label_shows_end = False
 
     subcommittee: Mapped[Subcommittee] = relationship(back_populates="sessions")
+
+    @property
+    def order_key(self) -> tuple[bool, date, int]:
+        """Pages list sessions by date (then number), as the feeds do: the seed plans ④ in
+        10-12月 and ③ in 1-3月, and both must read the same way. Undecided dates go last."""
+        return (self.date_on is None, self.date_on or date.max, self.number)
 
     @property
     def circled_number(self) -> str:

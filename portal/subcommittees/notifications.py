@@ -60,17 +60,25 @@ def proposal_reviewed(sub: Subcommittee, proposer: User, decision: str) -> None:
 
 
 def join_requested(sub: Subcommittee, applicant: User) -> None:
-    """To the leads (the secretariat when there is none yet)."""
-    _mail(lead_addresses(sub) or [secretariat_address()], f"分科会への参加申請: {sub.name}",
-          "subcommittee_join_requested.txt", "subcommittee.join_requested",
-          sub=sub, user=applicant, url=external_url_for("subcommittees.dashboard"))
+    """To the leads, linking the members section where they decide (the secretariat when there
+    is no lead yet, linking its list of pending requests); the applicant gets an acknowledgement."""
+    leads = lead_addresses(sub)
+    url = (external_url_for("subcommittees.detail", slug=sub.slug) + "#members" if leads
+           else external_url_for("secretariat.subcommittees.requests"))
+    _mail(leads or [secretariat_address()], f"分科会への参加申請: {sub.name}",
+          "subcommittee_join_requested.txt", "subcommittee.join_requested", sub=sub, user=applicant, url=url)
+    _mail(applicant.email, f"参加申請を受け付けました: {sub.name}", "subcommittee_join_received.txt",
+          "subcommittee.join_received", sub=sub, user=applicant, by_lead=bool(leads),
+          url=external_url_for("subcommittees.dashboard"))
 
 
-def join_decided(membership: SubcommitteeMember, approve: bool) -> None:
+def join_decided(membership: SubcommitteeMember, approve: bool, by: User) -> None:
+    """Names who decided: the secretariat, or the subcommittee's lead."""
     sub = membership.subcommittee
     subject = ("分科会への参加が承認されました: " if approve else "分科会への参加申請について: ") + sub.name
     _mail(membership.user.email, subject, "subcommittee_join_decided.txt", "subcommittee.join_decided",
-          sub=sub, user=membership.user, approve=approve, url=_page(sub))
+          sub=sub, user=membership.user, approve=approve, url=_page(sub),
+          decider="事務局" if by.is_secretariat else "分科会のリーダー")
 
 
 def _members(sub: Subcommittee) -> list[User]:

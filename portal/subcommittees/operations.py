@@ -133,7 +133,7 @@ def decide(membership: SubcommitteeMember, by: User, approve: bool) -> None:
     membership.decided_at, membership.decided_by_id = utcnow(), by.id
     record("subcommittee.member_" + ("approved" if approve else "declined"), actor_id=by.id,
            subject=membership.user.email, details={"subcommittee": membership.subcommittee_id})
-    notifications.join_decided(membership, approve)
+    notifications.join_decided(membership, approve, by)
 
 
 def leave(sub: Subcommittee, user: User) -> None:

@@ -76,7 +76,7 @@ def detail_page(sub: Subcommittee, user: Any, locale: str) -> DetailPage:
         sessions=[
             SessionLine(s, s.label(with_year=True, locale=locale), s.status is SessionStatus.CANCELLED,
                         s.join_url if is_member and s.status is not SessionStatus.CANCELLED else None)
-            for s in sub.sessions
+            for s in sorted(sub.sessions, key=lambda s: s.order_key)
         ],
         fields=[f"{f}（{sub.fields_other}）" if f == OTHER_FIELD and sub.fields_other else f for f in sub.fields],
         plan=plan_table(sub, today),

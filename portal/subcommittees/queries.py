@@ -72,6 +72,23 @@ def members(sub: Subcommittee,
     ))
 
 
+def pending_requests() -> list[SubcommitteeMember]:
+    """Every request to join waiting for a decision, across subcommittees, oldest first."""
+    return list(db.session.scalars(
+        select(SubcommitteeMember).where(SubcommitteeMember.state == MembershipState.PENDING)
+        .options(selectinload(SubcommitteeMember.user).selectinload(User.organization),
+                 selectinload(SubcommitteeMember.subcommittee))
+        .order_by(SubcommitteeMember.requested_at, SubcommitteeMember.id)))
+
+
+def requests_of(user: User) -> list[SubcommitteeMember]:
+    """The account's own requests still waiting (申請中 on its dashboard)."""
+    return list(db.session.scalars(
+        select(SubcommitteeMember).where(SubcommitteeMember.user_id == user.id,
+                                         SubcommitteeMember.state == MembershipState.PENDING)
+        .options(selectinload(SubcommitteeMember.subcommittee)).order_by(SubcommitteeMember.requested_at)))
+
+
 def proposals_of(user: User) -> list[Subcommittee]:
     return list(db.session.scalars(
         select(Subcommittee).where(Subcommittee.proposed_by_id == user.id).order_by(Subcommittee.created_at.desc())))

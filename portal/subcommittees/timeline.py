@@ -7,6 +7,7 @@ session over its date window; a quarter is the fiscal quarter of that day.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -99,6 +100,7 @@ class TimelineMark:
     quarter: int
     state: str = ""
     label_end: bool = False  # label drawn left of the mark (near the right edge)
+    lines: list[str] = field(default_factory=list)  # the label, wrapped so that none is cut
     color: str = ""  # a milestone's star: green done, red late, blue planned
     dashed: bool = False  # a cancelled session's outline
 
@@ -108,6 +110,7 @@ class TimelineRow:
     label: str
     y: float
     marks: list[TimelineMark]
+    height: float = 34
 
 
 @dataclass
@@ -138,13 +141,15 @@ def timeline(sub: Subcommittee, today: date | None = None) -> Timeline:
     lines: list[str] = []
 
     def add_row(label_text: str, marks: list[TimelineMark]) -> None:
-        rows.append(TimelineRow(label_text, top + row_h * len(rows), marks))
+        rows.append(TimelineRow(label_text, 0, marks))
 
-    add_row("マイルストーン", [
-        TimelineMark("milestone", m.title, x(m.due_on), 0, quarter_of(m.due_on), m.state(today).value,
-                     color=MILESTONE_COLORS[m.state(today)])
-        for m in sub.milestones
-    ])
+    # One row per milestone: two in one row ran their labels into each other.
+    for i, m in enumerate(sub.milestones):
+        add_row("マイルストーン" if i == 0 else "", [
+            TimelineMark("milestone", m.title, x(m.due_on), 0, quarter_of(m.due_on), m.state(today).value,
+                         color=MILESTONE_COLORS[m.state(today)])])
+    if not sub.milestones:
+        add_row("マイルストーン", [])
     for m in sub.milestones:
         lines.append(f"★ {m.title}: {QUARTER_LABELS[quarter_of(m.due_on) - 1]}"
                      f"（期日 {m.due_on:%Y-%m-%d}、{label(m.state(today))}）")
@@ -164,9 +169,55 @@ def timeline(sub: Subcommittee, today: date | None = None) -> Timeline:
         add_row(f"分科会{s.circled_number}", [TimelineMark("session", s.title, x(start), width, quarter_of(start),
                                                           s.status.value, dashed=s.status is SessionStatus.CANCELLED)])
         lines.append(f"分科会{s.circled_number} {s.title}: {s.label(with_year=True)}")
+    right_edge = label_w + chart_w + 6
+    y: float = top
     for row in rows:
+        row.y = y
         for mark in row.marks:
-            mark.label_end = mark.kind != "activity" and mark.x + mark.width > label_w + chart_w * 0.62
+            place_label(mark, label_w + 4, right_edge)
+            extra = len(mark.lines) - 1 + (1 if mark.kind == "activity" else 0)  # an activity's label is under it
+            row.height = max(row.height, row_h + LINE_H * extra)
+        y += row.height
     today_x = x(today) if first <= today < after else None
-    return Timeline(sub.fiscal_year, label_w + chart_w + 10, top + row_h * len(rows) + 10, label_w,
+    return Timeline(sub.fiscal_year, label_w + chart_w + 10, int(y) + 10, label_w,
                     chart_w / 4, QUARTER_LABELS, rows, today_x, "\n".join(lines))
+
+
+LINE_H = 16  # one more line of a wrapped label
+GAP = 12  # between a mark and its label
+
+
+def text_width(text: str, size: float = 13) -> float:
+    """Roughly how wide SVG draws the text: full-width characters one em, the rest about half."""
+    return sum(size if unicodedata.east_asian_width(ch) in "WF" else size * 0.55 for ch in text)
+
+
+def wrap(text: str, width: float) -> list[str]:
+    lines, line = [], ""
+    for ch in text:
+        if line and text_width(line + ch) > width:
+            lines.append(line)
+            line = ""
+        line += ch
+    return [*lines, line] if line else lines
+
+
+def place_label(mark: TimelineMark, left: float, right: float) -> None:
+    """Labels are never cut: an activity's goes under its bar (from its start, or ending at the
+    chart's right edge); a milestone's or session's goes on whichever side has room, wrapped
+    onto more lines when neither has."""
+    needed = text_width(mark.label)
+    if mark.kind == "activity":
+        mark.label_end = mark.x + needed > right
+        room = right - left if mark.label_end else right - mark.x
+        mark.lines = wrap(mark.label, room)
+        return
+    after = right - (mark.x + mark.width + GAP)
+    before = mark.x - GAP - left
+    if needed <= after:
+        mark.label_end, room = False, after
+    elif needed <= before:
+        mark.label_end, room = True, before
+    else:
+        mark.label_end, room = before > after, max(before, after)
+    mark.lines = wrap(mark.label, room)

@@ -266,4 +266,5 @@ def revise(sub_id: int) -> Any:
 @login_required
 def dashboard() -> str:
     return render_template("subcommittees/dashboard.html", views=queries.dashboard(current_user),
+                           requests=queries.requests_of(current_user),
                            proposals=queries.proposals_of(current_user), may_propose=access.may_propose(current_user))

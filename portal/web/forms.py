@@ -20,6 +20,22 @@ class Form(FlaskForm):
     """The base of every form: a single-line field never takes a line break or another control
     character (a name with CR/LF would add lines to a mail's header or body)."""
 
+    # Forms that share a page with others prefix their ids (material-title, session-title): a
+    # repeated id leaves a control without its label (WCAG 1.3.1, 4.1.1). Names stay as they are.
+    id_prefix: str = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.id_prefix:
+            for name, field in self._fields.items():
+                if name != "csrf_token":
+                    field.id = f"{self.id_prefix}-{field.id}"
+                    field.label.field_id = field.id
+        # A page often carries several forms: their hidden CSRF inputs must not all be id="csrf_token".
+        token = self._fields.get("csrf_token")
+        if token is not None:
+            token.render_kw = {"id": False}
+
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
         for field in self:
