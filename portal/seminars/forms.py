@@ -14,14 +14,22 @@ from wtforms import (
     SelectField,
     StringField,
     TextAreaField,
-    TimeField,
 )
 from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from portal.core.dates import MAX_YEAR, MIN_YEAR, TOKYO, Precision, fiscal_year, local_datetime, year_ok
+from portal.core.dates import (
+    MAX_YEAR,
+    MIN_YEAR,
+    TOKYO,
+    Precision,
+    date_label,
+    fiscal_year,
+    local_datetime,
+    year_ok,
+)
 from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.presenters import lines, parse_presenters, presenters_text
-from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -74,9 +82,9 @@ class SeminarForm(Form):
     title = StringField(_l("テーマ（空欄なら「予定」）"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("説明"), validators=[Optional(), Length(max=5000)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.DAY.value)
-    date = StringField(_l("日付（YYYY-MM-DD）または月（YYYY-MM）"), validators=[Length(max=10)])
-    start = TimeField(_l("開始時刻"), validators=[Optional()])
-    end = TimeField(_l("終了時刻"), validators=[Optional()])
+    date = StringField(_l("日付（例: 2027/3/9）または月（例: 2027/3）"), validators=[Length(max=20)])
+    start = ClockField(_l("開始時刻"), validators=[Optional()])
+    end = ClockField(_l("終了時刻"), validators=[Optional()])
     status = SelectField(_l("状態"), choices=choices(STATUS_LABELS), default="draft")
     capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[
         Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
@@ -141,13 +149,16 @@ class SeminarForm(Form):
         }
 
     def validate_date(self, field: StringField) -> None:
-        self._day()  # a ValidationError with the message for this field, or nothing
+        day = self._day()  # a ValidationError with the message for this field, or nothing
+        if day is not None and self.precision.data in {p.value for p in Precision}:
+            # what the text was read as, shown beside it (web.forms' fields do the same)
+            field.understood = date_label(day, Precision(self.precision.data), with_year=True)  # type: ignore[attr-defined]
 
-    def validate_start(self, field: TimeField) -> None:
+    def validate_start(self, field: ClockField) -> None:
         if field.data and self.precision.data != Precision.DAY.value:
             raise ValidationError(_("時刻は日付が確定しているときだけ指定できます。"))
 
-    def validate_end(self, field: TimeField) -> None:
+    def validate_end(self, field: ClockField) -> None:
         if field.data and not self.start.data:
             raise ValidationError(_("終了時刻には開始時刻が必要です。"))
         if field.data and self.start.data and field.data <= self.start.data:
@@ -165,11 +176,11 @@ class SeminarForm(Form):
 
 
 class GenerateForm(Form):
-    first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
+    first_date = DayField(_l("初回の日付（例: 2027/3/9）"), validators=[InputRequired(REQUIRED)])
     count = BoundedIntegerField(_l("回数"), default=6, validators=[
         DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
-    start = TimeField(_l("開始時刻"), validators=[Optional()])
-    end = TimeField(_l("終了時刻"), validators=[Optional()])
+    start = ClockField(_l("開始時刻"), validators=[Optional()])
+    end = ClockField(_l("終了時刻"), validators=[Optional()])
 
     def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -192,13 +203,13 @@ class GenerateForm(Form):
         if field.data > fits:
             raise ValidationError(_("年度内に収まるのは%(fits)s回までです。", fits=fits))
 
-    def validate_end(self, field: TimeField) -> None:
+    def validate_end(self, field: ClockField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
 
 class ProgramItemForm(Form):
-    start_time = TimeField(_l("開始時刻"), validators=[Optional()])
+    start_time = ClockField(_l("開始時刻"), validators=[Optional()])
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(_l("注記（※、1行に1項目）"), validators=[Optional(), Length(max=2000)])

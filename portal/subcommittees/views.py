@@ -189,6 +189,14 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
                     _("「%(title)s」を完了にしました。", title=milestone.title))
 
 
+@bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/undone")
+@login_required
+def milestone_undone(slug: str, milestone_id: int) -> Response:
+    sub, milestone = _lead_and(slug, Milestone, milestone_id)
+    return _on_plan(sub, ActionForm(), lambda: operations.mark_not_done(milestone),
+                    _("「%(title)s」の完了を取り消しました。", title=milestone.title))
+
+
 @bp.post("/subcommittees/<slug>/materials")
 @login_required
 def material_upload(slug: str) -> Response:
