@@ -56,19 +56,32 @@ def mail_registration(registration: Registration, user: User, event: str) -> Non
     )
 
 
-def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None) -> None:
-    """Tell everyone registered or waiting that the seminar was cancelled or moved."""
+def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None,
+                            program_moved: bool = False) -> None:
+    """Tell everyone registered or waiting that the seminar was cancelled or moved (the old and
+    new times; whether the program moved with it)."""
     for registration in active_registrations(seminar):
         enqueue(
             registration.user.email,
             f"{NOTICE_SUBJECTS[event]}：{seminar_title(seminar)}",
             render_template(
                 "mail/seminar_notice.txt", event=event, user=registration.user, seminar=seminar,
-                before=before, url=external_url_for("seminars.detail", seminar_id=seminar.id),
+                before=before, program_moved=program_moved,
+                url=external_url_for("seminars.detail", seminar_id=seminar.id),
                 join_url=seminar.join_url if registration.state is RegistrationState.REGISTERED else None,
             ),
             kind=f"seminar.{event}",
         )
+
+
+def registrants_to_mail(seminar: Seminar) -> int:
+    """How many people ``mail_registrants`` writes to (the confirmation step says it)."""
+    return sum(r.state is RegistrationState.REGISTERED for r in active_registrations(seminar))
+
+
+def mail_test(address: str, subject: str, body: str) -> None:
+    """The secretariat's test send of a bulk mail to itself, marked as a test."""
+    enqueue(address, f"［テスト送信］{subject}", body, kind="seminar.announcement_test")
 
 
 def mail_registrants(seminar: Seminar, subject: str, body: str) -> int:

@@ -240,5 +240,5 @@ class MilestoneForm(Form):
 
 class DoneForm(Form):
     # Asked, never assumed: the field starts at today, and an empty one is refused.
-    done_on = DayField(_l("完了日"), default=today_local,
+    done_on = DayField(_l("完了日"), default=today_local,  # type: ignore[arg-type]  # a date: DayField.data
                        validators=[InputRequired(_l("完了日を入力してください（例: 2027/3/9）。"))])
