@@ -745,7 +745,8 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
     assert asked.status_code == 200 and outbox("seminar.rescheduled") == []
     asked_text = page_text(asked.get_data(as_text=True))
     assert "この操作で 2 名にメールが送信されます。" in asked_text
-    assert f"変更前: {ja_day(day)} 15:30～17:00" in asked_text and f"変更後: {ja_day(new_day)} 15:30～17:00" in asked_text
+    assert f"変更前: {ja_day(day)} 15:30～17:00" in asked_text
+    assert f"変更後: {ja_day(new_day)} 15:30～17:00" in asked_text
     response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat(),
                                                                        "confirmed": "1"})
     assert response.status_code == 302
@@ -944,7 +945,8 @@ def test_mail_to_all_registered_not_waiting(app, client, auth, create_user, outb
     cancel(app, seminar_id, gone)  # b is promoted, waiting stays waiting
     assert states(app, seminar_id)[waiting.id] is RegistrationState.WAITING
     me = secretariat(create_user, auth)
-    written = {"subject": "【官民連携プラットフォーム】資料公開のお知らせ", "body": "資料を公開しました。\nご確認ください。"}
+    written = {"subject": "【官民連携プラットフォーム】資料公開のお知らせ",
+               "body": "資料を公開しました。\nご確認ください。"}
 
     # First a preview saying how many it mails; nothing is sent.
     preview = auth.post(f"/secretariat/seminars/{seminar_id}/mail", written)
