@@ -129,7 +129,7 @@ class SeminarForm(Form):
         """Start a new seminar from a past one: its theme and settings, no date (a draft)."""
         self.process(data={
             "series_id": self.series_id.data or source.series_id, "title": source.title,
-            "description": source.description, "precision": Precision.UNDECIDED.value, "date": "",
+            "description": source.description, "precision": Precision.DAY.value, "date": "",
             "status": SeminarStatus.DRAFT.value, "capacity": source.capacity, "mailbox": source.mailbox,
             "registration_open": source.registration_open,
         })
