@@ -4,7 +4,6 @@ publish; moving a seminar moves its program, asks before mailing, and refuses an
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 import pytest
