@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from portal.audit.services import record
 from portal.core.dates import date_label, format_time, to_local
+from portal.core.db import db
 from portal.materials import storage
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
@@ -57,6 +58,7 @@ def series_new() -> ResponseReturnValue:
     if form.validate_on_submit():
         with unit_of_work(form) as work:
             series = operations.create_series(**form.values())
+            _audit_series("series.created", series)
         if work.ok:
             flash(_("シリーズを作成しました。"), "success")
             return redirect(url_for(".schedule", fy=series.fiscal_year))
@@ -69,7 +71,10 @@ def series_edit(series_id: int) -> ResponseReturnValue:
     form = SeriesForm(obj=series)
     if form.validate_on_submit():
         with unit_of_work(form) as work:
+            before = f"{series.fiscal_year}年度 {series.name}"
             operations.update_series(series, **form.values())
+            after = f"{series.fiscal_year}年度 {series.name}"
+            _audit_series("series.updated", series, changes=[["series", before, after]] if before != after else [])
         if work.ok:
             flash(_("シリーズを更新しました。"), "success")
             return redirect(url_for(".schedule", fy=series.fiscal_year))
@@ -85,6 +90,7 @@ def series_generate(series_id: int) -> ResponseReturnValue:
     if form.validate_on_submit() and first is not None and count is not None:
         with unit_of_work() as work:
             created = operations.generate_bimonthly(series, first, count, form.start.data, form.end.data)
+            _audit_series("series.generated", series, count=len(created))
         if work.ok:
             flash(_("隔月のセミナーを%(count)s件、下書きとして作成しました。", count=len(created)), "success")
     else:
@@ -95,6 +101,12 @@ def series_generate(series_id: int) -> ResponseReturnValue:
 def _actor() -> Actor:
     """The secretariat account making a change, for the audit log."""
     return Actor(current_user._get_current_object(), client_address())
+
+
+def _audit_series(action: str, series: SeminarSeries, **details: Any) -> None:
+    db.session.flush()  # a new series has its id
+    record(action, actor_id=current_user.id, subject=f"series:{series.id}", ip=client_address(),
+           details={"series": f"{series.fiscal_year}年度 {series.name}", **details})
 
 
 @bp.route("/seminars/new", methods=["GET", "POST"])
@@ -373,7 +385,7 @@ def material_delete(material_id: int) -> ResponseReturnValue:
     seminar_id = material.seminar_id
     with unit_of_work():
         record("material.deleted", actor_id=current_user.id, subject=f"seminar:{seminar_id}", ip=client_address(),
-               details={"title": material.title, "file": material.filename})
+               details={"material": material.title, "file": material.filename})
         storage.delete_material(material)
     flash(_("資料を削除しました。"), "info")
     return _to_manage(seminar_id, "#materials")

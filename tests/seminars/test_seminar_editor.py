@@ -98,3 +98,22 @@ def test_audit_log_says_changes_in_words_and_back_office_dates_in_the_public_sty
     # Times in the back office as on the public pages: 2026年12月7日（月） 13:48, never 2026-12-07 13:48.
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日（.）\s*\d{1,2}:\d{2}", page_text(html))
     assert not re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page_text(html))
+
+
+def test_uploads_and_deletions_are_audited(app, create_user, make_seminar):
+    sid = make_seminar("audited-files", day=date(2027, 1, 12))
+    auth = staff(app, create_user)
+    pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    from io import BytesIO
+
+    auth.post(f"/secretariat/seminars/{sid}/materials", {"title": "当日資料", "program_item_id": "0",
+                                                          "file": (BytesIO(pdf), "slides.pdf")},
+              content_type="multipart/form-data")
+    from portal.materials.models import Material
+
+    with app.app_context():
+        material_id = db.session.scalars(select(Material.id).where(Material.seminar_id == sid)).one()
+    assert auth.client.get(f"/secretariat/materials/{material_id}/delete").status_code == 200  # asks first
+    auth.post(f"/secretariat/materials/{material_id}/delete")
+    text = page_text(auth.client.get("/secretariat/audit").get_data(as_text=True))
+    assert "資料のアップロード" in text and "資料の削除" in text and "資料: 当日資料" in text
