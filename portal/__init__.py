@@ -163,18 +163,7 @@ def _register_template_helpers(app: Flask) -> None:
         external_url=external_url,
         external_url_for=external_url_for,
     )
-
-    @app.template_filter("label")
-    @pass_context
-    def _label(context: Any, value: Any, kind: str | None = None) -> str:
-        """The one label table; mails (.txt templates) are Japanese even when the request that
-        caused them was in English (no "さくら市（member）")."""
-        if (context.name or "").endswith(".txt"):
-            from flask_babel import force_locale
-
-            with force_locale("ja"):
-                return label(value, kind)
-        return label(value, kind)
+    app.jinja_env.filters["label"] = label
 
     @app.context_processor
     def _viewer() -> dict[str, Any]:
