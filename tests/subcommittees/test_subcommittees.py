@@ -876,7 +876,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     assert reminders(app, due - timedelta(days=7)) == 1
     mails = outbox("subcommittee.milestone_reminder")
     assert recipients(mails) == sorted([team.lead.email, team.member.email])  # not the pending applicant
-    assert all("中間報告書の提出" in m.subject + m.body and "2030年06月10日" in m.body for m in mails)
+    assert all("中間報告書の提出" in m.subject + m.body and "2030年6月10日（月）" in m.body for m in mails)
     assert not any("完了済みの準備" in m.subject + m.body for m in mails)
 
     assert reminders(app, due - timedelta(days=6)) == 0
@@ -894,7 +894,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     assert reminders(app, moved - timedelta(days=4)) == 0
     mails = outbox("subcommittee.milestone_reminder")
     assert len(mails) == 4
-    assert all("2030年06月24日" in m.body for m in mails[2:])
+    assert all("2030年6月24日（月）" in m.body for m in mails[2:])
 
 
 def test_send_reminders_command_mails_milestones_once(app, team, runner, outbox):
