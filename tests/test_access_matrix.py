@@ -133,7 +133,8 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/subcommittees/<slug>/leave":                  {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/materials":              {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/materials/<int:material_id>/delete":
-                                                    {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
+                                                    {"GET":  R(LOGIN, 403,   403,   403,   200,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/members/<int:member_id>/<action>":
                                                     {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/milestones":             {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
