@@ -117,3 +117,28 @@ def test_uploads_and_deletions_are_audited(app, create_user, make_seminar):
     auth.post(f"/secretariat/materials/{material_id}/delete")
     text = page_text(auth.client.get("/secretariat/audit").get_data(as_text=True))
     assert "資料のアップロード" in text and "資料の削除" in text and "資料: 当日資料" in text
+
+
+def test_a_running_seminar_says_so_and_gives_the_registered_a_join_button(app, create_user, make_seminar):
+    from datetime import timedelta
+
+    from conftest import register_accounts
+
+    from portal.core.db import utcnow
+
+    sid = make_seminar("running", day=date(2027, 1, 12), join_url="https://example.org/webinar/running")
+    member = create_user("member")
+    register_accounts(app, sid, member)
+    auth = logged_in(app, member)
+    before = auth.client.get(f"/seminars/{sid}").get_data(as_text=True)
+    assert "開催中" not in page_text(before) and "join-button" not in before
+    with app.app_context():
+        seminar = db.session.get(Seminar, sid)
+        seminar.starts_at, seminar.ends_at = utcnow() - timedelta(hours=1), utcnow() + timedelta(hours=1)
+        db.session.commit()
+    during = auth.client.get(f"/seminars/{sid}").get_data(as_text=True)
+    assert "開催中" in page_text(during) and "受付中" not in page_text(during)
+    join = r'<a class="button join-button" href="https://example.org/webinar/running"[^>]*>参加する</a>'
+    assert re.search(join, during)
+    visitor = app.test_client().get(f"/seminars/{sid}").get_data(as_text=True)
+    assert "開催中" in page_text(visitor) and "join-button" not in visitor  # the link stays the registered's
