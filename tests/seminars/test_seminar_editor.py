@@ -142,3 +142,17 @@ def test_a_running_seminar_says_so_and_gives_the_registered_a_join_button(app, c
     assert re.search(join, during)
     visitor = app.test_client().get(f"/seminars/{sid}").get_data(as_text=True)
     assert "開催中" in page_text(visitor) and "join-button" not in visitor  # the link stays the registered's
+
+
+def test_adding_a_row_to_a_new_item_keeps_its_form_open_and_adds_nothing(app, create_user, make_seminar):
+    sid = make_seminar("rows-new", day=date(2027, 1, 12))
+    auth = staff(app, create_user)
+    page = auth.post(f"/secretariat/seminars/{sid}/program", {
+        "start_time": "15:40", "title": "新しい項目", "points": "", "notes": "", "row": "add",
+        "presenters-0-organization": "岡崎市", "presenters-0-honorific": "様"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert re.search(r'<details id="program-add"\s+open>', html)
+    assert 'value="岡崎市"' in html and 'id="presenters-1-organization"' in html and 'value="新しい項目"' in html
+    with app.app_context():
+        assert db.session.get(Seminar, sid).program == []
