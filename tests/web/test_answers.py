@@ -293,7 +293,9 @@ def test_when_a_seminar_page_changes_by_itself(app):
                       registration_closes_at=closes)
     assert seminar.next_change_by_time(now) == opens
     assert seminar.next_change_by_time(opens) == closes
-    assert seminar.next_change_by_time(closes) == seminar.ends_at
+    # At its start the page shows 開催中 (and the registered a 参加する button); then it is over.
+    assert seminar.next_change_by_time(closes) == seminar.starts_at
+    assert seminar.next_change_by_time(seminar.starts_at) == seminar.ends_at
     assert seminar.next_change_by_time(seminar.ends_at) is None
     # 10月上旬 is over at midnight (Tokyo) after October 10th.
     from datetime import date
