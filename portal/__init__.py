@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.local import LocalProxy
@@ -191,10 +192,17 @@ def _register_template_helpers(app: Flask) -> None:
         return None if value is None else to_local(value).date()
 
     @app.template_filter("local")
-    def _local(value, fmt: str = "%Y-%m-%d %H:%M"):
-        from portal.core.dates import to_local
+    @pass_context
+    def _local(context: Any, value: Any, part: str = "minutes") -> str:
+        """An instant in the public style (core.dates); mails (.txt templates) always in Japanese."""
+        from portal.core.dates import format_moment, to_local
 
-        return "" if value is None else to_local(value).strftime(fmt)
+        if value is None:
+            return ""
+        if part.startswith("%"):  # an explicit strftime format (a clock on a same-day list)
+            return to_local(value).strftime(part)
+        mail = (context.name or "").endswith(".txt")
+        return format_moment(value, part=part, locale="ja" if mail else str(get_locale()))
 
 
 

@@ -139,7 +139,9 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
 
     # Seminars (an upcoming seminar with registration open) and Q&A (the member is its attendee)
     "/seminars/<int:seminar_id>/registration":      {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
-    "/seminars/<int:seminar_id>/registration/cancel": {"POST": R(LOGIN, 302,  302,   302,   302,   302,   LOGIN)},
+    # GET: the confirmation step (each account is registered by the POST above)
+    "/seminars/<int:seminar_id>/registration/cancel": {"GET": R(LOGIN, 200,   200,   200,   200,   200,   LOGIN),
+                                                       "POST": R(LOGIN, 302,  302,   302,   302,   302,   LOGIN)},
     "/seminars/<int:seminar_id>/questions":         {"GET":  R(LOGIN, 403,   200,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   422,   403,   403,   422,   LOGIN)},
     "/questions/<int:question_id>/vote":            {"POST": R(LOGIN, 403,   302,   403,   403,   302,   LOGIN)},
@@ -150,11 +152,14 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/subcommittees/<slug>/leave":                  {"POST": R(LOGIN, 302,   302,   302,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/materials":              {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/materials/<int:material_id>/delete":
-                                                    {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
+                                                    {"GET":  R(LOGIN, 403,   403,   403,   200,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/members/<int:member_id>/<action>":
                                                     {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/milestones":             {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/milestones/<int:milestone_id>/done":
+                                                    {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
+    "/subcommittees/<slug>/milestones/<int:milestone_id>/undone":
                                                     {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/sessions":               {"POST": R(LOGIN, 403,   403,   403,   302,   302,   LOGIN)},
     "/subcommittees/<slug>/sessions/<int:session_id>":
@@ -169,21 +174,25 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     # Back office
     "/secretariat/":                                {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/accounts":                        {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
-    "/secretariat/accounts/<int:user_id>/anonymize": {"POST": R(LOGIN, 403,  403,   403,   403,   302,   LOGIN)},
+    "/secretariat/accounts/<int:user_id>/anonymize": {"GET": R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
+                                                      "POST": R(LOGIN, 403,  403,   403,   403,   302,   LOGIN)},
     "/secretariat/accounts/<int:user_id>/approve":  {"POST": R(LOGIN, 403,   403,   403,   403,   400,   LOGIN)},
     "/secretariat/accounts/<int:user_id>/reject":   {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/accounts/<int:user_id>/role":     {"POST": R(LOGIN, 403,   403,   403,   403,   400,   LOGIN)},
-    "/secretariat/accounts/<int:user_id>/state":    {"POST": R(LOGIN, 403,   403,   403,   403,   400,   LOGIN)},
+    "/secretariat/accounts/<int:user_id>/state":    {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   403,   400,   LOGIN)},
     "/secretariat/audit":                           {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/audit.csv":                       {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/inventory":                       {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/inventory.csv":                   {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/inventory/review":                {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
-    "/secretariat/materials/<int:material_id>/delete": {"POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
+    "/secretariat/materials/<int:material_id>/delete": {"GET": R(LOGIN, 403,  403,  403,   403,   200,   LOGIN),
+                                                        "POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
     "/secretariat/outbox":                          {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/outbox/<int:message_id>":         {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN)},
     "/secretariat/outbox/<int:message_id>/retry":   {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
-    "/secretariat/program/<int:item_id>/delete":    {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
+    "/secretariat/program/<int:item_id>/delete":    {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/program/<int:item_id>/edit":      {"GET":  R(LOGIN, 403,   403,   403,   403,   200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
     "/secretariat/program/<int:item_id>/move":      {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
@@ -203,7 +212,10 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/secretariat/seminars/<int:seminar_id>/mail":  {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/materials": {"POST": R(LOGIN, 403, 403, 403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/program": {"POST": R(LOGIN, 403,  403,   403,   403,   422,   LOGIN)},
-    "/secretariat/seminars/<int:seminar_id>/qa/close": {"POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/qa/close": {"GET": R(LOGIN, 403,  403,  403,   403,   200,   LOGIN),
+                                                        "POST": R(LOGIN, 403, 403,  403,   403,   302,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/preview": {"GET": R(LOGIN, 403,  403,   403,   403,   200,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/publish": {"POST": R(LOGIN, 403, 403,   403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/qa/open": {"POST": R(LOGIN, 403,  403,   403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/qa/approval": {"POST": R(LOGIN, 403, 403, 403,  403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/questions": {"GET": R(LOGIN, 403, 403,  403,   403,   200,   LOGIN)},
@@ -433,6 +445,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/subcommittees/<slug>/milestones": lambda w, r: "/subcommittees/net-zero/milestones",
     "/subcommittees/<slug>/milestones/<int:milestone_id>/done":
         lambda w, r: f"/subcommittees/net-zero/milestones/{w.ids['milestone']}/done",
+    "/subcommittees/<slug>/milestones/<int:milestone_id>/undone":
+        lambda w, r: f"/subcommittees/net-zero/milestones/{w.ids['milestone']}/undone",
     "/subcommittees/<slug>/sessions": lambda w, r: "/subcommittees/net-zero/sessions",
     "/subcommittees/<slug>/sessions/<int:session_id>":
         lambda w, r: f"/subcommittees/net-zero/sessions/{w.ids['session']}",
@@ -467,6 +481,8 @@ URLS: dict[str, Callable[[World, str], str]] = {
     "/secretariat/seminars/<int:seminar_id>/materials": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/materials",
     "/secretariat/seminars/<int:seminar_id>/program": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/program",
     "/secretariat/seminars/<int:seminar_id>/qa/close": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/close",
+    "/secretariat/seminars/<int:seminar_id>/preview": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/preview",
+    "/secretariat/seminars/<int:seminar_id>/publish": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/publish",
     "/secretariat/seminars/<int:seminar_id>/qa/open": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/open",
     "/secretariat/seminars/<int:seminar_id>/qa/approval":
         lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/approval",

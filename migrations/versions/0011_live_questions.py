@@ -1,7 +1,7 @@
 """live questions: approve-before-shown mode, the 回答中 mark
 
 Revision ID: 0011_live_questions
-Revises: 0009_calendar_identities
+Revises: 0010_seminar_editor
 Create Date: 2026-12-07 04:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011_live_questions'
-down_revision = '0009_calendar_identities'
+down_revision = '0010_seminar_editor'
 branch_labels = None
 depends_on = None
 

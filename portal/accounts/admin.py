@@ -22,6 +22,7 @@ from portal.governance import queries as inventory_queries
 from portal.governance.exports import inventory_csv as inventory_file
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import submitted
 from portal.web.redirects import back_or
 from portal.web.responses import csv_response
@@ -116,7 +117,32 @@ def set_state(user_id: int):
     if work.ok:
         flash(_("%(name)s さんのアカウントを停止しました。", name=user.name) if state is AccountState.DEACTIVATED
               else _("%(name)s さんのアカウントを再開しました。", name=user.name), "success")
+    if is_confirmed():  # from the confirmation page: back to the list, not to the question
+        return redirect(url_for(".inventory"))
     return back_or(url_for(".inventory"))
+
+
+@bp.get("/accounts/<int:user_id>/state")
+def set_state_confirm(user_id: int):
+    """Ask before stopping an account (its sessions end at once, its feed URL stops)."""
+    user = get_or_404(User, user_id)
+    return confirmation(
+        title=_("アカウントを停止します"),
+        message=_("%(name)s さん（%(email)s）のアカウントを停止します。ログイン中の端末はすべてログアウトし、"
+                  "個人用カレンダーのURLは使えなくなります（再開しても元のURLには戻りません）。",
+                  name=user.name, email=user.email),
+        action=url_for(".set_state", user_id=user.id), button=_("停止する"), back=url_for(".inventory"),
+        mails=0, keep={"state": AccountState.DEACTIVATED.value})
+
+
+@bp.get("/accounts/<int:user_id>/anonymize")
+def anonymize_confirm(user_id: int):
+    user = get_or_404(User, user_id)
+    return confirmation(
+        title=_("アカウントを匿名化します"),
+        message=_("%(name)s さん（%(email)s）のアカウントを停止し、個人情報を匿名化します。元に戻すことはできません。",
+                  name=user.name, email=user.email),
+        action=url_for(".anonymize", user_id=user.id), button=_("匿名化する"), back=url_for(".inventory"), mails=0)
 
 
 @bp.post("/accounts/<int:user_id>/role")

@@ -21,7 +21,8 @@ bp = Blueprint("audit", __name__)
 def log():
     q, action = request.args.get("q", ""), request.args.get("action", "")
     events = queries.events(q, action)
-    return render_template("governance/audit.html", events=events, actors=queries.actors(events), q=q, action=action)
+    return render_template("governance/audit.html", events=events, actors=queries.actors(events), q=q, action=action,
+                           in_words=queries.in_words)
 
 
 @bp.get("/audit.csv")

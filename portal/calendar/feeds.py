@@ -79,13 +79,13 @@ def seminar_facts(*conditions) -> list[SeminarFacts]:
         return []
     chosen = select(Seminar.id).where(*where).scalar_subquery()
     presenters: dict[int, list[tuple[int | None, str]]] = defaultdict(list)
-    for item_id, point, organization, department, person in conn.execute(
+    for item_id, point, organization, department, person, honorific in conn.execute(
         select(Presenter.program_item_id, Presenter.point_index, Presenter.organization, Presenter.department,
-               Presenter.person)
+               Presenter.person, Presenter.honorific)
         .join(ProgramItem).where(ProgramItem.seminar_id.in_(chosen))
         .order_by(Presenter.program_item_id, Presenter.position)
     ).all():
-        presenters[item_id].append((point, presenter_display(organization, department, person)))
+        presenters[item_id].append((point, presenter_display(organization, department, person, honorific)))
     program: dict[int, list[ProgramLine]] = defaultdict(list)
     for item_id, seminar_id, start, title, points in conn.execute(
         select(ProgramItem.id, ProgramItem.seminar_id, ProgramItem.start_time, ProgramItem.title, ProgramItem.points)

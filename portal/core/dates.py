@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import enum
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
@@ -129,6 +130,17 @@ def format_time(value: time | None) -> str:
     return "" if value is None else f"{value.hour}:{value.minute:02d}"
 
 
+def format_moment(value: datetime, *, part: str = "minutes", locale: str = "ja") -> str:
+    """An instant in the public style, in Asia/Tokyo: 2026年12月5日（土） 4:06 (``part``: "day",
+    "minutes" or "seconds")."""
+    local = to_local(value)
+    text = format_day(local.date(), locale=locale)
+    if part == "day":
+        return text
+    text += f" {format_time(local.time())}"
+    return text + f":{local.second:02d}" if part == "seconds" else text
+
+
 def date_label(
     day: date | None,
     precision: Precision,
@@ -192,27 +204,65 @@ def _in_range(day: date) -> date:
     return day
 
 
+def _normalized(text: str) -> str:
+    """Text as people type it, in one form: full-width digits and punctuation become ASCII
+    (NFKC: ２０２７／３／９ → 2027/3/9), spaces go, and a trailing weekday such as （火） is dropped."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return re.sub(r"\((?:[月火水木金土日](?:曜日?)?|[A-Za-z]{3})\)$", "", text)
+
+
+# 2027-03-09, 2027/3/9, 2027.3.9, 2027年3月9日 (after _normalized).
+_DAY = re.compile(r"(\d{4})(?:-(\d{1,2})-(\d{1,2})|/(\d{1,2})/(\d{1,2})"
+                  r"|\.(\d{1,2})\.(\d{1,2})|年(\d{1,2})月(\d{1,2})日)")
+# 2027-03, 2027/3, 2027.3, 2027年3月
+_MONTH = re.compile(r"(\d{4})(?:-(\d{1,2})|/(\d{1,2})|\.(\d{1,2})|年(\d{1,2})月)")
+# 15:30, 15時30分, 15時, 15時半 (after _normalized)
+_CLOCK = re.compile(r"(\d{1,2})(?::(\d{2})|時(?:(\d{1,2})分)?|時半)")
+
+
+def _numbers(match: re.Match[str]) -> list[int]:
+    return [int(g) for g in match.groups() if g is not None]
+
+
 def parse_day(text: str) -> date:
-    """YYYY-MM-DD, a real day between MIN_YEAR and MAX_YEAR; DomainError otherwise."""
-    text = text.strip()
+    """A day as people type it: 2027-03-09, 2027/3/9, 2027.3.9, 2027年3月9日, in half- or
+    full-width digits, with or without its weekday; between MIN_YEAR and MAX_YEAR.
+    DomainError otherwise."""
+    match = _DAY.fullmatch(_normalized(text))
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if match is None:
             raise ValueError
-        return _in_range(date.fromisoformat(text))
+        year, month, day = _numbers(match)
+        return _in_range(date(max(year, 1), month, day))
     except ValueError:
-        raise _bad_format("2021-08-03", "YYYY-MM-DD") from None
+        raise _bad_format("2021-08-03", "YYYY-MM-DD・YYYY/M/D・YYYY年M月D日") from None
 
 
 def parse_month(text: str) -> date:
-    """YYYY-MM (or a whole YYYY-MM-DD) → the first day of that month; DomainError otherwise."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return parse_day(text).replace(day=1)
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-    if match is None or not 1 <= int(match[2]) <= 12:
-        raise _bad_format("2021-10", "YYYY-MM")
-    year = max(int(match[1]), 1)  # year 0 has no date; 0001 is out of range with the same message
-    return _in_range(date(year, int(match[2]), 1))
+    """A month (2027-03, 2027/3, 2027年3月; or a whole day) → its first day; DomainError otherwise."""
+    normalized = _normalized(text)
+    if _DAY.fullmatch(normalized):
+        return parse_day(normalized).replace(day=1)
+    match = _MONTH.fullmatch(normalized)
+    if match is None or not 1 <= _numbers(match)[1] <= 12:
+        raise _bad_format("2021-10", "YYYY-MM・YYYY/M・YYYY年M月")
+    year, month = _numbers(match)
+    year = max(year, 1)  # year 0 has no date; 0001 is out of range with the same message
+    return _in_range(date(year, month, 1))
+
+
+def parse_clock(text: str) -> time:
+    """A wall-clock time as people type it: 15:30, １５：３０, 15時30分, 15時, 15時半."""
+    normalized = _normalized(text)
+    match = _CLOCK.fullmatch(normalized)
+    try:
+        if match is None:
+            raise ValueError
+        numbers = _numbers(match)
+        minute = 30 if normalized.endswith("時半") else (numbers[1] if len(numbers) > 1 else 0)
+        return time(numbers[0], minute)
+    except ValueError:
+        raise DomainError(_l("時刻の形式が正しくありません（例: 15:30、15時30分）。")) from None
 
 
 def parse_when(precision: Precision, text: str | None, expected_fy: int | None = None) -> date | None:

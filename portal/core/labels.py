@@ -23,6 +23,8 @@ STATES: dict[str, dict[str, Any]] = {
     },
     "SeminarStatus": {"draft": _l("下書き"), "published": _l("公開"), "cancelled": _l("中止")},
     "SeminarBadge": {"cancelled": _l("中止"), "draft": _l("下書き"), "tentative": _l("予定")},
+    "QaState": {"not_started": _l("未開始"), "open": _l("受付中"), "closed": _l("終了")},
+    "SeminarPhase": {"upcoming": _l("開催前"), "running": _l("開催中"), "over": _l("終了")},
     "RegistrationState": {
         "registered": _l("参加登録済み"), "waiting": _l("キャンセル待ち"), "cancelled": _l("取消済み"),
     },
@@ -76,6 +78,7 @@ CODES: dict[str, dict[str, Any]] = {
         "seminar.rescheduled": _l("日時変更のお知らせ"),
         "seminar.cancelled_by_secretariat": _l("開催中止のお知らせ"),
         "seminar.announcement": _l("参加登録者へのお知らせ"),
+        "seminar.announcement_test": _l("参加登録者へのお知らせ（テスト送信）"),
         "qa.digest": _l("未回答の質問（事務局あて）"),
         "subcommittee.join_received": _l("分科会への参加申請の受付"),
         "announcement": _l("開催案内"),
@@ -133,6 +136,23 @@ CODES: dict[str, dict[str, Any]] = {
         "2fa.enrolment_link_mailed": _l("二要素認証の設定用リンクの送信"),
         "2fa.enrolment_link_not_mailed": _l("二要素認証の設定用リンクの上限超過（送信せず）"),
         "qa.closed": _l("Q&A終了"),
+        "seminar.created": _l("セミナーの作成"),
+        "seminar.copied": _l("過去のセミナーからプログラムをコピー"),
+        "seminar.updated": _l("セミナーの変更"),
+        "seminar.rescheduled": _l("セミナーの日時変更"),
+        "seminar.published": _l("セミナーの公開"),
+        "seminar.unpublished": _l("セミナーを下書きに戻す"),
+        "seminar.cancelled": _l("セミナーの中止"),
+        "seminar.mailed": _l("参加登録者へのメール送信"),
+        "series.created": _l("シリーズの作成"),
+        "series.updated": _l("シリーズの変更"),
+        "series.generated": _l("隔月のセミナーの一括作成"),
+        "program.added": _l("プログラム項目の追加"),
+        "program.updated": _l("プログラム項目の変更"),
+        "program.moved": _l("プログラム項目の並べ替え"),
+        "program.deleted": _l("プログラム項目の削除"),
+        "material.uploaded": _l("資料のアップロード"),
+        "material.deleted": _l("資料の削除"),
         "qa.hidden": _l("質問の非表示"),
         "qa.approved": _l("質問の承認"),
         "qa.routed": _l("未回答の質問を事務局へ送付"),
@@ -144,6 +164,23 @@ CODES: dict[str, dict[str, Any]] = {
         "subcommittee.member_approved": _l("分科会メンバーの承認"),
         "subcommittee.member_declined": _l("分科会メンバーの見送り"),
     },
+}
+
+
+# The parts of an audit event's details, as the audit log names them ("field": a changed value).
+CODES["detail"] = {
+    "seminar": _l("セミナー"), "series": _l("シリーズ・年度"), "number": _l("回数"), "title": _l("テーマ"),
+    "description": _l("説明"), "when": _l("日時"), "status": _l("状態"), "capacity": _l("定員"),
+    "registration_open": _l("参加申込"), "registration_opens_at": _l("受付開始"),
+    "registration_closes_at": _l("受付締切"), "join_url": _l("参加用リンク"), "mailbox": _l("質問の送付先"),
+    "program_moved": _l("プログラムも移動"), "source": _l("コピー元"), "item": _l("プログラム項目"),
+    "start_time": _l("開始時刻"), "points": _l("内容"), "notes": _l("注記"), "presenters": _l("発表者"),
+    "file": _l("ファイル"), "material": _l("資料"),
+    "mail_subject": _l("件名"), "recipients": _l("送信先の人数"), "role": _l("ロール"),
+    "from": _l("変更前"), "to": _l("変更後"), "routed": _l("事務局へ送った質問"), "rows": _l("行数"),
+    "subcommittee": _l("分科会"), "accounts": _l("対象アカウント"), "questions": _l("質問"),
+    "outbox": _l("送信メール"), "failures": _l("失敗回数"), "via": _l("経路"), "name": _l("名称"),
+    "fiscal_year": _l("年度"), "count": _l("件数"), "public": _l("公開範囲"),
 }
 
 

@@ -152,7 +152,7 @@ def apply_seminar(values: dict[str, Any], report: ImportReport) -> None:
         return
     # update_seminar: SEQUENCE, registrants told of a new time or a cancellation, the waitlist
     # promoted when places are added — as when the secretariat edits the seminar.
-    changed = bool(update_seminar(seminar, {"series": series, **values}))
+    changed = bool(update_seminar(seminar, {"series": series, **values}, program_follows=False))
     changed |= apply_program(seminar, program)
     report.counted("seminar", created=False, changed=changed)
 
@@ -170,7 +170,7 @@ def apply_program(seminar: Seminar, program: list[dict[str, Any]]) -> bool:
         if item is not None and not differs(item, {k: v for k, v in wanted.items() if k != "presenters"}) \
                 and presenter_lines(item) == wanted["presenters"]:
             continue
-        save_program_item(seminar, item, **wanted)
+        save_program_item(seminar, item, **wanted, within_time=False)
         changed = True
     for item in reversed(seminar.program[len(program):]):
         remove_program_item(item)

@@ -9,11 +9,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.audit.services import record
 from portal.materials import storage
 from portal.materials.access import is_visible, may_download
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.web.access import get_or_404, require
+from portal.web.client import client_address
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("materials", __name__)
@@ -41,8 +43,14 @@ def upload_from_form(form: MaterialForm, **owner: Any) -> bool:
         flash(" ".join(str(m) for errors in form.errors.values() for m in errors), "error")
         return False
     with unit_of_work() as work:
-        storage.save_material(form.file.data.stream, form.file.data.filename or "", title=form.title.data or "",
-                              public=form.public.data, uploaded_by_id=current_user.id, **owner)
+        material = storage.save_material(form.file.data.stream, form.file.data.filename or "",
+                                         title=form.title.data or "", public=form.public.data,
+                                         uploaded_by_id=current_user.id, **owner)
+        owner_of = (f"seminar:{owner['seminar_id']}" if owner.get("seminar_id")
+                    else f"subcommittee:{owner.get('subcommittee_id')}")
+        record("material.uploaded", actor_id=current_user.id, subject=owner_of, ip=client_address(),
+               details={"material": material.title, "file": material.filename,
+                        "public": "一般公開" if material.public else "会員限定"})
     if work.ok:
         flash(_("資料をアップロードしました。"), "success")
     return work.ok

@@ -4,7 +4,7 @@ and FAQ afterwards, CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,8 +15,9 @@ from portal.qa.models import Question
 from portal.seminars.models import Seminar
 from portal.web.access import get_or_404
 from portal.web.client import client_address
+from portal.web.confirm import confirmation
 from portal.web.forms import ActionForm, submitted
-from portal.web.redirects import back_or
+from portal.web.redirects import back_or, safe_next
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
 
@@ -32,6 +33,20 @@ def open_qa(seminar_id: int):
     return back_or(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
 
 
+@bp.get("/seminars/<int:seminar_id>/qa/close")
+def close_qa_confirm(seminar_id: int):
+    """Ask before closing (it cannot be undone): how many questions go to the mailbox."""
+    seminar = get_or_404(Seminar, seminar_id)
+    back = safe_next(request.args.get("next")) or url_for("secretariat.seminars.manage", seminar_id=seminar.id)
+    pending = len(queries.unrouted(seminar))
+    return confirmation(
+        title=_("Q&Aを終了します"),
+        message=_("終了すると質問の受付を締め切り、当日回答していない質問 %(n)s 件を"
+                  "事務局あてに1通のメールでまとめて送ります。元に戻すことはできません。", n=pending),
+        action=url_for(".close_qa", seminar_id=seminar.id), button=_("Q&Aを終了する"), back=back,
+        mails=1 if pending else 0, keep={"next": back})
+
+
 @bp.post("/seminars/<int:seminar_id>/qa/close")
 def close_qa(seminar_id: int):
     seminar = get_or_404(Seminar, seminar_id)
@@ -39,7 +54,8 @@ def close_qa(seminar_id: int):
         routed = operations.close_qa(seminar, current_user)
     flash(_("Q&Aを終了しました。未回答の質問 %(count)s 件を事務局宛てにまとめて送ります。", count=routed) if routed
           else _("Q&Aを終了しました（事務局へ送る未回答の質問はありません）。"), "info")
-    return back_or(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
+    back = safe_next(request.form.get("next"))  # from the confirmation page: where it was asked
+    return redirect(back) if back else back_or(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
 
 
 @bp.post("/questions/<int:question_id>/answered")

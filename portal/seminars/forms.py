@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
+    FieldList,
+    FormField,
     SelectField,
     StringField,
     TextAreaField,
-    TimeField,
 )
+from wtforms import Form as WtfBaseForm
 from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from portal.core.dates import MAX_YEAR, MIN_YEAR, TOKYO, Precision, fiscal_year, local_datetime, year_ok
-from portal.seminars.models import ProgramItem, Seminar, SeminarSeries, SeminarStatus
-from portal.seminars.presenters import lines, parse_presenters, presenters_text
-from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
+from portal.core.dates import (
+    MAX_YEAR,
+    MIN_YEAR,
+    TOKYO,
+    Precision,
+    date_label,
+    fiscal_year,
+    local_datetime,
+    year_ok,
+)
+from portal.seminars.models import HONORIFIC, ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.seminars.presenters import PresenterLine, lines
+from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -74,9 +87,9 @@ class SeminarForm(Form):
     title = StringField(_l("テーマ（空欄なら「予定」）"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("説明"), validators=[Optional(), Length(max=5000)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.DAY.value)
-    date = StringField(_l("日付（YYYY-MM-DD）または月（YYYY-MM）"), validators=[Length(max=10)])
-    start = TimeField(_l("開始時刻"), validators=[Optional()])
-    end = TimeField(_l("終了時刻"), validators=[Optional()])
+    date = StringField(_l("日付（例: 2027/3/9）または月（例: 2027/3）"), validators=[Length(max=20)])
+    start = ClockField(_l("開始時刻"), validators=[Optional()])
+    end = ClockField(_l("終了時刻"), validators=[Optional()])
     status = SelectField(_l("状態"), choices=choices(STATUS_LABELS), default="draft")
     capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[
         Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
@@ -112,6 +125,15 @@ class SeminarForm(Form):
             })
         return form
 
+    def copy_of(self, source: Seminar) -> None:
+        """Start a new seminar from a past one: its theme and settings, no date (a draft)."""
+        self.process(data={
+            "series_id": self.series_id.data or source.series_id, "title": source.title,
+            "description": source.description, "precision": Precision.DAY.value, "date": "",
+            "status": SeminarStatus.DRAFT.value, "capacity": source.capacity, "mailbox": source.mailbox,
+            "registration_open": source.registration_open,
+        })
+
     def _day(self) -> Any:
         return parse_dated(self.precision.data, self.date.data, self.series_years.get(self.series_id.data))
 
@@ -141,13 +163,16 @@ class SeminarForm(Form):
         }
 
     def validate_date(self, field: StringField) -> None:
-        self._day()  # a ValidationError with the message for this field, or nothing
+        day = self._day()  # a ValidationError with the message for this field, or nothing
+        if day is not None and self.precision.data in {p.value for p in Precision}:
+            # what the text was read as, shown beside it (web.forms' fields do the same)
+            field.understood = date_label(day, Precision(self.precision.data), with_year=True)  # type: ignore[attr-defined]
 
-    def validate_start(self, field: TimeField) -> None:
+    def validate_start(self, field: ClockField) -> None:
         if field.data and self.precision.data != Precision.DAY.value:
             raise ValidationError(_("時刻は日付が確定しているときだけ指定できます。"))
 
-    def validate_end(self, field: TimeField) -> None:
+    def validate_end(self, field: ClockField) -> None:
         if field.data and not self.start.data:
             raise ValidationError(_("終了時刻には開始時刻が必要です。"))
         if field.data and self.start.data and field.data <= self.start.data:
@@ -165,11 +190,11 @@ class SeminarForm(Form):
 
 
 class GenerateForm(Form):
-    first_date = DayField(_l("初回の日付（YYYY-MM-DD）"), validators=[InputRequired(REQUIRED)])
+    first_date = DayField(_l("初回の日付（例: 2027/3/9）"), validators=[InputRequired(REQUIRED)])
     count = BoundedIntegerField(_l("回数"), default=6, validators=[
         DataRequired(REQUIRED), NumberRange(1, 12, _l("1〜12回で指定してください。"))])
-    start = TimeField(_l("開始時刻"), validators=[Optional()])
-    end = TimeField(_l("終了時刻"), validators=[Optional()])
+    start = ClockField(_l("開始時刻"), validators=[Optional()])
+    end = ClockField(_l("終了時刻"), validators=[Optional()])
 
     def __init__(self, *args: Any, fiscal_year: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -192,51 +217,105 @@ class GenerateForm(Form):
         if field.data > fits:
             raise ValidationError(_("年度内に収まるのは%(fits)s回までです。", fits=fits))
 
-    def validate_end(self, field: TimeField) -> None:
+    def validate_end(self, field: ClockField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
 
+class PresenterRow(WtfBaseForm):
+    """One presenter as a row of the program item's editor (a sub-form: the item's form carries
+    the CSRF token)."""
+
+    organization = StringField(_l("組織"), validators=[Optional(), Length(max=200)])
+    department = StringField(_l("部署"), validators=[Optional(), Length(max=200)])
+    person = StringField(_l("氏名"), validators=[Optional(), Length(max=200)])
+    honorific = StringField(_l("敬称"), default=HONORIFIC, validators=[Optional(), Length(max=20)])
+    point = BoundedIntegerField(_l("内容の番号（任意）"), validators=[
+        Optional(), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
+
+
+ROW_FIELDS = ("organization", "department", "person", "honorific", "point")
+_ROW_KEY = re.compile(r"presenters-(\d+)-(\w+)")
+
+
+def rearranged(formdata: MultiDict[str, str], action: str) -> MultiDict[str, str] | None:
+    """The submitted editor with its presenter rows changed by a row button ("add",
+    "remove-2", "up-2", "down-2"): what the page shows next, nothing saved. None for an
+    unknown action."""
+    rows: dict[int, dict[str, str]] = {}
+    rest = MultiDict[str, str]()
+    for key, value in formdata.items(multi=True):
+        match = _ROW_KEY.fullmatch(key)
+        if match:
+            rows.setdefault(int(match[1]), {})[match[2]] = value
+        elif key != "row":
+            rest.add(key, value)
+    ordered = [rows[i] for i in sorted(rows)]
+    verb, _sep, number = action.partition("-")
+    index = int(number) if number.isdigit() else -1
+    if verb == "add":
+        ordered.append({"honorific": HONORIFIC})
+    elif verb == "remove" and 0 <= index < len(ordered):
+        del ordered[index]
+    elif verb in ("up", "down") and 0 <= index < len(ordered):
+        target = index - 1 if verb == "up" else index + 1
+        if 0 <= target < len(ordered):
+            ordered[index], ordered[target] = ordered[target], ordered[index]
+    else:
+        return None
+    for i, row in enumerate(ordered):
+        for name in ROW_FIELDS:
+            rest.add(f"presenters-{i}-{name}", row.get(name, ""))
+    return rest
+
+
 class ProgramItemForm(Form):
     id_prefix = "item"
-    start_time = TimeField(_l("開始時刻"), validators=[Optional()])
+    start_time = ClockField(_l("開始時刻（例: 15:30、15時30分）"), validators=[Optional()])
     title = StringField(_l("タイトル"), validators=[DataRequired(REQUIRED), Length(max=300)])
     points = TextAreaField(_l("内容（1行に1項目）"), validators=[Optional(), Length(max=5000)])
     notes = TextAreaField(_l("注記（※、1行に1項目）"), validators=[Optional(), Length(max=2000)])
-    presenters = TextAreaField(
-        _l("発表者（1行に1件: 組織 / 部署 / 氏名。"
-           "内容の項目ごとの発表者は先頭に項目番号: 「1: 総務省 / サイバーセキュリティ統括官室」）"),
-        validators=[Optional(), Length(max=5000)],
-    )
+    presenters = FieldList(FormField(PresenterRow), label=_l("発表者"), min_entries=1, max_entries=50)
 
     @classmethod
     def from_item(cls, item: ProgramItem) -> ProgramItemForm:
         """The editor of ``item``; a submitted form shows what was sent."""
         form = cls()
         if not form.is_submitted():
-            form.process(data={"start_time": item.start_time, "title": item.title, "points": "\n".join(item.points),
-                               "notes": "\n".join(item.notes), "presenters": presenters_text(item)})
+            form = cls(formdata=None, data={
+                "start_time": item.start_time, "title": item.title, "points": "\n".join(item.points),
+                "notes": "\n".join(item.notes), "presenters": presenter_rows(item)})
         return form
 
     def values(self) -> dict[str, Any]:
-        """What ``operations.save_program_item`` takes."""
+        """What ``operations.save_program_item`` takes; blank rows are left out."""
         return {
             "start_time": self.start_time.data,
             "title": (self.title.data or "").strip(),
             "points": lines(self.points.data),
             "notes": [n.lstrip("※") for n in lines(self.notes.data)],
-            "presenters": parse_presenters(self.presenters.data),
+            "presenters": [
+                PresenterLine(_text(row["organization"]) or "", _text(row["department"]), _text(row["person"]),
+                              row["point"] - 1 if row["point"] else None, (row["honorific"] or "").strip())
+                for row in self.presenters.data if _text(row["organization"])
+            ],
         }
 
-    def validate_presenters(self, field: TextAreaField) -> None:
+    def validate_presenters(self, field: FieldList) -> None:
         points = len(lines(self.points.data))
-        for n, line in enumerate((field.data or "").splitlines()):
-            if any(len(part.strip()) > 200 for part in line.replace("／", "/").split("/")):
-                raise ValidationError(_("%(line)s行目: 組織・部署・氏名はそれぞれ200文字以内で入力してください。",
-                                        line=n + 1))
-            if any(p.point is not None and not 0 <= p.point < points for p in parse_presenters(line)):
+        for n, row in enumerate(field.data):
+            if not _text(row["organization"]) and (_text(row["department"]) or _text(row["person"])):
+                raise ValidationError(_("%(line)s行目: 組織を入力してください。", line=n + 1))
+            if _text(row["organization"]) and row["point"] and row["point"] > points:
                 raise ValidationError(_("%(line)s行目: 項目番号は内容の行数（%(points)s行）以内で指定してください。",
                                         line=n + 1, points=points))
+
+
+def presenter_rows(item: ProgramItem) -> list[dict[str, Any]]:
+    """The presenters of ``item`` as the editor's rows."""
+    return [{"organization": p.organization, "department": p.department or "", "person": p.person or "",
+             "honorific": p.honorific, "point": None if p.point_index is None else p.point_index + 1}
+            for p in item.presenters]
 
 
 class MailRegistrantsForm(Form):

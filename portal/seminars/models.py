@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.core.dates import Dated, Precision, local_datetime
 from portal.core.db import Model, Timestamps, UTCDateTime, enum_column, part_of, utcnow
 
+HONORIFIC = "様"  # how the seed names every presenter
+
 
 class SeminarStatus(enum.StrEnum):
     DRAFT = "draft"  # invisible to everyone but the secretariat
@@ -24,6 +26,22 @@ class SeminarBadge(enum.StrEnum):
     CANCELLED = "cancelled"
     DRAFT = "draft"
     TENTATIVE = "tentative"  # 予定: date or theme not fixed yet
+
+
+class QaState(enum.StrEnum):
+    """Where a seminar's Q&A stands, as its pages tell it."""
+
+    NOT_STARTED = "not_started"  # never opened yet
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class SeminarPhase(enum.StrEnum):
+    """Before, during or after the seminar itself (an exact start and end are needed for 開催中)."""
+
+    UPCOMING = "upcoming"
+    RUNNING = "running"
+    OVER = "over"
 
 
 class RegistrationState(enum.StrEnum):
@@ -121,14 +139,33 @@ class Seminar(Dated, Timestamps, Model):
         return local_datetime(span[1], time(0)) if span is not None else None
 
     @property
+    def qa_state(self) -> QaState:
+        if self.qa_open:
+            return QaState.OPEN
+        return QaState.CLOSED if self.qa_closed_at is not None else QaState.NOT_STARTED
+
+    def phase(self, now: datetime | None = None) -> SeminarPhase:
+        now = now or utcnow()
+        over = self.over_at
+        if over is not None and over <= now:
+            return SeminarPhase.OVER
+        if self.starts_at is not None and self.starts_at <= now:
+            return SeminarPhase.RUNNING
+        return SeminarPhase.UPCOMING
+
+    @property
+    def is_running(self) -> bool:
+        return self.phase() is SeminarPhase.RUNNING
+
+    @property
     def is_past(self) -> bool:
         over = self.over_at
         return over is not None and over <= utcnow()
 
     def next_change_by_time(self, now: datetime) -> datetime | None:
         """The next instant after ``now`` at which its page changes with no write: registration
-        opens or closes, or the seminar is over. A stored page is good until then."""
-        instants = (self.registration_opens_at, self.registration_closes_at, self.over_at)
+        opens or closes, the seminar starts (開催中) or is over. A stored page is good until then."""
+        instants = (self.registration_opens_at, self.registration_closes_at, self.starts_at, self.over_at)
         return min((t for t in instants if t is not None and t > now), default=None)
 
 
@@ -177,17 +214,20 @@ class Presenter(Model):
     person: Mapped[str | None] = mapped_column(String(200))
     # The bullet point this presenter speaks to (index into ProgramItem.points), if any.
     point_index: Mapped[int | None]
+    # 様 unless the secretariat chose another (氏, 先生) or none (an empty string).
+    honorific: Mapped[str] = mapped_column(String(20), default=HONORIFIC, server_default=HONORIFIC)
 
     program_item: Mapped[ProgramItem] = relationship(back_populates="presenters")
 
     @property
     def display(self) -> str:
-        return presenter_display(self.organization, self.department, self.person)
+        return presenter_display(self.organization, self.department, self.person, self.honorific)
 
 
-def presenter_display(organization: str, department: str | None, person: str | None) -> str:
+def presenter_display(organization: str, department: str | None, person: str | None,
+                      honorific: str | None = HONORIFIC) -> str:
     """総務省 サイバーセキュリティ統括官室 様 (also for presenters read as plain rows)."""
-    return " ".join(p for p in (organization, department, person) if p) + " 様"
+    return " ".join(p for p in (organization, department, person, honorific) if p)
 
 
 class Registration(Model):

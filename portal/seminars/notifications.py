@@ -74,25 +74,43 @@ def mail_registration(registration: Registration, user: User, event: str, *, was
     )
 
 
-def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None, previous: Any = None) -> None:
+def notice_recipients(seminar: Seminar, event: str) -> list[Registration]:
+    """Who a notice goes to (the confirmation step counts them): everyone registered or waiting,
+    but a new link or status only to the registered (nothing the waitlist must act on)."""
+    return [r for r in active_registrations(seminar)
+            if event != "updated" or r.state is RegistrationState.REGISTERED]
+
+
+def mail_active_registrants(seminar: Seminar, event: str, before: str | None = None, previous: Any = None,
+                            program_moved: bool = False) -> None:
     """Tell everyone registered or waiting that the seminar was cancelled, unpublished or moved
-    (and those registered that its link or status changed), with the event as it is now."""
-    for registration in active_registrations(seminar):
+    (the old and new times; whether the program moved with it), and those registered that its
+    link or status changed, with the event as it is now."""
+    for registration in notice_recipients(seminar, event):
         registered = registration.state is RegistrationState.REGISTERED
-        if event == "updated" and not registered:
-            continue  # nothing the waitlist must act on
         enqueue(
             registration.user.email,
             f"{NOTICE_SUBJECTS[event]}：{seminar_title(seminar)}",
             render_template(
                 "mail/seminar_notice.txt", event=event, user=registration.user, seminar=seminar,
-                before=before, url=external_url_for("seminars.detail", seminar_id=seminar.id),
+                before=before, program_moved=program_moved,
+                url=external_url_for("seminars.detail", seminar_id=seminar.id),
                 join_url=seminar.join_url if registration.state is RegistrationState.REGISTERED else None,
             ),
             kind=f"seminar.{event}",
             attachments=_invitation(seminar, registration.user, NOTICE_METHODS[event] if registered else None,
                                     previous),
         )
+
+
+def registrants_to_mail(seminar: Seminar) -> int:
+    """How many people ``mail_registrants`` writes to (the confirmation step says it)."""
+    return sum(r.state is RegistrationState.REGISTERED for r in active_registrations(seminar))
+
+
+def mail_test(address: str, subject: str, body: str) -> None:
+    """The secretariat's test send of a bulk mail to itself, marked as a test."""
+    enqueue(address, f"［テスト送信］{subject}", body, kind="seminar.announcement_test")
 
 
 def mail_registrants(seminar: Seminar, subject: str, body: str) -> int:

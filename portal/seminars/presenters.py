@@ -6,7 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from portal.seminars.models import Presenter, ProgramItem
+from portal.seminars.models import HONORIFIC, Presenter, ProgramItem
 
 
 @dataclass
@@ -15,6 +15,7 @@ class PresenterLine:
     department: str | None = None
     person: str | None = None
     point: int | None = None  # index of the point (内容) they present; None: the whole item
+    honorific: str = HONORIFIC
 
 
 # "2: 総務省 / …" presents the item's second point (full-width digits and colon too).

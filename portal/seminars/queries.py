@@ -221,3 +221,10 @@ def new_key(series: SeminarSeries, number: int) -> str:
         n += 1
         key = f"{base}-{n}"
     return key
+
+
+def copy_sources() -> list[Seminar]:
+    """Seminars a new one can be copied from: those with a program, latest first."""
+    return list(db.session.scalars(
+        select(Seminar).where(Seminar.program.any()).order_by(Seminar.date_on.desc().nulls_last(), Seminar.id.desc())
+    ))

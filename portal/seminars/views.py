@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -21,6 +22,7 @@ from portal.seminars.forms import RegistrationForm
 from portal.seminars.models import RegistrationState, Seminar
 from portal.web.access import MAX_ID, get_or_404, require
 from portal.web.conditional import shared
+from portal.web.confirm import confirmation
 from portal.web.uow import unit_of_work
 from portal.web.urls import base_url
 
@@ -119,6 +121,29 @@ def register(seminar_id: int) -> ResponseReturnValue:
         else:
             flash(_("定員に達しているため、キャンセル待ちとして登録しました。"), "info")
     return redirect(url_for(".detail", seminar_id=seminar.id))
+
+
+@bp.get("/seminars/<int:seminar_id>/registration/cancel")
+@login_required
+def cancel_confirm(seminar_id: int) -> ResponseReturnValue:
+    """Ask before cancelling: a place given up may go to the waitlist at once."""
+    seminar = get_or_404(Seminar, seminar_id, visible=is_visible)
+    registration = queries.registration_of(seminar, current_user)
+    back = url_for(".detail", seminar_id=seminar.id)
+    if registration is None or registration.state is RegistrationState.CANCELLED:
+        return redirect(back)
+    registered = registration.state is RegistrationState.REGISTERED
+    return confirmation(
+        title=_("参加を取り消します") if registered else _("キャンセル待ちをやめます"),
+        message=(_("「%(title)s」（%(when)s）の参加登録を取り消します。"
+                   "席はキャンセル待ちの方に回ることがあり、元に戻せない場合があります。取消の確認メールをお送りします。",
+                   title=seminar.title or seminar.series.name,
+                   when=seminar.label(with_year=True, locale=str(get_locale())))
+                 if registered else
+                 _("「%(title)s」のキャンセル待ちをやめます。取消の確認メールをお送りします。",
+                   title=seminar.title or seminar.series.name)),
+        action=url_for(".cancel", seminar_id=seminar.id),
+        button=_("参加を取り消す") if registered else _("キャンセル待ちをやめる"), back=back)
 
 
 @bp.post("/seminars/<int:seminar_id>/registration/cancel")

@@ -13,11 +13,11 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField, TimeField
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.core.dates import Precision, local_datetime, parse_month, window
+from portal.core.dates import Precision, local_datetime, parse_month, today_local, window
 from portal.core.errors import DomainError
 from portal.core.labels import label
 from portal.seminars.forms import PRECISION_LABELS
@@ -31,7 +31,7 @@ from portal.subcommittees.models import (
     SubcommitteeSession,
 )
 from portal.subcommittees.timeline import quarter_bounds
-from portal.web.forms import BoundedIntegerField, DayField, Form, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, choices, parse_dated
 
 REQUIRED = _l("入力してください。")
 # The target fields are stored in Japanese (TARGET_FIELDS); only their labels on the form are translated.
@@ -170,9 +170,9 @@ class SessionForm(Form):
         DataRequired(REQUIRED), NumberRange(1, 99, _l("1以上の数を入力してください。"))])
     title = StringField(_l("テーマ"), validators=[DataRequired(REQUIRED), Length(max=300)])
     precision = SelectField(_l("時期の精度"), choices=choices(PRECISION_LABELS), default=Precision.MONTH.value)
-    date = StringField(_l("日付（YYYY-MM-DD）または月（YYYY-MM）"), validators=[Length(max=10)])
-    start = TimeField(_l("開始時刻"), validators=[Optional()])
-    end = TimeField(_l("終了時刻"), validators=[Optional()])
+    date = StringField(_l("日付（例: 2027/3/9）または月（例: 2027/3）"), validators=[Length(max=20)])
+    start = ClockField(_l("開始時刻"), validators=[Optional()])
+    end = ClockField(_l("終了時刻"), validators=[Optional()])
     join_url = StringField(_l("オンライン会議URL（メンバーのみに表示）"), validators=[
         Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
     status = SelectField(_l("状態"), default=SessionStatus.SCHEDULED.value)
@@ -186,7 +186,7 @@ class SessionForm(Form):
     def validate_date(self, field: StringField) -> None:
         parse_dated(self.precision.data, field.data, self.fy)
 
-    def validate_end(self, field: TimeField) -> None:
+    def validate_end(self, field: ClockField) -> None:
         if field.data and (not self.start.data or field.data <= self.start.data):
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
@@ -220,7 +220,7 @@ class SessionForm(Form):
 class MilestoneForm(Form):
     id_prefix = "milestone"
     title = StringField(_l("マイルストーン"), validators=[DataRequired(REQUIRED), Length(max=300)])
-    due = DayField(_l("期日（YYYY-MM-DD）"))
+    due = DayField(_l("期日（例: 2027/3/9）"))
     quarter = SelectField(_l("または四半期の末日"), default="0", choices=choices({
         "0": _l("（期日で指定）"), "1": _l("4-6月"), "2": _l("7-9月"), "3": _l("10-12月"), "4": _l("1-3月")}))
 
@@ -241,4 +241,6 @@ class MilestoneForm(Form):
 
 
 class DoneForm(Form):
-    done_on = DayField(_l("完了日（空欄なら今日）"))
+    # Asked, never assumed: the field starts at today, and an empty one is refused.
+    done_on = DayField(_l("完了日"), default=today_local,  # type: ignore[arg-type]  # a date: DayField.data
+                       validators=[InputRequired(_l("完了日を入力してください（例: 2027/3/9）。"))])

@@ -197,8 +197,13 @@ def save_milestone(sub: Subcommittee, milestone: Milestone | None, *, title: str
 
 
 def mark_done(milestone: Milestone, done_on: date | None = None) -> None:
-    """Done on the given day, or today."""
+    """Done on the given day (the importer may leave it out: today)."""
     revise_event(milestone, assign(milestone, {"done_on": done_on or today_local()}))
+
+
+def mark_not_done(milestone: Milestone) -> None:
+    """Undo 完了 (marked by mistake, or on the wrong day)."""
+    revise_event(milestone, assign(milestone, {"done_on": None}))
 
 
 def save_activity(sub: Subcommittee, activity: Activity | None, values: dict[str, Any]) -> Activity:

@@ -38,6 +38,7 @@ from portal.subcommittees.models import (
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
 from portal.web.conditional import shared
+from portal.web.confirm import confirmation
 from portal.web.forms import ActionForm, Form
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
@@ -211,6 +212,14 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
                     _("「%(title)s」を完了にしました。", title=milestone.title))
 
 
+@bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/undone")
+@login_required
+def milestone_undone(slug: str, milestone_id: int) -> Response:
+    sub, milestone = _lead_and(slug, Milestone, milestone_id)
+    return _on_plan(sub, ActionForm(), lambda: operations.mark_not_done(milestone),
+                    _("「%(title)s」の完了を取り消しました。", title=milestone.title))
+
+
 @bp.post("/subcommittees/<slug>/materials")
 @login_required
 def material_upload(slug: str) -> Response:
@@ -219,6 +228,18 @@ def material_upload(slug: str) -> Response:
     form.program_item_id.choices = [(0, "")]
     upload_from_form(form, subcommittee_id=sub.id)
     return _back(sub, "#materials")
+
+
+@bp.get("/subcommittees/<slug>/materials/<int:material_id>/delete")
+@login_required
+def material_delete_confirm(slug: str, material_id: int) -> Any:
+    sub, material = _lead_and(slug, Material, material_id)
+    return confirmation(
+        title=_("資料を削除します"),
+        message=_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。",
+                  title=material.title, file=material.filename),
+        action=url_for(".material_delete", slug=sub.slug, material_id=material.id), button=_("削除する"),
+        back=url_for(".detail", slug=sub.slug) + "#materials", mails=0)
 
 
 @bp.post("/subcommittees/<slug>/materials/<int:material_id>/delete")

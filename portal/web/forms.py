@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 from typing import Any, TypeVar
 
 from flask import abort
@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, StringField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
 from wtforms.validators import ValidationError
 
-from portal.core.dates import Precision, parse_day, parse_when
+from portal.core.dates import Precision, format_day, format_time, parse_clock, parse_day, parse_when
 from portal.core.errors import DomainError
 
 
@@ -73,10 +73,12 @@ class BoundedIntegerField(IntegerField):
 
 
 class DayField(StringField):
-    """A day typed as text. ``data`` is a ``date`` (None when left empty); what was typed is
-    shown again on a re-rendered form; a bad day is this field's error (core.dates' message)."""
+    """A day typed as text (2027/3/9, ２０２７年３月９日, …: core.dates' one parser). ``data`` is a
+    ``date`` (None when left empty); what was typed is shown again on a re-rendered form, with
+    what it was understood as (``understood``); a bad day is this field's error."""
 
     data: date | None  # type: ignore[assignment]
+    understood: str = ""
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         text = str(valuelist[0]).strip() if valuelist else ""
@@ -86,11 +88,35 @@ class DayField(StringField):
                 self.data = parse_day(text)
             except DomainError as exc:
                 raise ValueError(str(exc)) from None
+            self.understood = format_day(self.data)
 
     def _value(self) -> str:
         if self.raw_data:
             return str(self.raw_data[0])
         return self.data.isoformat() if isinstance(self.data, date) else ""
+
+
+class ClockField(StringField):
+    """A wall-clock time typed as text (15:30, １５：３０, 15時30分: core.dates.parse_clock);
+    ``data`` is a ``time`` or None when empty. Shown as 15:30."""
+
+    data: time | None  # type: ignore[assignment]
+    understood: str = ""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]).strip() if valuelist else ""
+        self.data = None
+        if text:
+            try:
+                self.data = parse_clock(text)
+            except DomainError as exc:
+                raise ValueError(str(exc)) from None
+            self.understood = format_time(self.data)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return format_time(self.data) if isinstance(self.data, time) else ""
 
 
 def choices(labels: Mapping[Any, Any]) -> list[SelectChoice]:

@@ -4,14 +4,14 @@ one date parser, one expected-error type answered the same way."""
 from __future__ import annotations
 
 import enum
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from conftest import csrf_token
 
 from portal import create_app
 from portal.core.config import ConfigError
-from portal.core.dates import Precision, parse_day, parse_month, parse_when
+from portal.core.dates import Precision, parse_clock, parse_day, parse_month, parse_when
 from portal.core.errors import DomainError
 from portal.core.labels import STATES, label
 
@@ -76,7 +76,14 @@ def test_one_date_parser():
     assert parse_month("2021-10") == date(2021, 10, 1)
     assert parse_when(Precision.EARLY, "2021-10") == date(2021, 10, 1)
     assert parse_when(Precision.UNDECIDED, "") is None
-    for bad in ("2021-02-30", "2021/8/3", "1999-01-01", "2021-8-3", ""):
+    for typed in ("2021/8/3", "2021-8-3", "２０２１年８月３日", "2021年8月3日（火）", "2021.8.3", "２０２１／８／３"):
+        assert parse_day(typed) == date(2021, 8, 3), typed
+    assert parse_month("２０２１年１０月") == parse_month("2021/10") == date(2021, 10, 1)
+    assert parse_clock("１５時３０分") == parse_clock("15:30") == parse_clock("15時半") == time(15, 30)
+    for bad_time in ("25:00", "15:60", "3pm", ""):
+        with pytest.raises(DomainError):
+            parse_clock(bad_time)
+    for bad in ("2021-02-30", "1999-01-01", "2021/8", "8月3日", "2021年13月1日", ""):
         with pytest.raises(DomainError):
             parse_day(bad)
     with pytest.raises(DomainError, match="2021年度"):

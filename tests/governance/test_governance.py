@@ -39,7 +39,7 @@ from sqlalchemy import func, select, update
 
 from portal.accounts.models import AccountState, Role, User
 from portal.audit.models import AuditEvent
-from portal.core.dates import fiscal_year, to_local, today_local
+from portal.core.dates import fiscal_year, format_moment, today_local
 from portal.core.db import db, utcnow
 from portal.governance.jobs import send_review_reminder
 from portal.qa.models import Question
@@ -204,8 +204,8 @@ def test_inventory_lists_every_account_with_what_a_review_needs(app, create_user
     assert "会員 一郎" in member_row and "前橋市" in member_row
     assert re.search(r'<option value="member"\s+selected', member_row)
     assert "有効" in member_row
-    assert to_local(member_now.created_at).strftime("%Y-%m-%d") in member_row
-    assert to_local(member_now.last_login_at).strftime("%Y-%m-%d %H:%M") in member_row
+    assert format_moment(member_now.created_at, part="day") in member_row
+    assert format_moment(member_now.last_login_at) in member_row
     assert "未確認" in member_row
     assert "ネット・ゼロ" not in member_row  # a member, not a lead
 
@@ -215,7 +215,7 @@ def test_inventory_lists_every_account_with_what_a_review_needs(app, create_user
 
     observer_row = user_row(html, observer.id)
     assert re.search(r'<option value="observer"\s+selected', observer_row)
-    assert to_local(reviewed_at).strftime("%Y-%m-%d") in observer_row
+    assert format_moment(reviewed_at, part="day") in observer_row
     assert "未確認" not in observer_row
 
     assert "承認待ち" in user_row(html, pending.id)
@@ -318,7 +318,7 @@ def test_review_marks_accounts_reviewed_with_who_and_when(app, create_user, offi
     unreviewed = listed_users(body(auth.client.get("/secretariat/inventory?filter=unreviewed")))
     assert unreviewed == {secretariat.id, d.id}
     page = body(auth.client.get("/secretariat/inventory"))
-    assert to_local(get_user(app, a.id).reviewed_at).strftime("%Y-%m-%d") in user_row(page, a.id)
+    assert format_moment(get_user(app, a.id).reviewed_at, part="day") in user_row(page, a.id)
 
     events = audit_rows(app, "inventory.reviewed")
     assert [sorted(e.details["accounts"]) for e in events] == [sorted([a.id, b.id]), [c.id]]

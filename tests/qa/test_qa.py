@@ -910,7 +910,10 @@ def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, crea
 
     html = get_html(secretariat.client, f"/seminars/{sid}/questions")
     assert f'action="/secretariat/questions/{qid}/answered"' in html
-    assert f'action="/secretariat/seminars/{sid}/qa/close"' in html
+    # Closing asks first: the page links to the confirmation, whose form posts the close.
+    assert f'href="/secretariat/seminars/{sid}/qa/close?next=' in html
+    confirm = get_html(secretariat.client, f"/secretariat/seminars/{sid}/qa/close")
+    assert f'action="/secretariat/seminars/{sid}/qa/close"' in confirm
     assert "/secretariat/" not in get_html(auth.client, f"/seminars/{sid}/questions")  # no moderation forms
 
     assert secretariat.post(f"/secretariat/questions/{qid}/answered").status_code == 302

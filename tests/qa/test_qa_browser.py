@@ -3,6 +3,8 @@ one question answered live and closes Q&A, and the mailbox gets one digest over 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import log_in_page, register_accounts
 from playwright.sync_api import expect
@@ -107,8 +109,12 @@ def test_two_attendees_ask_and_vote_the_secretariat_answers_one_and_closes(
         expect(staff_page.locator(f'li[data-question-id="{bob_q}"]')).not_to_contain_text("岡崎")
         staff_page.locator(f'li[data-question-id="{alice_q}"]').get_by_role("button", name="当日回答済みにする").click()
         expect(staff_page.locator(f'li[data-question-id="{alice_q}"]')).to_contain_text("回答済み")
-        staff_page.get_by_role("button", name="Q&Aを終了して未回答の質問を事務局へ送る").click()
+        # Closing asks first (how many questions go to the mailbox), then comes back to this page.
+        staff_page.get_by_role("link", name="Q&Aを終了して未回答の質問を事務局へ送る").click()
+        expect(staff_page.get_by_text("この操作で 1 名にメールが送信されます。")).to_be_visible()
+        staff_page.get_by_role("button", name="Q&Aを終了する").click()
         expect(staff_page.get_by_text("Q&Aを終了しました。")).to_be_visible()
+        expect(staff_page).to_have_url(re.compile(r"/seminars/\d+/questions$"))
         expect(staff_page.get_by_role("button", name="Q&Aを開始する")).to_be_visible()
 
         # Attendees now see that Q&A is over and can only send follow-ups.

@@ -91,7 +91,8 @@ def has_register_form(html: str, seminar_id: int) -> bool:
 
 
 def has_cancel_form(html: str, seminar_id: int) -> bool:
-    return f'action="/seminars/{seminar_id}/registration/cancel"' in html
+    # the page links to the confirmation step (GET), whose form posts the cancellation
+    return f'href="/seminars/{seminar_id}/registration/cancel"' in html
 
 
 # ----------------------------------------------------------------------------- register and cancel

@@ -34,6 +34,12 @@ def test_member_registers_sees_the_join_link_and_cancels(app, page, live_server,
     expect(join_link).to_be_visible()
     expect(join_link).to_have_text(JOIN_URL)
 
+    # Cancelling asks first (a page of its own, no JavaScript needed); going back changes nothing.
+    page.get_by_role("link", name="参加を取り消す", exact=True).click()
+    expect(page.get_by_role("heading", name="参加を取り消します")).to_be_visible()
+    page.get_by_role("link", name="やめて戻る").click()
+    expect(join_link).to_be_visible()
+    page.get_by_role("link", name="参加を取り消す", exact=True).click()
     page.get_by_role("button", name="参加を取り消す", exact=True).click()
     expect(page.get_by_text("参加登録を取り消しました。")).to_be_visible()
     expect(join_link).to_have_count(0)

@@ -460,8 +460,27 @@ def test_a_blank_date_with_an_exact_or_partial_precision_is_refused(app, client,
 # ----------------------------------------------------------------------------- program
 
 
+def presenter_rows(text: str) -> dict[str, str]:
+    """Presenters written as the importer's shorthand, "[n:] 組織 / 部署 / 氏名" a line, as the
+    editor's rows (presenters-<i>-organization, …) post them."""
+    data = {}
+    for i, p in enumerate(presenters.parse_presenters(text)):
+        data |= {f"presenters-{i}-organization": p.organization, f"presenters-{i}-department": p.department or "",
+                 f"presenters-{i}-person": p.person or "", f"presenters-{i}-honorific": "様",
+                 f"presenters-{i}-point": "" if p.point is None else str(p.point + 1)}
+    return data
+
+
+def row_values(values: dict[str, str]) -> list[tuple[str, ...]]:
+    """The editor's presenter rows as (organization, department, person, honorific, point), in order."""
+    count = len([k for k in values if k.endswith("-organization")])
+    return [tuple(values[f"presenters-{i}-{name}"] for name in ("organization", "department", "person", "honorific",
+                                                                  "point")) for i in range(count)]
+
+
 def add_item(auth: AuthActions, seminar_id: int, **values: str):
-    data = {"start_time": "", "title": "", "points": "", "notes": "", "presenters": "", **values}
+    data = {"start_time": "", "title": "", "points": "", "notes": "", **values}
+    data |= presenter_rows(data.pop("presenters", ""))
     return auth.post(f"/secretariat/seminars/{seminar_id}/program", data)
 
 
@@ -504,13 +523,14 @@ def test_program_items_added_reordered_edited_and_removed(app, client, auth, cre
     auth.post(f"/secretariat/program/{discussion}/move", {"direction": "down"})
     assert [i[0] for i in program(app, seminar_id)] == [intro, discussion, talks]
 
-    # Editing shows the presenters one a line and saves a named person.
+    # Editing shows the presenters as rows and saves a named person.
     page = client.get(f"/secretariat/program/{intro}/edit")
     assert page.status_code == 200
-    values = form_with(page.get_data(as_text=True), "presenters")
-    assert values["presenters"] == "総務省 / サイバーセキュリティ統括官室"
+    values = form_with(page.get_data(as_text=True), "points")
+    assert row_values(values) == [("総務省", "サイバーセキュリティ統括官室", "", "様", "")]
     assert values["points"] == "本日のプログラム紹介\n登壇者の紹介"
-    values.update(presenters="総務省 / サイバーセキュリティ統括官室 / 山田 花子\n事務局")
+    values = {k: v for k, v in values.items() if not k.startswith("presenters-")}
+    values |= presenter_rows("総務省 / サイバーセキュリティ統括官室 / 山田 花子\n事務局")
     assert auth.post(f"/secretariat/program/{intro}/edit", values).status_code == 302
     assert program(app, seminar_id)[0][3] == [
         ("総務省", "サイバーセキュリティ統括官室", "山田 花子"), ("事務局", None, None)]
@@ -527,6 +547,9 @@ def test_program_items_added_reordered_edited_and_removed(app, client, auth, cre
     assert "終了 17:00" in manage
 
     # Removing the middle item closes the gap.
+    confirm = client.get(f"/secretariat/program/{discussion}/delete")  # the page's 削除 asks first
+    assert "元に戻すことはできません" in page_text(confirm.get_data(as_text=True))
+    assert len(program(app, seminar_id)) == 3
     assert auth.post(f"/secretariat/program/{discussion}/delete").status_code == 302
     assert [(i[0], i[1]) for i in program(app, seminar_id)] == [(intro, 0), (talks, 1)]
     html = app.test_client().get(f"/seminars/{seminar_id}").get_data(as_text=True)
@@ -543,8 +566,9 @@ def test_editing_the_seed_program_keeps_each_presenter_under_their_point(app, cl
         item_id = next(i.id for i in seminar.program if i.title == "事務局からの共有事項")
         seminar_id = seminar.id
     secretariat(create_user, auth)
-    values = form_with(client.get(f"/secretariat/program/{item_id}/edit").get_data(as_text=True), "presenters")
-    assert values["presenters"] == "1: 総務省 / サイバーセキュリティ統括官室\n2: PwCコンサルティング合同会社"
+    values = form_with(client.get(f"/secretariat/program/{item_id}/edit").get_data(as_text=True), "points")
+    assert row_values(values) == [("総務省", "サイバーセキュリティ統括官室", "", "様", "1"),
+                                  ("PwCコンサルティング合同会社", "", "", "様", "2")]
     values["title"] = "事務局からの共有事項（更新）"
     assert auth.post(f"/secretariat/program/{item_id}/edit", values).status_code == 302
 
@@ -578,6 +602,8 @@ def test_a_presenter_for_a_point_the_item_lacks_is_refused(app, client, auth, cr
     refused = add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要", presenters="2: 総務省")
     assert refused.status_code == 422
     assert "1行目: 項目番号は内容の行数（1行）以内で指定してください。" in page_text(refused.get_data(as_text=True))
+    refused = add_item(auth, seminar_id, title="共有事項", **{"presenters-0-department": "統括官室"})
+    assert "1行目: 組織を入力してください。" in page_text(refused.get_data(as_text=True))
     assert program(app, seminar_id) == []
     assert add_item(auth, seminar_id, title="共有事項", points="ガイドラインの概要",
                     presenters="１：総務省 / サイバーセキュリティ統括官室").status_code == 302
@@ -673,7 +699,14 @@ def test_cancelling_mails_everyone_registered_or_waiting_once(app, client, auth,
     secretariat(create_user, auth)
 
     data = edit_form(client, seminar_id)
-    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "cancelled"})
+    # Asked first, with how many it mails; nothing changes or is mailed until confirmed.
+    asked = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "cancelled"})
+    assert asked.status_code == 200
+    assert "この操作で 2 名にメールが送信されます。" in page_text(asked.get_data(as_text=True))
+    assert outbox("seminar.cancelled_by_secretariat") == []
+    assert get_seminar(app, seminar_id).status is SeminarStatus.PUBLISHED
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit",
+                         {**form_with(asked.get_data(as_text=True), "confirmed")})
     assert response.status_code == 302
 
     mails = outbox("seminar.cancelled_by_secretariat")
@@ -708,7 +741,14 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
     # A new day: everyone registered or waiting learns the old and the new date.
     new_day = other_day_same_year(day)
     data = edit_form(client, seminar_id)
-    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()})
+    asked = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat()})
+    assert asked.status_code == 200 and outbox("seminar.rescheduled") == []
+    asked_text = page_text(asked.get_data(as_text=True))
+    assert "この操作で 2 名にメールが送信されます。" in asked_text
+    assert f"変更前: {ja_day(day)} 15:30～17:00" in asked_text
+    assert f"変更後: {ja_day(new_day)} 15:30～17:00" in asked_text
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "date": new_day.isoformat(),
+                                                                       "confirmed": "1"})
     assert response.status_code == 302
     mails = outbox("seminar.rescheduled")
     assert sorted(tuple(m.recipients) for m in mails) == sorted([(registered.email,), (waiting.email,)])
@@ -724,7 +764,7 @@ def test_changing_date_or_time_mails_what_changed_and_a_title_edit_mails_nobody(
 
     # A new start time alone is a change of time too.
     data = edit_form(client, seminar_id)
-    auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "start": "16:00"})
+    auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "start": "16:00", "confirmed": "1"})
     mails = outbox("seminar.rescheduled")[2:]
     assert len(mails) == 2
     assert all(f"{ja_day(new_day)} 16:00～17:00" in m.body and f"{ja_day(new_day)} 15:30～17:00" in m.body
@@ -904,10 +944,26 @@ def test_mail_to_all_registered_not_waiting(app, client, auth, create_user, outb
     register_accounts(app, seminar_id, a, gone, b, waiting)
     cancel(app, seminar_id, gone)  # b is promoted, waiting stays waiting
     assert states(app, seminar_id)[waiting.id] is RegistrationState.WAITING
-    secretariat(create_user, auth)
+    me = secretariat(create_user, auth)
+    written = {"subject": "【官民連携プラットフォーム】資料公開のお知らせ",
+               "body": "資料を公開しました。\nご確認ください。"}
 
-    response = auth.post(f"/secretariat/seminars/{seminar_id}/mail", {
-        "subject": "【官民連携プラットフォーム】資料公開のお知らせ", "body": "資料を公開しました。\nご確認ください。"})
+    # First a preview saying how many it mails; nothing is sent.
+    preview = auth.post(f"/secretariat/seminars/{seminar_id}/mail", written)
+    assert preview.status_code == 200
+    preview_text = page_text(preview.get_data(as_text=True))
+    assert "参加登録者 2 名に1通ずつメールが送られます" in preview_text and "資料を公開しました。" in preview_text
+    assert outbox("seminar.announcement") == []
+    # A test send goes to the secretariat's own address only, marked as a test.
+    tested = auth.post(f"/secretariat/seminars/{seminar_id}/mail", {**written, "step": "test"})
+    assert tested.status_code == 200
+    (test_mail,) = outbox("seminar.announcement_test")
+    assert test_mail.recipients == [me.email] and test_mail.subject.startswith("［テスト送信］")
+    assert outbox("seminar.announcement") == []
+    # The send button of the preview carries the text unchanged (line breaks too).
+    sent = form_with(tested.get_data(as_text=True), "confirmed")
+    assert (sent["subject"], sent["body"]) == (written["subject"], written["body"])
+    response = auth.post(f"/secretariat/seminars/{seminar_id}/mail", {**sent, "step": "send"})
     assert response.status_code == 302
     mails = outbox("seminar.announcement")
     assert sorted(m.recipients[0] for m in mails) == sorted([a.email, b.email])

@@ -736,7 +736,7 @@ def test_milestone_by_date(app, team):
 @pytest.mark.parametrize("data", [
     {"title": "中間報告", "due": "", "quarter": "0"},
     {"title": "中間報告", "due": "2021-02-30", "quarter": "0"},
-    {"title": "中間報告", "due": "2021/11/15", "quarter": "0"},
+    {"title": "中間報告", "due": "15/11/2021", "quarter": "0"},
     {"title": "", "due": "2021-11-15", "quarter": "0"},
 ], ids=["no-due-no-quarter", "no-such-day", "bad-format", "no-title"])
 def test_bad_milestone_is_refused(app, team, data):
@@ -769,11 +769,16 @@ def test_milestone_states_planned_late_done(app, team):
     assert milestone_span(page, "期限切れの準備") == "state-late（遅延）"
     assert milestone_span(page, "今後の報告") == "state-planned"
 
-    # Marked done on a given day; then another with no day (today).
+    # Marked done on a given day; an empty day is refused (it never silently means today).
     done_path = f"/subcommittees/{SLUG}/milestones/{found['期限切れの準備']['id']}/done"
     assert lead.post(done_path, {"done_on": (today - timedelta(days=2)).isoformat()}).status_code == 302
     done_path = f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/done"
-    assert lead.post(done_path, {"done_on": ""}).status_code == 302
+    refused = lead.post(done_path, {"done_on": ""}, follow_redirects=True)
+    assert "完了日を入力してください" in flashed_errors(refused.get_data(as_text=True))
+    assert milestones_of(app, team.sub_id)["今後の報告"]["state"] is MilestoneState.PLANNED
+    # The form offers today, typed the way people type it.
+    assert f'value="{today.isoformat()}"' in html_of(lead, f"/subcommittees/{SLUG}")
+    assert lead.post(done_path, {"done_on": f"{today.year}/{today.month}/{today.day}"}).status_code == 302
     found = milestones_of(app, team.sub_id)
     assert found["期限切れの準備"]["state"] is MilestoneState.DONE
     assert found["期限切れの準備"]["done_on"] == today - timedelta(days=2)
@@ -781,6 +786,11 @@ def test_milestone_states_planned_late_done(app, team):
     page = html_of(visitor(app), f"/subcommittees/{SLUG}")
     assert milestone_span(page, "期限切れの準備") == "state-done（完了）"
     assert milestone_span(page, "今後の報告") == "state-done（完了）"
+
+    # 完了 can be undone.
+    undo_path = f"/subcommittees/{SLUG}/milestones/{found['今後の報告']['id']}/undone"
+    assert lead.post(undo_path).status_code == 302
+    assert milestones_of(app, team.sub_id)["今後の報告"]["state"] is MilestoneState.PLANNED
 
 
 def test_milestone_done_with_a_bad_day_is_refused(app, team):
@@ -866,7 +876,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     assert reminders(app, due - timedelta(days=7)) == 1
     mails = outbox("subcommittee.milestone_reminder")
     assert recipients(mails) == sorted([team.lead.email, team.member.email])  # not the pending applicant
-    assert all("中間報告書の提出" in m.subject + m.body and "2030年06月10日" in m.body for m in mails)
+    assert all("中間報告書の提出" in m.subject + m.body and "2030年6月10日（月）" in m.body for m in mails)
     assert not any("完了済みの準備" in m.subject + m.body for m in mails)
 
     assert reminders(app, due - timedelta(days=6)) == 0
@@ -884,7 +894,7 @@ def test_milestone_reminder_a_week_before_once_per_due_date(app, team, outbox):
     assert reminders(app, moved - timedelta(days=4)) == 0
     mails = outbox("subcommittee.milestone_reminder")
     assert len(mails) == 4
-    assert all("2030年06月24日" in m.body for m in mails[2:])
+    assert all("2030年6月24日（月）" in m.body for m in mails[2:])
 
 
 def test_send_reminders_command_mails_milestones_once(app, team, runner, outbox):
