@@ -131,6 +131,7 @@ def in_scratch(args: argparse.Namespace, name: str, run: Callable[..., int]) -> 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
         scratch = Path(tmp)
+        os.chmod(scratch, 0o755)  # nginx's workers (nobody, when started by root) reach RUN_DIR through it
         databases = Databases(args.pg_server, scratch, f"bench_{name}", args.sqlite)
         try:
             return run(args, scratch, databases, started)

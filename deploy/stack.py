@@ -299,6 +299,13 @@ def start(run_dir: Path | str | None = None, env: dict[str, str] | None = None,
         raise StackError(f"{run} holds PID files of a running stack: `deploy/stack stop --run-dir {run}` first")
     # nginx started by root runs its workers as nobody: they write temporary files under RUN_DIR.
     os.chmod(run, 0o777)
+    if os.geteuid() == 0:
+        # ... and must reach it: a parent closed to others (a mkdtemp folder) would leave every
+        # request failing on the cache with "Permission denied"; say so now, not after 60 s.
+        closed = [p for p in run.parents if not os.stat(p).st_mode & 0o001]
+        if closed:
+            raise StackError(f"nginx's workers (nobody) cannot reach {run}: {closed[0]} is closed to others "
+                             f"(chmod o+x {closed[0]}, or choose another RUN_DIR)")
 
     database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = env.get("PORTAL_RATELIMIT_STORAGE_URI") or env.get("RATELIMIT_STORAGE_URI") or DEFAULT_REDIS
