@@ -326,3 +326,18 @@ def test_the_systemd_units_verify(tmp_path):
                                                                      if p.suffix != ".example")],
                              capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert checked.returncode == 0 and not checked.stderr.strip(), checked.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="nginx drops to nobody only when started by root")
+def test_a_run_dir_nginx_workers_cannot_reach_is_refused_at_once(tmp_path):
+    """Under a folder closed to others (mkdtemp's 0700), nginx's workers failed every request
+    with "Permission denied" on the cache and the start waited 60 s for /healthz."""
+    closed = Path(tempfile.mkdtemp(prefix="portal-closed-"))
+    try:
+        began = time.monotonic()
+        with pytest.raises(stack_command.StackError, match="cannot reach"):
+            stack_command.start(closed / "run", {"PATH": os.environ.get("PATH", "")})
+        assert time.monotonic() - began < 5
+        assert not any((closed / "run" / "pids").glob("*.pid"))
+    finally:
+        shutil.rmtree(closed, ignore_errors=True)
