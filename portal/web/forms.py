@@ -72,23 +72,46 @@ class BoundedIntegerField(IntegerField):
         super().process_formdata(valuelist)
 
 
-class DayField(StringField):
-    """A day typed as text (2027/3/9, ２０２７年３月９日, …: core.dates' one parser). ``data`` is a
-    ``date`` (None when left empty); what was typed is shown again on a re-rendered form, with
-    what it was understood as (``understood``); a bad day is this field's error."""
+class _TypedField(StringField):
+    """Text parsed by core.dates' one parser: ``data`` is the value (None when left empty); what
+    was typed is shown again on a re-rendered form, with what it was understood as
+    (``understood``); a bad value is this field's error."""
 
-    data: date | None  # type: ignore[assignment]
     understood: str = ""
+
+    def parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def show(self, value: Any) -> str:
+        raise NotImplementedError
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         text = str(valuelist[0]).strip() if valuelist else ""
         self.data = None
         if text:
             try:
-                self.data = parse_day(text)
+                self.data = self.parse(text)
             except DomainError as exc:
                 raise ValueError(str(exc)) from None
-            self.understood = format_day(self.data)
+            self.understood = self.show(self.data)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return self.show(self.data) if self.data is not None else ""
+
+
+class DayField(_TypedField):
+    """A day typed as text (2027/3/9, ２０２７年３月９日, …); ``data`` is a ``date``. Shown again
+    as typed, or as 2027-03-09."""
+
+    data: date | None  # type: ignore[assignment]
+
+    def parse(self, text: str) -> date:
+        return parse_day(text)
+
+    def show(self, value: date) -> str:
+        return format_day(value)
 
     def _value(self) -> str:
         if self.raw_data:
@@ -96,27 +119,16 @@ class DayField(StringField):
         return self.data.isoformat() if isinstance(self.data, date) else ""
 
 
-class ClockField(StringField):
-    """A wall-clock time typed as text (15:30, １５：３０, 15時30分: core.dates.parse_clock);
-    ``data`` is a ``time`` or None when empty. Shown as 15:30."""
+class ClockField(_TypedField):
+    """A wall-clock time typed as text (15:30, １５：３０, 15時30分); ``data`` is a ``time``. Shown as 15:30."""
 
     data: time | None  # type: ignore[assignment]
-    understood: str = ""
 
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        text = str(valuelist[0]).strip() if valuelist else ""
-        self.data = None
-        if text:
-            try:
-                self.data = parse_clock(text)
-            except DomainError as exc:
-                raise ValueError(str(exc)) from None
-            self.understood = format_time(self.data)
+    def parse(self, text: str) -> time:
+        return parse_clock(text)
 
-    def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
-        return format_time(self.data) if isinstance(self.data, time) else ""
+    def show(self, value: time) -> str:
+        return format_time(value)
 
 
 def choices(labels: Mapping[Any, Any]) -> list[SelectChoice]:
