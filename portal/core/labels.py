@@ -95,6 +95,8 @@ CODES: dict[str, dict[str, Any]] = {
         "subcommittee.join_decided": _l("分科会への参加申請の結果"),
         "subcommittee.session_scheduled": _l("分科会の日程のお知らせ"),
         "subcommittee.session_moved": _l("分科会の日程変更のお知らせ"),
+        "subcommittee.session_cancelled": _l("分科会の中止のお知らせ"),
+        "subcommittee.session_left": _l("分科会の予定の取り消し（退会）"),
         "subcommittee.milestone_reminder": _l("マイルストーン期日のお知らせ"),
     },
     "audit": {

@@ -7,10 +7,12 @@ from typing import Any
 from flask import render_template
 
 from portal.accounts.models import User
+from portal.core.dates import today_local
 from portal.mail.outbox import enqueue, secretariat_address
 from portal.subcommittees.models import (
     MembershipState,
     Milestone,
+    SessionStatus,
     Subcommittee,
     SubcommitteeMember,
     SubcommitteeSession,
@@ -104,6 +106,29 @@ def session_announced(sub: Subcommittee, session: SubcommitteeSession, before: s
         part = session_invitation(session, user, "CANCEL" if cancelled else "REQUEST")
         enqueue(user.email, SUBJECT_PREFIX + f"分科会{session.circled_number}の{what}: {sub.name}", body,
                 kind="subcommittee.session_" + kind, attachments=[part] if part else None)
+
+
+def sessions_ahead(sub: Subcommittee) -> list[SubcommitteeSession]:
+    """Scheduled sessions with a date that has not passed: what a member's calendar should hold."""
+    today = today_local()
+    return [s for s in sub.sessions
+            if s.status is SessionStatus.SCHEDULED and s.window is not None and s.window[1] >= today]
+
+
+def membership_changed(sub: Subcommittee, user: User, *, joined: bool) -> None:
+    """A member approved after sessions were announced gets each session still ahead as an
+    invitation (REQUEST); one who leaves gets its CANCEL, so their calendar drops it."""
+    from portal.calendar.events import session_invitation  # the calendar builds on subcommittees
+
+    for session in sessions_ahead(sub):
+        part = session_invitation(session, user, "REQUEST" if joined else "CANCEL")
+        if part is None:
+            continue
+        what = "日程のお知らせ" if joined else "退会に伴う予定の取り消し"
+        body = render_template("mail/subcommittee_session.txt", sub=sub, session=session, before=None,
+                               cancelled=not joined, left=not joined, url=_page(sub))
+        enqueue(user.email, SUBJECT_PREFIX + f"分科会{session.circled_number}の{what}: {sub.name}", body,
+                kind="subcommittee.session_" + ("scheduled" if joined else "left"), attachments=[part])
 
 
 def milestone_due(milestone: Milestone) -> bool:

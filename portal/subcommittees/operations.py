@@ -134,6 +134,8 @@ def decide(membership: SubcommitteeMember, by: User, approve: bool) -> None:
     record("subcommittee.member_" + ("approved" if approve else "declined"), actor_id=by.id,
            subject=membership.user.email, details={"subcommittee": membership.subcommittee_id})
     notifications.join_decided(membership, approve, by)
+    if approve:
+        notifications.membership_changed(membership.subcommittee, membership.user, joined=True)
 
 
 def leave(sub: Subcommittee, user: User) -> None:
@@ -144,8 +146,11 @@ def leave(sub: Subcommittee, user: User) -> None:
     if (membership.is_lead and membership.state is MembershipState.APPROVED
             and len(notifications.lead_addresses(sub)) == 1):
         raise DomainError(_l("最後のリーダーは退会できません。先に他のメンバーをリーダーに任命してください。"))
+    was_member = membership.state is MembershipState.APPROVED
     membership.state, membership.is_lead = MembershipState.LEFT, False
     membership.decided_at = utcnow()
+    if was_member:
+        notifications.membership_changed(sub, user, joined=False)
 
 
 def appoint_lead(membership: SubcommitteeMember, by: User) -> None:

@@ -256,6 +256,35 @@ def test_subcommittee_sessions_invite_and_cancel_each_member(app, client, make_s
         assert event.sequence >= fetch(client, "/subcommittees/imip-sub/calendar.ics").events[feed_uid].sequence
 
 
+def test_a_member_approved_later_gets_the_sessions_ahead_and_leaving_cancels_them(
+        app, client, make_subcommittee, create_user, outbox):
+    """Sessions announced before someone joined reached only the members of the day: the newcomer's
+    calendar stayed empty until the next change. Leaving must drop them again."""
+    make_subcommittee("imip-late", fiscal_year=2031, sessions=[
+        {"number": 1, "title": "第一回", "date": "2031-05-13", "start": "14:00", "end": "15:00"}])
+    newcomer, secretariat = create_user("member"), create_user("secretariat")
+    (feed_uid,) = fetch(client, "/subcommittees/imip-late/calendar.ics").uids()
+    with app.app_context():
+        sub = db.session.scalar(select(Subcommittee).where(Subcommittee.slug == "imip-late"))
+        membership = sub_operations.request_join(sub, db.session.merge(newcomer))
+        sub_operations.decide(membership, db.session.merge(secretariat), approve=True)
+        db.session.commit()
+    (row,) = [r for r in outbox("subcommittee.session_scheduled") if r.recipients == [newcomer.email]]
+    feed, event = invitation(row, "REQUEST")
+    check_people(feed, newcomer.email)
+    assert event.uid == feed_uid
+
+    with app.app_context():
+        sub = db.session.scalar(select(Subcommittee).where(Subcommittee.slug == "imip-late"))
+        sub_operations.leave(sub, db.session.merge(newcomer))
+        db.session.commit()
+    (row,) = outbox("subcommittee.session_left")
+    assert row.recipients == [newcomer.email]
+    feed, event = invitation(row, "CANCEL")
+    check_people(feed, newcomer.email)
+    assert event.uid == feed_uid
+
+
 def test_renumbering_a_session_keeps_its_uid(app, client, make_subcommittee):
     sub_id = make_subcommittee("imip-renum", fiscal_year=2031, sessions=[
         {"number": 4, "title": "第四回", "date": "2031-06-10", "start": "14:00", "end": "15:00"}])
