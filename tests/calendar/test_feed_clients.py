@@ -192,12 +192,12 @@ def test_moved_seminar_description_has_the_current_program(app, client):
         from datetime import time
 
         from portal.seminars.operations import save_program_item
-        save_program_item(seminar, item, start_time=time(10, 0), title=item.title, points=list(item.points or []),
+        save_program_item(seminar, item, start_time=time(15, 40), title=item.title, points=list(item.points or []),
                           notes=[], presenters=[])
         db.session.commit()
     (event,) = fetch(client, f"/seminars/{seminar_id}.ics").events.values()
-    assert "10:00～ イントロダクション" in event.description
-    assert "15:30～" not in event.description
+    assert "15:40～ イントロダクション" in event.description
+    assert "15:30～ イントロダクション" not in event.description
 
 
 def test_migration_keeps_the_uids_subscribers_hold(tmp_path):

@@ -777,11 +777,14 @@ def test_changing_the_date_of_a_draft_mails_nobody(app, client, auth, create_use
     register_accounts(app, seminar_id, create_user("member"))
     secretariat(create_user, auth)
     data = edit_form(client, seminar_id)
-    auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "draft"})
+    # Unpublishing mails the registered (their calendars drop it), so it is confirmed first.
+    auth.post(f"/secretariat/seminars/{seminar_id}/edit", {**data, "status": "draft", "confirmed": "1"})
+    assert len(outbox("seminar.unpublished")) == 1
     auth.post(f"/secretariat/seminars/{seminar_id}/edit",
               {**data, "status": "draft", "date": other_day_same_year(day).isoformat()})
     assert get_seminar(app, seminar_id).date_on == other_day_same_year(day)
     assert outbox("seminar.rescheduled") == [] and outbox("seminar.cancelled_by_secretariat") == []
+    assert len(outbox("seminar.unpublished")) == 1
 
 
 def test_raising_capacity_promotes_from_the_waitlist_in_order(app, client, auth, create_user, outbox, make_seminar):

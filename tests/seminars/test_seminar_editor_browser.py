@@ -126,10 +126,10 @@ def test_rescheduling_moves_the_program_asks_first_and_refuses_an_item_outside(
 
     # An item at 18:00 is outside 14:00～15:30: refused beside its field.
     page.get_by_text("プログラムに項目を追加").click()
-    page.locator("#program form #start_time").fill("18:00")
-    page.locator("#program form #title").fill("懇親会")
+    page.locator("#item-start_time").fill("18:00")
+    page.locator("#item-title").fill("懇親会")
     page.get_by_role("button", name="追加", exact=True).click()
-    expect(page.locator("#start_time-error")).to_have_text("開始時刻はセミナーの時間（14:00～15:30）の中にしてください。")
+    expect(page.locator("#item-start_time-error")).to_have_text("開始時刻はセミナーの時間（14:00～15:30）の中にしてください。")
     with app.app_context():
         assert [i.title for i in db.session.get(Seminar, sid).program] == ["開会", "閉会"]
 
