@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from portal.accounts.access import is_participant
@@ -30,3 +31,20 @@ def may_download(user: Any, material: Material) -> bool:
         sub = db.session.get(Subcommittee, material.subcommittee_id)
         return sub is not None and see_members(user, sub)
     return is_participant(user)
+
+
+def downloadable(user: Any, materials: Iterable[Material]) -> set[int]:
+    """``may_download`` for a page's list of files: a subcommittee's members-only files share one
+    answer, so its membership is asked once per subcommittee, not once per file."""
+    per_subcommittee: dict[int, bool] = {}
+    allowed = set()
+    for material in materials:
+        if material.public or material.subcommittee_id is None:
+            ok = may_download(user, material)
+        else:
+            if material.subcommittee_id not in per_subcommittee:
+                per_subcommittee[material.subcommittee_id] = may_download(user, material)
+            ok = per_subcommittee[material.subcommittee_id]
+        if ok:
+            allowed.add(material.id)
+    return allowed

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from portal.core import versions
 from portal.core.dates import today_local, year_ok
 from portal.core.db import utcnow
-from portal.materials.access import may_download
+from portal.materials.access import downloadable
 from portal.qa import access as qa_access
 from portal.qa import queries as qa_queries
 from portal.seminars import api, queries, registrations
@@ -96,7 +96,7 @@ def detail(seminar_id: int) -> ResponseReturnValue:
             form=RegistrationForm() if current_user.is_authenticated else None,
             can_take_part_in_qa=qa_access.may_take_part(current_user, seminar),
             faq=qa_queries.faq(seminar) if seminar.qa_open or seminar.qa_closed_at else [],  # after a Q&A
-            downloadable={m.id for m in seminar.materials if may_download(current_user, m)},
+            downloadable=downloadable(current_user, seminar.materials),
             materials_of=materials_by_item(seminar),
         )
 

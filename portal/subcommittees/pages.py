@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal.core.dates import today_local
-from portal.materials.access import may_download
+from portal.materials.access import downloadable
 from portal.materials.models import Material
 from portal.subcommittees import access, queries
 from portal.subcommittees.models import (
@@ -62,6 +62,7 @@ def detail_page(sub: Subcommittee, user: Any, locale: str) -> DetailPage:
     state = membership.state if membership is not None else None
     is_member = access.is_member(user, sub)
     lead = access.may_lead(user, sub)
+    allowed = downloadable(user, sub.materials)
     return DetailPage(
         sub=sub,
         requested=state is MembershipState.PENDING,
@@ -83,7 +84,6 @@ def detail_page(sub: Subcommittee, user: Any, locale: str) -> DetailPage:
         timeline=timeline(sub, today),
         milestones=[MilestoneLine(m, m.state(today)) for m in sub.milestones],
         materials=[
-            MaterialLine(m, may_download(user, m), m.filename.rsplit(".", 1)[-1].upper())
-            for m in sub.materials
+            MaterialLine(m, m.id in allowed, m.filename.rsplit(".", 1)[-1].upper()) for m in sub.materials
         ],
     )

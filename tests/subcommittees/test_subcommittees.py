@@ -962,6 +962,24 @@ def test_lead_uploads_members_only_and_public_materials(app, team):
     assert private in html_of(logged_in(app, team.member), f"/subcommittees/{SLUG}")
 
 
+def test_members_only_files_cost_one_membership_check_however_many(app, team, count_queries):
+    """Each members-only file asked the member's membership again: 5 files, 5 more queries."""
+    lead = logged_in(app, team.lead)
+    member = logged_in(app, team.member)
+
+    def queries_for_page() -> int:
+        member.client.get(f"/subcommittees/{SLUG}")  # warm: session and user loaded alike
+        with count_queries() as counter:
+            assert member.client.get(f"/subcommittees/{SLUG}").status_code == 200
+        return counter.count
+
+    upload(lead, PDF, "議事録1.pdf", "議事録1")
+    one = queries_for_page()
+    for n in range(2, 7):
+        upload(lead, PDF, f"議事録{n}.pdf", f"議事録{n}")
+    assert queries_for_page() == one
+
+
 # ----------------------------------------------------------------------------- dashboard
 
 
