@@ -90,7 +90,10 @@
     if (count !== undefined) { setCount(li, count); }
   }
 
+  // Votes are only ever added: a count never goes down (a list a moment old, from another
+  // process, may not have the vote this page just cast).
   function setCount(li, count) {
+    if (Number(count) < Number(li.getAttribute("data-votes") || 0)) { return; }
     li.setAttribute("data-votes", String(count));
     var shownCount = li.querySelector(".count");
     if (shownCount && shownCount.textContent !== String(count)) { shownCount.textContent = String(count); }
@@ -123,6 +126,9 @@
     return strip(a) === strip(b);
   }
 
+  // The poll names in full only the newest questions; the rest come as id, votes and state.
+  function whole(item) { return !!item.querySelector(".body"); }
+
   function update(li, fresh) {
     var keep = li.classList.contains("mine");
     li.className = fresh.className + (keep ? " mine" : "");
@@ -137,7 +143,7 @@
       moderation.replaceWith(personalize(document.importNode(freshModeration, true)));
     }
     var vote = li.querySelector(".vote-form");
-    if (vote && !fresh.querySelector(".vote-form") && !contains(vote)) { vote.remove(); }  // e.g. hidden now
+    if (vote && whole(fresh) && !fresh.querySelector(".vote-form") && !contains(vote)) { vote.remove(); }  // e.g. hidden now
   }
 
   // Put the items in `order` without moving the focused one (moving it would drop its focus):
@@ -160,10 +166,25 @@
     }
   }
 
-  poll(box.getAttribute("data-refresh-url"), function (doc) {
+  var refreshUrl = box.getAttribute("data-refresh-url");
+  var wholeUrl = box.getAttribute("data-whole-url");
+
+  function apply(doc) {
     var fresh = doc.getElementById("question-list");
     if (!fresh) { return; }
     var current = byId(list);
+    // One this page has never shown, named only by its id (the page was away for a while, or
+    // it was approved late): the whole list once, then the short one again.
+    var missing = Array.prototype.some.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
+      return !current[item.getAttribute("data-question-id")] && !whole(item);
+    });
+    if (missing && wholeUrl) {
+      fetch(wholeUrl, { credentials: "same-origin", cache: "no-cache", headers: { "X-Requested-With": "fetch" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) { apply(new DOMParser().parseFromString(html, "text/html")); } })
+        .catch(function () { /* the next poll tries again */ });
+      return;
+    }
     var order = [];
     var added = 0;
     Array.prototype.forEach.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
@@ -194,7 +215,9 @@
     }
     arrange(order);
     announce(added);
-  });
+  }
+
+  poll(refreshUrl, apply);
 
   // ＋1 without leaving the page (the form works without this): the count changes in place and
   // focus stays on the button.

@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SIGNUP": "5 per minute; 30 per hour",
     "RATELIMIT_PASSWORD_RESET": "5 per minute; 30 per hour",
     "RATELIMIT_QUESTIONS": "10 per minute",
+    # The live Q&A list is built once per process and served to every poller for this long (then
+    # revalidated from the change counters): a vote shows within the 5 s poll plus this.
+    "QA_LIVE_MAX_AGE_SECONDS": 0.5,
     # None: required when the portal is served over https (production), not on a local http demo.
     "TOTP_REQUIRED_FOR_SECRETARIAT": None,
     # Wrong second-factor codes, per account in the shared counters: past TOTP_MAX_FAILURES within

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.access import is_secretariat
 from portal.accounts.models import User
+from portal.core import versions
 from portal.core.db import db
 from portal.core.labels import label
 from portal.qa import access
@@ -39,13 +42,30 @@ def asker_label(question: Question) -> str:
     return f"{author.name}{org}"
 
 
-def _questions(seminar: Seminar, *conditions: Any) -> Select:
+def _questions(seminar: Seminar, *conditions: Any, askers: bool = True) -> Select:
+    """``askers=False``: the askers are not loaded with the questions (a long live list names
+    only the few it shows whole; ``load_askers`` fetches theirs in one query)."""
+    options = [selectinload(Question.program_item)]
+    if askers:
+        options.append(selectinload(Question.author).selectinload(User.organization))
     return (
         select(Question).where(Question.seminar_id == seminar.id, *conditions)
-        .options(selectinload(Question.author).selectinload(User.organization),
-                 selectinload(Question.program_item))
+        .options(*options)
         .order_by(Question.created_at, Question.id)
     )
+
+
+def load_askers(listed: list[ListedQuestion]) -> None:
+    """The askers (and their organizations) of ``listed``, in one query, into the session, so
+    naming them loads nothing more."""
+    ids = {x.question.author_id for x in listed if not x.question.anonymous}
+    if not ids:
+        return
+    users = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_(ids)).options(selectinload(User.organization)))}
+    for x in listed:
+        if x.question.author_id in users:
+            set_committed_value(x.question, "author", users[x.question.author_id])
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,6 @@ class ListedQuestion:
     question: Question
     votes: int
     voted: bool
-    asker: str  # name (organization), 匿名, or 匿名で投稿 for the asker's own anonymous question
     mine: bool
     answering: bool  # pinned as 回答中 for everyone
     status: str  # 回答中 / 承認待ち / the state's label when not open; "" for an open question
@@ -68,6 +87,14 @@ class ListedQuestion:
     can_mark_answering: bool
     can_approve: bool
     can_hide: bool
+    appeared: datetime  # when it came on the shared list: asked, or approved when held back
+
+    @property
+    def asker(self) -> str:
+        """Name (organization), 匿名, or 匿名で投稿 for the asker's own anonymous question."""
+        if not self.question.anonymous:
+            return asker_label(self.question)
+        return gettext("匿名で投稿") if self.mine else gettext("匿名")
 
 
 def answering_id(questions: list[Question]) -> int | None:
@@ -97,7 +124,7 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
     ``shared``: the list as every attendee (or, for the secretariat, every moderator) sees it,
     without anything of the viewer's own, so one stored answer serves them all; ``as_attendee``:
     as an attendee sees it, also for the secretariat (the presenter screen)."""
-    questions = list(db.session.scalars(_questions(seminar, Question.followup.is_(False))))
+    questions = list(db.session.scalars(_questions(seminar, Question.followup.is_(False), askers=False)))
     votes = votes_by_question(seminar.id)
     moderator = not as_attendee and is_secretariat(viewer)
     me = None if shared else viewer.id
@@ -111,12 +138,8 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
         own = me is not None and q.author_id == me
         if not (moderator or own or access.shown_to_attendees(q)):
             continue
-        if not q.anonymous:
-            asker = asker_label(q)
-        else:
-            asker = gettext("匿名で投稿") if own else gettext("匿名")
         listed.append(ListedQuestion(
-            question=q, votes=votes.get(q.id, 0), voted=q.id in mine, asker=asker, mine=own,
+            question=q, votes=votes.get(q.id, 0), voted=q.id in mine, mine=own,
             answering=q.id == pinned, status=_status(q, q.id == pinned),
             routed_shown=moderator and q.routed_at is not None,
             can_vote=access.may_vote_on(q) and not own,
@@ -124,6 +147,7 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
             can_mark_answering=moderator and access.may_mark_answering(viewer, q) and q.id != pinned,
             can_approve=moderator and access.may_approve(viewer, q),
             can_hide=moderator and access.may_hide(viewer, q),
+            appeared=max(q.created_at, q.approved_at or q.created_at),
         ))
     if sort == "votes":
         listed.sort(key=lambda x: (not x.answering, -x.votes, x.question.created_at, x.question.id))
@@ -138,22 +162,15 @@ def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
     return [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top]
 
 
-def live_version(seminar: Seminar) -> str:
-    """What the shared list is made of, in one cheap aggregate query (no rows, no render).
+LIVE_SCOPES = ("seminars", "program_items", "questions", "question_votes", "users", "organizations")
 
-    Questions are never deleted and their states only move forward (asked, approved, marked
-    回答中, answered, hidden), each setting its own timestamp, so these counts change whenever
-    anything on the list does; votes are only ever added."""
-    questions = select(
-        func.count(), func.max(Question.id), func.count(Question.approved_at), func.max(Question.answering_at),
-        func.count(Question.answered_live_at), func.count(Question.hidden_at), func.count(Question.routed_at),
-    ).where(Question.seminar_id == seminar.id, Question.followup.is_(False))
-    votes = (select(func.count(), func.max(QuestionVote.id))
-             .join(Question, Question.id == QuestionVote.question_id).where(Question.seminar_id == seminar.id))
-    q_row = db.session.execute(questions).one()
-    v_row = db.session.execute(votes).one()
-    return "|".join(str(x) for x in (seminar.id, seminar.qa_open, seminar.qa_closed_at, seminar.qa_approval,
-                                       *q_row, *v_row))
+
+def live_version(seminar: Seminar) -> str:
+    """What the shared list is made of, from the tables' change counters in one small query (no
+    rows, no render). The counters are moved by database triggers, so a write that bypasses the
+    ORM moves them too; any seminar's question moves them (one seminar is live at a time)."""
+    value, _changed = versions.validator(seminar.id, scopes=LIVE_SCOPES)
+    return value
 
 
 def own_questions(seminar: Seminar, user: Any) -> list[Question]:

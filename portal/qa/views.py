@@ -2,7 +2,8 @@
 
 The list refreshes itself (static/qa.js) from the *shared* list: the same for every attendee
 (and one for the secretariat, which sees held-back and hidden questions and its buttons), so an
-unchanged list answers 304 from a cheap aggregate (``queries.live_version``) without a render.
+unchanged list answers 304 from the change counters (``queries.live_version``) without a render,
+and a snapshot of the list serves every poller of a process for a moment (``_shared``).
 What is the viewer's own (voted, mine) comes with the page and with each vote's answer.
 """
 
@@ -37,8 +38,9 @@ from portal.seminars.access import is_visible, may_register
 from portal.seminars.models import RegistrationState, Seminar
 from portal.seminars.registrations import registration_problem
 from portal.web import access as web_access
-from portal.web.conditional import conditional
+from portal.web.conditional import PRIVATE, conditional
 from portal.web.forms import ActionForm
+from portal.web.snapshots import snapshots
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)
@@ -85,36 +87,50 @@ def _render(seminar: Seminar, form: QuestionForm):
     sort = _sort()
     listed = queries.listing(seminar, current_user, sort=sort)
     own = {"mine": [x.question.id for x in listed if x.mine], "voted": [x.question.id for x in listed if x.voted]}
+    queries.load_askers(listed)
     return render_form("qa/questions.html", form, seminar=seminar, sort=sort, questions=listed,
                        own=json.dumps(own), moderator=access.may_moderate(current_user, seminar),
                        action_form=ActionForm(), shared=False)
 
 
-def _shared(seminar: Seminar, template: str, *, presenter: bool = False):
+def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: bool = False):
     """The shared list (attendees', moderators' or the presenter screen's), 304 while nothing on
-    it changed: the validator is one aggregate query, the render happens only when it moved."""
+    it changed. One snapshot per process serves every poller for QA_LIVE_MAX_AGE_SECONDS
+    (portal/web/snapshots.py), then it is revalidated from the change counters and rebuilt
+    only when they moved.
+
+    The attendees' list names in full only the questions that came on it last (RECENT): the
+    others come as their id, votes and state, which is all a page that already shows them
+    needs (a page that meets one it does not know asks for the whole list, ``whole``)."""
     moderator = access.may_moderate(current_user, seminar) and not presenter
     sort = "votes" if presenter else _sort()
-    validator = "|".join((template, "moderator" if moderator else "attendee", sort, str(get_locale()),
-                          queries.live_version(seminar)))
+    whole = whole or moderator or presenter
+    parts = (seminar.id, template, "moderator" if moderator else "attendee", sort, str(get_locale()),
+             "whole" if whole else "recent")
 
-    def build():
-        return make_response(_render_shared(seminar, template, moderator=moderator, sort=sort, presenter=presenter))
+    def build() -> str:
+        return _render_shared(seminar, template, moderator=moderator, sort=sort, presenter=presenter, whole=whole)
 
+    snapshot = snapshots().get(parts, current_app.config["QA_LIVE_MAX_AGE_SECONDS"],
+                               lambda: "|".join(map(str, parts)) + queries.live_version(seminar), build)
     # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
     # revalidates it with its ETag on every poll.
-    return conditional(validator, build, cache_control="private, no-cache")
+    return conditional(snapshot.validator, lambda: snapshot.body, cache_control=PRIVATE)
 
 
-def _render_shared(seminar: Seminar, template: str, *, moderator: bool, sort: str, presenter: bool) -> str:
+def _render_shared(seminar: Seminar, template: str, *, moderator: bool, sort: str, presenter: bool,
+                   whole: bool) -> str:
     if presenter:
         listed = queries.for_presenter(seminar, top=PRESENTER_TOP)
     else:
         listed = queries.listing(seminar, current_user, sort=sort, shared=True)
+    shown = listed if whole else sorted(listed, key=lambda x: (x.appeared, x.question.id))[-RECENT:]
+    queries.load_askers(shown)
     return render_template(template, seminar=seminar, questions=listed, moderator=moderator, sort=sort,
-                           shared=True, action_form=None)
+                           shared=True, action_form=None, whole={x.question.id for x in shown})
 
 
+RECENT = 50  # questions named in full on each poll: 25 s of questions at 2 a second
 PRESENTER_TOP = 8  # what a projector shows readably in large type
 
 
@@ -123,7 +139,7 @@ PRESENTER_TOP = 8  # what a projector shows readably in large type
 def questions(seminar_id: int):
     seminar = _seminar_for_qa(seminar_id)
     if request.args.get("fragment"):
-        return _shared(seminar, "qa/_list.html")
+        return _shared(seminar, "qa/_list.html", whole=request.args.get("fragment") == "whole")
     return _render(seminar, _form(seminar))
 
 

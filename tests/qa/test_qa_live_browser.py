@@ -178,3 +178,32 @@ def test_presenter_screen_pins_the_question_being_answered_for_everyone(
     assert secretariat.post(f"/secretariat/questions/{first}/answered").status_code == 302
     expect(items).to_have_count(1, timeout=REFRESH)
     expect(page.locator(".presenter-list .pin")).to_have_count(0)
+
+
+def test_a_page_that_missed_questions_fetches_the_whole_list_once(
+    app, page, live_server, create_user, make_seminar, monkeypatch
+):
+    """The poll names only the newest question in full here (RECENT=1): a vote on an older one
+    still shows from its short entry, and a question the page never saw, named only by its id,
+    makes the page fetch the whole list."""
+    from portal.qa import views
+
+    monkeypatch.setattr(views, "RECENT", 1)
+    sid = make_seminar("missed")
+    reader, asker, voter = (create_user("member") for _ in range(3))
+    register_accounts(app, sid, reader, asker, voter)
+    first = ask(logged_in(app, asker), sid, "最初からある質問")
+    log_in_page(page, live_server, reader)
+    page.goto(f"/seminars/{sid}/questions")
+    expect(page.locator("li[data-question-id]")).to_have_count(1)
+
+    assert logged_in(app, voter).post(f"/questions/{first}/vote").status_code == 302
+    expect(page.locator(f'li[data-question-id="{first}"]')).to_have_attribute("data-votes", "1", timeout=REFRESH)
+
+    auth = logged_in(app, asker)
+    middle = ask(auth, sid, "見逃した質問")
+    newest = ask(auth, sid, "一番新しい質問")
+    expect(page.locator(f'li[data-question-id="{middle}"]')).to_contain_text("見逃した質問", timeout=REFRESH)
+    expect(page.locator(f'li[data-question-id="{newest}"]')).to_contain_text("一番新しい質問")
+    expect(page.locator(f'li[data-question-id="{first}"]')).to_contain_text("最初からある質問")
+    expect(page.locator("#questions-announce")).to_have_text("新しい質問が2件あります。")

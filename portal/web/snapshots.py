@@ -1,0 +1,65 @@
+"""Snapshots: one answer built once and served to everyone polling it for a moment.
+
+The one exception to "caching by HTTP only" (portal/web/conditional.py), for the live Q&A
+list: a thousand attendees poll the same list every 5 s while votes arrive 20 times a second,
+so the list changes between almost any two polls and a validator alone saves nothing; behind
+nginx every poll was a render (bench/seminar_day.py: 21 polls/s, p95 2.5 s). A snapshot is
+kept per process for ``max_age`` seconds (the list is at most that much behind the database),
+then revalidated from the database's change counters (``portal.core.versions``, moved by
+triggers, so a write that bypasses the ORM is seen too) and rebuilt only when they moved.
+
+Kept on the app (no state shared between apps, so tests cannot leak into each other),
+bounded, and guarded by a lock (threaded servers).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+
+MAX_ENTRIES = 64  # keys are seminar × view × sort × language: a handful are live at once
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    validator: str
+    body: str
+    built: float  # time.monotonic() when its validator was last read
+
+
+class Snapshots:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: OrderedDict[tuple[object, ...], Snapshot] = OrderedDict()
+
+    def get(self, key: tuple[object, ...], max_age: float, validator: Callable[[], str],
+            build: Callable[[], str]) -> Snapshot:
+        """The snapshot for ``key``: as stored while younger than ``max_age``; else the stored
+        one if ``validator()`` still matches it, else ``build()``'s (the validator read before
+        the build, as ``conditional`` does, so a racing write gives a newer version later)."""
+        now = time.monotonic()
+        with self.lock:
+            held = self.entries.get(key)
+        if held is not None and now - held.built < max_age:
+            return held
+        current = validator()
+        if held is not None and held.validator == current:
+            fresh = Snapshot(current, held.body, now)
+        else:
+            fresh = Snapshot(current, build(), now)
+        with self.lock:
+            self.entries[key] = fresh
+            self.entries.move_to_end(key)
+            while len(self.entries) > MAX_ENTRIES:
+                self.entries.popitem(last=False)
+        return fresh
+
+
+def snapshots() -> Snapshots:
+    held = current_app.extensions.get("snapshots")
+    return held if held is not None else current_app.extensions.setdefault("snapshots", Snapshots())

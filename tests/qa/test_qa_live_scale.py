@@ -1,0 +1,108 @@
+"""The live list at a seminar's scale: each poll names in full only the newest questions (the
+rest come as id, votes and state), and one snapshot per process serves every poller for
+QA_LIVE_MAX_AGE_SECONDS, revalidated from the change counters that database triggers move, so
+a write that bypasses the ORM shows too. The seminar-day benchmark (bench/seminar_day.py) is
+why: a render per poll did not hold 1,000 attendees."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from conftest import get_html, logged_in, register_accounts
+from sqlalchemy import select, text
+
+from portal.core.db import db
+from portal.qa import views
+from portal.qa.models import Question
+from portal.seminars.models import RegistrationState
+
+
+@pytest.fixture
+def seminar_defaults() -> dict[str, Any]:
+    return {"qa": "open", "program": [{"start": "15:30", "title": "イントロダクション"}]}
+
+
+def listed(html: str) -> dict[int, tuple[int, str]]:
+    """id -> (votes, the element's inner HTML)."""
+    found = re.findall(r'<li[^>]*data-question-id="(\d+)"[^>]*data-votes="(\d+)"[^>]*>(.*?)</li>', html, re.S)
+    return {int(qid): (int(votes), inner) for qid, votes, inner in found}
+
+
+def asked(app, auth, sid: int, bodies: list[str]) -> list[int]:
+    for body in bodies:
+        assert auth.post(f"/seminars/{sid}/questions", {"body": body}).status_code == 302
+    with app.app_context():
+        return [db.session.scalar(select(Question.id).where(Question.body == b)) for b in bodies]
+
+
+def test_a_poll_names_only_the_newest_questions_in_full(app, create_user, make_seminar, monkeypatch):
+    monkeypatch.setattr(views, "RECENT", 2)
+    sid = make_seminar("scale")
+    asker, reader = create_user("member"), create_user("member")
+    assert register_accounts(app, sid, asker, reader) == [RegistrationState.REGISTERED] * 2
+    ids = asked(app, logged_in(app, asker), sid, ["一番目の質問", "二番目の質問", "三番目の質問", "四番目の質問"])
+    auth = logged_in(app, reader)
+    assert auth.post(f"/questions/{ids[0]}/vote").status_code == 302
+
+    short = listed(get_html(auth.client, f"/seminars/{sid}/questions?fragment=1"))
+    assert list(sorted(short)) == ids  # every question, with its votes
+    assert short[ids[0]][0] == 1
+    assert "一番目の質問" not in short[ids[0]][1] and "二番目の質問" not in short[ids[1]][1]
+    assert "三番目の質問" in short[ids[2]][1] and "四番目の質問" in short[ids[3]][1]
+    assert 'class="status"' in short[ids[0]][1]  # where the state shows
+
+    whole = listed(get_html(auth.client, f"/seminars/{sid}/questions?fragment=whole"))
+    assert all(body in whole[qid][1] for qid, body in zip(ids, ["一番目", "二番目", "三番目", "四番目"], strict=True))
+    # The page names the whole list too, and tells the script where the whole list is.
+    page = get_html(auth.client, f"/seminars/{sid}/questions")
+    assert "一番目の質問" in page and 'data-whole-url="/seminars/%d/questions?sort=votes&amp;fragment=whole"' % sid in page
+
+
+def test_a_question_approved_late_comes_in_full(app, create_user, make_seminar, monkeypatch):
+    monkeypatch.setattr(views, "RECENT", 1)
+    sid = make_seminar("scale-approval")
+    asker, reader = create_user("member"), create_user("member")
+    register_accounts(app, sid, asker, reader)
+    secretariat_auth = logged_in(app, create_user("secretariat"))
+    assert secretariat_auth.post(f"/secretariat/seminars/{sid}/qa/approval", {"required": "y"}).status_code == 302
+    held, later = asked(app, logged_in(app, asker), sid, ["承認待ちの古い質問", "あとの質問"])
+    assert secretariat_auth.post(f"/secretariat/questions/{later}/approve").status_code == 302
+    time.sleep(0.01)
+    assert secretariat_auth.post(f"/secretariat/questions/{held}/approve").status_code == 302
+    short = listed(get_html(logged_in(app, reader).client, f"/seminars/{sid}/questions?fragment=1"))
+    assert "承認待ちの古い質問" in short[held][1]  # last to come on the list, though asked first
+    assert "あとの質問" not in short[later][1]
+
+
+def test_one_snapshot_serves_its_age_then_a_write_behind_the_orms_back_shows(
+    app, make_app, create_user, make_seminar
+):
+    sid = make_seminar("scale-snapshot")
+    asker, reader = create_user("member"), create_user("member")
+    register_accounts(app, sid, asker, reader)
+    (qid,) = asked(app, logged_in(app, asker), sid, ["スナップショットの質問"])
+    app = make_app(QA_LIVE_MAX_AGE_SECONDS=1.5)  # the same database, served with snapshots kept 1.5 s
+    auth = logged_in(app, reader)
+    path = f"/seminars/{sid}/questions?fragment=1"
+
+    first = auth.client.get(path)
+    etag = first.headers["ETag"]
+    assert listed(first.get_data(as_text=True))[qid][0] == 0
+    built = time.monotonic()
+    with app.app_context():  # another program's write: no ORM event, only the database's triggers
+        reader_id = db.session.scalar(text("SELECT id FROM users WHERE email = :e"), {"e": reader.email})
+        db.session.execute(text("INSERT INTO question_votes (question_id, user_id, created_at) "
+                                "VALUES (:q, :u, CURRENT_TIMESTAMP)"), {"q": qid, "u": reader_id})
+        db.session.commit()
+
+    # Within the snapshot's age every poller gets the same list: a 304 for a known copy.
+    again = auth.client.get(path, headers={"If-None-Match": etag})
+    assert time.monotonic() - built < 1.5, "the machine was too slow to tell"
+    assert again.status_code == 304
+    time.sleep(1.6)
+    fresh = auth.client.get(path, headers={"If-None-Match": etag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
+    assert listed(fresh.get_data(as_text=True))[qid][0] == 1
