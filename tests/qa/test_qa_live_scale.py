@@ -58,7 +58,8 @@ def test_a_poll_names_only_the_newest_questions_in_full(app, create_user, make_s
     assert all(body in whole[qid][1] for qid, body in zip(ids, ["一番目", "二番目", "三番目", "四番目"], strict=True))
     # The page names the whole list too, and tells the script where the whole list is.
     page = get_html(auth.client, f"/seminars/{sid}/questions")
-    assert "一番目の質問" in page and 'data-whole-url="/seminars/%d/questions?sort=votes&amp;fragment=whole"' % sid in page
+    assert "一番目の質問" in page
+    assert f'data-whole-url="/seminars/{sid}/questions?sort=votes&amp;fragment=whole"' in page
 
 
 def test_a_question_approved_late_comes_in_full(app, create_user, make_seminar, monkeypatch):
