@@ -136,7 +136,7 @@ def test_ticking_attendance_saves_exactly_the_ticked_shows_counts_exports_and_au
     assert secretariat.post(ATTENDANCE.format(sid), {"attended": [ticked[0]]}).status_code == 302
     assert attended(app, sid) == {people[0].email}
 
-    (first, first_words), (second, second_words) = audit(app, "attendance.recorded")
+    (first, first_words), (_second, second_words) = audit(app, "attendance.recorded")
     assert first.subject == f"seminar:{sid}" and first.actor_id is not None
     assert "出席にした方: 参加 tick0、参加 tick2" in first_words
     assert "件数: 出席 2名・欠席 1名" in first_words
@@ -264,7 +264,8 @@ def test_a_bad_file_changes_nothing_and_says_why(app, create_user, make_seminar)
     cases = {
         # the first row is fine, the second is no address: the first is not kept either
         f"Email\n{good}\nnot-an-address\n".encode(): "3行目：メールアドレスの列に「not-an-address」とあります。",
-        f"Name,Joined\n参加 一,{good}\n".encode("cp932"): "メールアドレスの列（Email・メールアドレス）が見つかりません。",
+        f"Name,Joined\n参加 一,{good}\n".encode("cp932"):
+            "メールアドレスの列（Email・メールアドレス）が見つかりません。",
         b"\x82\xa0\xff\xfe\x80\x81 Email\n": "ファイルの文字コードを読み取れません",
         b"": "ファイルが空です。",
         b"Email\nsomeone@elsewhere.example\n": "このセミナーの参加登録者は一人もいません。",
@@ -341,7 +342,7 @@ def test_an_announcement_to_no_shows_reaches_exactly_them(app, create_user, make
 
 
 def test_no_shows_in_english(app, create_user, make_seminar):
-    sid, people = people_at(app, create_user, make_seminar, "english", n=1)
+    sid, _people = people_at(app, create_user, make_seminar, "english", n=1)
     hold_it(app, sid)
     secretariat = logged_in(app, create_user("secretariat", org=None))
     secretariat.post(ATTENDANCE.format(sid), {"attended": []})
@@ -349,4 +350,4 @@ def test_no_shows_in_english(app, create_user, make_seminar):
     page = page_text(get_html(secretariat.client, COMPOSE.format(sid)))
     assert "Registered but did not attend" in page
     attendance_page = page_text(get_html(secretariat.client, ATTENDANCE.format(sid)))
-    assert "Attendance" in attendance_page and "Present 0, absent 1" in attendance_page
+    assert "Record attendance" in attendance_page and "Present 0, absent 1" in attendance_page
