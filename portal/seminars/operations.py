@@ -405,8 +405,9 @@ def record_attendance(seminar: Seminar, attended: set[int], by: Actor) -> tuple[
     _set_attended([r.id for r in unmarked], None)
     _attendance_recorded(seminar, now)
     present = len(attended)
-    changes = {k: v for k, v in (("attended", _names(marked)), ("absent", _names(unmarked))) if v}
-    _audit("attendance.recorded", seminar, by, **changes, count=f"出席 {present}名・欠席 {len(registered) - present}名")
+    details: dict[str, Any] = {k: v for k, v in (("attended", _names(marked)), ("absent", _names(unmarked))) if v}
+    details["count"] = f"出席 {present}名・欠席 {len(registered) - present}名"
+    _audit("attendance.recorded", seminar, by, None, **details)
     return present, len(registered) - present
 
 
@@ -434,6 +435,7 @@ def import_attendance(seminar: Seminar, data: bytes, filename: str, by: Actor) -
     now = utcnow()
     _set_attended([r.id for r in new], now)
     _attendance_recorded(seminar, now)
-    _audit("attendance.imported", seminar, by, file=filename, **({"attended": _names(new)} if new else {}),
-           count=f"一致 {len(matched)}名・登録者以外のアドレス {len(unknown)}件")
+    details: dict[str, Any] = {"file": filename, **({"attended": _names(new)} if new else {}),
+                               "count": f"一致 {len(matched)}名・登録者以外のアドレス {len(unknown)}件"}
+    _audit("attendance.imported", seminar, by, None, **details)
     return AttendanceImport([r.user.name for r in new], len(matched) - len(new), unknown)
