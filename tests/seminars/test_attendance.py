@@ -114,10 +114,16 @@ def test_ticking_attendance_saves_exactly_the_ticked_shows_counts_exports_and_au
     assert str(ids[waiting.email]) not in boxes
     assert "出席は未記録です。" in page_text(get_html(secretariat.client, f"/secretariat/seminars/{sid}"))
 
+    def last_modified() -> list[str]:
+        ics = secretariat.client.get(f"/seminars/{sid}.ics").get_data(as_text=True)
+        return re.findall(r"^LAST-MODIFIED:.*$", ics, re.M)
+
+    before = last_modified()
     ticked = [str(ids[people[0].email]), str(ids[people[2].email])]
     response = secretariat.post(ATTENDANCE.format(sid), {"attended": ticked})
     assert response.status_code == 302
     assert attended(app, sid) == {people[0].email, people[2].email}
+    assert before and last_modified() == before  # attendance is no change to the calendar event
     page = get_html(secretariat.client, ATTENDANCE.format(sid))
     assert "出席を保存しました（出席 2名・欠席 1名）。" in page_text(page)
     assert len(re.findall(r'name="attended" value="\d+" id="attended-\d+" checked', page)) == 2
