@@ -217,7 +217,8 @@ ERROR_TEXT = {
 }
 
 
-UPLOAD_ENDPOINTS = {"secretariat.seminars.material_upload", "subcommittees.material_upload"}
+UPLOAD_ENDPOINTS = {"secretariat.seminars.material_upload", "subcommittees.material_upload",
+                    "secretariat.seminars.attendance_import"}
 
 def _register_security(app: Flask) -> None:
     from portal.core.config import is_production

@@ -210,6 +210,10 @@ MATRIX: dict[str, dict[str, dict[str, Any]]] = {
     "/secretariat/seminars/<int:seminar_id>/announcement": {"GET": R(LOGIN, 403, 403, 403, 403, 200,   LOGIN),
                                                      "POST": R(LOGIN, 403,   403,   403,   403,   422,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/mail":  {"POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
+    # a past seminar: an empty 出席 list is saved (nobody present); an import without a file is refused
+    "/secretariat/seminars/<int:seminar_id>/attendance": {"GET": R(LOGIN, 403, 403, 403,  403,   200,   LOGIN),
+                                                     "POST": R(LOGIN, 403,   403,   403,   403,   302,   LOGIN)},
+    "/secretariat/seminars/<int:seminar_id>/attendance/import": {"POST": R(LOGIN, 403, 403, 403, 403, 422, LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/materials": {"POST": R(LOGIN, 403, 403, 403,   403,   302,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/program": {"POST": R(LOGIN, 403,  403,   403,   403,   422,   LOGIN)},
     "/secretariat/seminars/<int:seminar_id>/qa/close": {"GET": R(LOGIN, 403,  403,  403,   403,   200,   LOGIN),
@@ -478,6 +482,10 @@ URLS: dict[str, Callable[[World, str], str]] = {
         lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/announcement",
     "/announcements/unsubscribe/<token>": lambda w, r: "/announcements/unsubscribe/not-a-token",
     "/secretariat/seminars/<int:seminar_id>/mail": lambda w, r: f"/secretariat/seminars/{w.ids['upcoming']}/mail",
+    "/secretariat/seminars/<int:seminar_id>/attendance":
+        lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/attendance",
+    "/secretariat/seminars/<int:seminar_id>/attendance/import":
+        lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/attendance/import",
     "/secretariat/seminars/<int:seminar_id>/materials": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/materials",
     "/secretariat/seminars/<int:seminar_id>/program": lambda w, r: f"/secretariat/seminars/{w.ids['fy1']}/program",
     "/secretariat/seminars/<int:seminar_id>/qa/close": lambda w, r: f"/secretariat/seminars/{w.ids['qa']}/qa/close",

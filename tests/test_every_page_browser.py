@@ -38,7 +38,8 @@ MUST_SEE = {
                 "public.sitemap", "accounts.signup"},
     "member": {"accounts.account", "subcommittees.dashboard", "seminars.my_seminars", "qa.questions"},
     "secretariat": {"secretariat.dashboard", "secretariat.seminars.manage", "secretariat.announcements.compose",
-                    "secretariat.subcommittees.requests", "secretariat.mail.outbox", "secretariat.audit.log"},
+                    "secretariat.subcommittees.requests", "secretariat.mail.outbox", "secretariat.audit.log",
+                    "secretariat.seminars.attendance"},
 }
 CHECKS = """() => {
   const ids = {};

@@ -58,13 +58,20 @@ def compose(seminar_id: int) -> ResponseReturnValue:
                 else:
                     flash(_("開催案内を%(count)s人に送信しました。", count=expected), "success")
                 return redirect(url_for("secretariat.seminars.manage", seminar_id=seminar.id))
-        users = queries.recipients(seminar, segment, sub_id)
-        count = len(users)
-        form.expected.data = str(count)
-        preview = notifications.preview(subject, body, current_user)
+        problem = operations.segment_problem(seminar, segment)
+        if problem is not None:
+            if str(problem) not in form.segment.errors:  # a refused send has said so already
+                form.segment.errors = [*form.segment.errors, str(problem)]
+        else:
+            users = queries.recipients(seminar, segment, sub_id)
+            count = len(users)
+            form.expected.data = str(count)
+            preview = notifications.preview(subject, body, current_user)
     status = 422 if form.errors else 200
+    # No-shows are offered only once there are some to speak of (else the page says why).
+    no_shows = operations.segment_problem(seminar, Segment.NO_SHOWS)
     return render_template("announcements/compose.html", seminar=seminar, form=form, preview=preview,
-                           count=count, history=queries.of_seminar(seminar)), status
+                           count=count, history=queries.of_seminar(seminar), no_shows_problem=no_shows), status
 
 
 def format_when(value) -> str:

@@ -16,6 +16,7 @@ class Segment(enum.StrEnum):
     SUBCOMMITTEE = "subcommittee"  # the approved members of one subcommittee
     REGISTRANTS = "registrants"  # registered for this seminar
     WAITLIST = "waitlist"  # waiting for a place at this seminar
+    NO_SHOWS = "no_shows"  # registered, the seminar is over, not recorded as present
 
 
 class AnnouncementState(enum.StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -15,9 +16,20 @@ from portal.core.errors import DomainError
 from portal.seminars.models import Seminar, SeminarStatus
 
 
+def segment_problem(seminar: Seminar, segment: Segment) -> Any:
+    """Why this segment cannot be chosen for this seminar (a lazy string), or None. No-shows
+    exist only once the seminar is over and its attendance has been recorded."""
+    if segment is Segment.NO_SHOWS and (not seminar.is_past or seminar.attendance_recorded_at is None):
+        return _l("「参加登録したが欠席した方」は、セミナーの終了後に出席を記録すると選べます。")
+    return None
+
+
 def check(seminar: Seminar, segment: Segment, subcommittee_id: int | None, subject: str, body: str) -> None:
     if seminar.status is not SeminarStatus.PUBLISHED:
         raise DomainError(_l("公開中のセミナーだけを案内できます。"), field="segment")
+    problem = segment_problem(seminar, segment)
+    if problem is not None:
+        raise DomainError(problem, field="segment")
     if segment is Segment.SUBCOMMITTEE and subcommittee_id is None:
         raise DomainError(_l("分科会を選んでください。"), field="subcommittee")
     if not subject.strip() or not body.strip():

@@ -21,6 +21,10 @@ def recipients(seminar: Seminar, segment: Segment, subcommittee_id: int | None =
         query = query.where(User.id.in_(select(SubcommitteeMember.user_id).where(
             SubcommitteeMember.subcommittee_id == subcommittee_id,
             SubcommitteeMember.state == MembershipState.APPROVED)))
+    elif segment is Segment.NO_SHOWS:
+        query = query.where(User.id.in_(select(Registration.user_id).where(
+            Registration.seminar_id == seminar.id, Registration.state == RegistrationState.REGISTERED,
+            Registration.attended_at.is_(None))))
     else:
         state = RegistrationState.REGISTERED if segment is Segment.REGISTRANTS else RegistrationState.WAITING
         query = query.where(User.id.in_(select(Registration.user_id).where(

@@ -50,6 +50,7 @@ STATES: dict[str, dict[str, Any]] = {
     "Segment": {
         "all_members": _l("会員・オブザーバー全員"), "subcommittee": _l("分科会のメンバー"),
         "registrants": _l("このセミナーの参加登録者"), "waitlist": _l("このセミナーのキャンセル待ち"),
+        "no_shows": _l("参加登録したが欠席した方"),
     },
     "AnnouncementState": {"scheduled": _l("予約済み"), "sent": _l("送信済み")},
     "OutboxStatus": {
@@ -146,6 +147,8 @@ CODES: dict[str, dict[str, Any]] = {
         "seminar.unpublished": _l("セミナーを下書きに戻す"),
         "seminar.cancelled": _l("セミナーの中止"),
         "seminar.mailed": _l("参加登録者へのメール送信"),
+        "attendance.recorded": _l("出席の記録"),
+        "attendance.imported": _l("出席レポートの取り込み"),
         "series.created": _l("シリーズの作成"),
         "series.updated": _l("シリーズの変更"),
         "series.generated": _l("隔月のセミナーの一括作成"),
@@ -183,6 +186,7 @@ CODES["detail"] = {
     "subcommittee": _l("分科会"), "accounts": _l("対象アカウント"), "questions": _l("質問"),
     "outbox": _l("送信メール"), "failures": _l("失敗回数"), "via": _l("経路"), "name": _l("名称"),
     "fiscal_year": _l("年度"), "count": _l("件数"), "public": _l("公開範囲"),
+    "attended": _l("出席にした方"), "absent": _l("欠席にした方"),
 }
 
 

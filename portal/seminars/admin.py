@@ -25,6 +25,7 @@ from portal.materials.models import Material
 from portal.materials.views import upload_from_form
 from portal.seminars import exports, notifications, operations, queries
 from portal.seminars.forms import (
+    AttendanceImportForm,
     GenerateForm,
     MailRegistrantsForm,
     ProgramItemForm,
@@ -223,7 +224,7 @@ def _manage_page(seminar: Seminar, item_form: ProgramItemForm | None = None) -> 
         waiting_count=states.count(RegistrationState.WAITING),
         by_kind=queries.counts_by_organization_kind(registrations),
         item_form=item_form or ProgramItemForm(), mail_form=MailRegistrantsForm(), form=ActionForm(),
-        material_form=_material_form(seminar),
+        material_form=_material_form(seminar), attendance=queries.attendance(seminar),
     )
 
 
@@ -405,3 +406,44 @@ def material_delete(material_id: int) -> ResponseReturnValue:
         storage.delete_material(material)
     flash(_("資料を削除しました。"), "info")
     return _to_manage(seminar_id, "#materials")
+
+
+def _attendance_page(seminar: Seminar, form: AttendanceImportForm,
+                     result: operations.AttendanceImport | None = None) -> str:
+    return render_template(
+        "secretariat/attendance.html", seminar=seminar, registrations=queries.registered_for_attendance(seminar),
+        attendance=queries.attendance(seminar), problem=operations.attendance_problem(seminar),
+        form=form, list_form=ActionForm(), result=result)
+
+
+@bp.route("/seminars/<int:seminar_id>/attendance", methods=["GET", "POST"])
+def attendance(seminar_id: int) -> ResponseReturnValue:
+    """The registered people with a 出席 checkbox each; a POST saves exactly the ticked ones."""
+    seminar = get_or_404(Seminar, seminar_id)
+    if request.method == "GET":
+        return _attendance_page(seminar, AttendanceImportForm())
+    submitted(ActionForm())
+    ticked = request.form.getlist("attended")
+    if not all(value.isdigit() and len(value) < 10 for value in ticked):
+        abort(400)  # the page only offers registration ids
+    with unit_of_work() as work:
+        present, absent = operations.record_attendance(seminar, {int(v) for v in ticked}, by=_actor())
+    if work.ok:
+        flash(_("出席を保存しました（出席 %(a)s名・欠席 %(b)s名）。", a=present, b=absent), "success")
+    return redirect(url_for(".attendance", seminar_id=seminar_id))
+
+
+@bp.post("/seminars/<int:seminar_id>/attendance/import")
+def attendance_import(seminar_id: int) -> ResponseReturnValue:
+    """A webinar's attendance report (CSV): the page again, with who was marked and the
+    addresses that are no registrant's; a bad file changes nothing and answers 422."""
+    seminar = get_or_404(Seminar, seminar_id)
+    form = AttendanceImportForm()
+    result = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        with unit_of_work(form) as work:
+            result = operations.import_attendance(seminar, upload.read(), upload.filename or "", by=_actor())
+        if not work.ok:
+            result = None
+    return _attendance_page(seminar, form, result), 422 if form.errors else 200

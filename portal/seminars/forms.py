@@ -9,6 +9,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
+from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
@@ -321,3 +322,8 @@ def presenter_rows(item: ProgramItem) -> list[dict[str, Any]]:
 class MailRegistrantsForm(Form):
     subject = StringField(_l("件名"), validators=[DataRequired(REQUIRED), Length(max=200)])
     body = TextAreaField(_l("本文"), validators=[DataRequired(REQUIRED), Length(max=20000)])
+
+
+class AttendanceImportForm(Form):
+    id_prefix = "attendance"
+    file = FileField(_l("出席レポート（CSV）"), validators=[FileRequired(_l("ファイルを選んでください。"))])

@@ -100,6 +100,9 @@ class Seminar(Dated, Timestamps, Model):
     # When it first stood in the public feeds (set by portal.calendar.models): a seminar that
     # leaves them later answers its own feed with "drop it", one never public stays 404.
     public_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the secretariat last recorded attendance (the list or a webinar's report): until then
+    # nobody counts as absent, so the no-shows segment is not offered.
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     series: Mapped[SeminarSeries] = relationship(back_populates="seminars")
     program: Mapped[list[ProgramItem]] = relationship(
@@ -243,6 +246,8 @@ class Registration(Model):
     # When the account (re)joined the list: the waitlist is promoted first come, first served.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the secretariat recorded them as present (None: absent, or not recorded yet).
+    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     seminar: Mapped[Seminar] = relationship(back_populates="registrations")
     user = relationship("User")

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
 
 from portal.accounts.models import User
 from portal.audit.services import record
@@ -21,10 +22,19 @@ from portal.core.dates import Precision, format_moment, format_time, local_datet
 from portal.core.db import assign, db, utcnow
 from portal.core.errors import DomainError
 from portal.core.labels import label
-from portal.seminars.models import Presenter, ProgramItem, Seminar, SeminarSeries, SeminarStatus
+from portal.seminars.attendance import attendee_addresses
+from portal.seminars.models import (
+    Presenter,
+    ProgramItem,
+    Registration,
+    Seminar,
+    SeminarPhase,
+    SeminarSeries,
+    SeminarStatus,
+)
 from portal.seminars.notifications import mail_active_registrants
 from portal.seminars.presenters import PresenterLine
-from portal.seminars.queries import new_key, next_number, series_exists
+from portal.seminars.queries import new_key, next_number, registered_for_attendance, series_exists
 from portal.seminars.registrations import lock_seminar, promote_waiting
 
 SERIES_EXISTS = _l("この年度のシリーズは既にあります。")
@@ -338,3 +348,94 @@ def remove_program_item(item: ProgramItem, by: Actor | None = None) -> None:
     for position, each in enumerate(seminar.program):
         each.position = position
     seminar.updated_at = utcnow()
+
+
+# ----------------------------------------------------------------------------- attendance
+
+
+def attendance_problem(seminar: Seminar) -> Any:
+    """Why attendance cannot be recorded now (a lazy string), or None: it is recorded for a
+    published seminar that has started (during or after it)."""
+    if seminar.status is not SeminarStatus.PUBLISHED:
+        return _l("出席は公開中のセミナーにだけ記録できます。")
+    if seminar.phase() is SeminarPhase.UPCOMING:
+        return _l("出席はセミナーの開始後に記録できます。")
+    return None
+
+
+def check_attendance_open(seminar: Seminar) -> None:
+    problem = attendance_problem(seminar)
+    if problem is not None:
+        raise DomainError(problem, field="file")
+
+
+def _set_attended(registration_ids: list[int], when: datetime | None) -> None:
+    """One UPDATE for many rows. Not through the ORM: attendance is no calendar change, so the
+    rows' updated_at (their personal feeds' Last-Modified) stays, and no feed is re-stamped."""
+    if registration_ids:
+        db.session.execute(
+            update(Registration).where(Registration.id.in_(registration_ids))
+            .values(attended_at=when, updated_at=Registration.updated_at)
+            .execution_options(synchronize_session=False))
+
+
+def _attendance_recorded(seminar: Seminar, now: datetime) -> None:
+    # As above: the seminar's updated_at (its event's LAST-MODIFIED) does not move.
+    db.session.execute(
+        update(Seminar).where(Seminar.id == seminar.id)
+        .values(attendance_recorded_at=now, updated_at=Seminar.updated_at)
+        .execution_options(synchronize_session=False))
+
+
+def _names(registrations: list[Registration]) -> str:
+    return "、".join(r.user.name for r in registrations)
+
+
+def record_attendance(seminar: Seminar, attended: set[int], by: Actor) -> tuple[int, int]:
+    """The 出席 list saved: exactly the ticked registrations (ids of registered people) attended.
+    Returns (attended, absent)."""
+    check_attendance_open(seminar)
+    registered = registered_for_attendance(seminar)
+    if attended - {r.id for r in registered}:
+        raise DomainError(_l("参加登録者ではない方が含まれています。ページを開き直してください。"))
+    now = utcnow()
+    marked = [r for r in registered if r.id in attended and r.attended_at is None]
+    unmarked = [r for r in registered if r.id not in attended and r.attended_at is not None]
+    _set_attended([r.id for r in marked], now)
+    _set_attended([r.id for r in unmarked], None)
+    _attendance_recorded(seminar, now)
+    present = len(attended)
+    details: dict[str, Any] = {k: v for k, v in (("attended", _names(marked)), ("absent", _names(unmarked))) if v}
+    details["count"] = f"出席 {present}名・欠席 {len(registered) - present}名"
+    _audit("attendance.recorded", seminar, by, None, **details)
+    return present, len(registered) - present
+
+
+class AttendanceImport:
+    """What an imported report did: who was newly marked present, who already was, and the
+    addresses that are no registrant of this seminar."""
+
+    def __init__(self, marked: list[str], already: int, unknown: list[str]) -> None:
+        self.marked, self.already, self.unknown = marked, already, unknown
+
+
+def import_attendance(seminar: Seminar, data: bytes, filename: str, by: Actor) -> AttendanceImport:
+    """A webinar's attendance report: the registered people whose address it lists (any case)
+    attended. Nobody is marked absent by it (a second report adds to the first). The whole file
+    is read before anything is written, and a bad one raises: nothing changes."""
+    check_attendance_open(seminar)
+    addresses = attendee_addresses(data)
+    by_address = {r.user.email.lower(): r for r in registered_for_attendance(seminar)}
+    matched = [by_address[a] for a in addresses if a in by_address]
+    unknown = [a for a in addresses if a not in by_address]
+    if not matched:
+        raise DomainError(_l("ファイルのアドレス（%(count)s件）に、このセミナーの参加登録者は一人もいません。"
+                             "別のセミナーのレポートではありませんか。", count=len(unknown)), field="file")
+    new = [r for r in matched if r.attended_at is None]
+    now = utcnow()
+    _set_attended([r.id for r in new], now)
+    _attendance_recorded(seminar, now)
+    details: dict[str, Any] = {"file": filename, **({"attended": _names(new)} if new else {}),
+                               "count": f"一致 {len(matched)}名・登録者以外のアドレス {len(unknown)}件"}
+    _audit("attendance.imported", seminar, by, None, **details)
+    return AttendanceImport([r.user.name for r in new], len(matched) - len(new), unknown)

@@ -228,3 +228,31 @@ def copy_sources() -> list[Seminar]:
     return list(db.session.scalars(
         select(Seminar).where(Seminar.program.any()).order_by(Seminar.date_on.desc().nulls_last(), Seminar.id.desc())
     ))
+
+
+def registered_for_attendance(seminar: Seminar) -> list[Registration]:
+    """The registered people (not waiting, not cancelled), in order of arrival: the 出席 list."""
+    return list(db.session.scalars(
+        select(Registration)
+        .where(Registration.seminar_id == seminar.id, Registration.state == RegistrationState.REGISTERED)
+        .options(selectinload(Registration.user).selectinload(User.organization))
+        .order_by(Registration.queued_at, Registration.id)
+    ))
+
+
+@dataclass(frozen=True)
+class Attendance:
+    attended: int
+    absent: int
+
+
+def attendance(seminar: Seminar) -> Attendance | None:
+    """出席/欠席 of the registered people, once attendance has been recorded; None before."""
+    if seminar.attendance_recorded_at is None:
+        return None
+    rows = db.session.execute(
+        select(Registration.attended_at.is_not(None), func.count())
+        .where(Registration.seminar_id == seminar.id, Registration.state == RegistrationState.REGISTERED)
+        .group_by(Registration.attended_at.is_not(None)))
+    counts = {bool(present): n for present, n in rows}
+    return Attendance(counts.get(True, 0), counts.get(False, 0))
