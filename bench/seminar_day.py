@@ -603,7 +603,10 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         for i, when in enumerate(spread(begin, window, int(window * args.visitor_rate))):
             path, name = pages[i % len(pages)]
             scheduler.at(when, visit(path, name))
+        wall = time.time() - time.monotonic()
+        cpu_before = cpu_by_program()
         scheduler.run(until)
+        cpu_after = cpu_by_program()
         live_summary = figures.report(
             f"3. live: {len(attendees)} attendees + moderator polling every {args.poll_seconds:g} s, "
             f"{args.question_rate:g} questions/s, {args.vote_rate:g} votes/s, visitors {args.visitor_rate:g} req/s",
@@ -618,6 +621,11 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
                   f"{verdict(visible[-1] <= TARGET_VISIBLE_S and unseen <= 2)}")
         else:
             print(f"  vote → visible: no tracked vote was seen by every poller ({unseen} pending)   MISS")
+        served = server_side(stack.run_dir / "access.log", begin + wall, until + wall, seminar_id)
+        print("  CPU used in the live phase (cores, averaged): " + ", ".join(
+            f"{name} {(cpu_after.get(name, 0) - cpu_before.get(name, 0)) / window:.2f}"
+            for name in sorted(cpu_after, key=lambda n: -(cpu_after[n] - cpu_before.get(n, 0)))
+            if cpu_after.get(name, 0) - cpu_before.get(name, 0) > 0.01 * window))
         counted = query(url, "SELECT count(*) FROM questions WHERE seminar_id = :s", s=seminar_id)[0][0]
         print(f"  questions asked: {counted}; known to the clients: {len(live.questions)}; votes cast: {votes_cast[0]}")
 
@@ -673,6 +681,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     everything = {**{f"log-in: {k}": v for k, v in login_summary.items()},
                   **{f"registration: {k}": v for k, v in register_summary.items()},
                   **{f"live: {k}": v for k, v in live_summary.items()}}
+    everything.update({f"live, as nginx timed it: {k}": v for k, v in served.items()})
     errors = sum(v["errors"] for v in everything.values())
     refused = sum(v["429"] for v in everything.values())
     print(f"  errors {errors}, 429 refusals {refused}   target 0 / 0   {verdict(errors == 0 and refused == 0)}")
@@ -682,6 +691,74 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
         print(f"  {name:<38} p95 {v['p95']:7.1f} ms   target <= {limit:g} ms   {verdict(v['p95'] <= limit)}")
     print(f"\ndone in {time.monotonic() - started:.0f} s; load average {load_average()}")
     return 0
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by each program on the machine (every process's utime + stime, by
+    its name: gunicorn workers, postgres, nginx, redis-server, this load generator (python))."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = defaultdict(float)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if b"gunicorn" in b" ".join(cmdline):
+            name = "gunicorn (app and one-route)"
+        elif entry.name == str(os.getpid()):
+            name = "load generator"
+        used[name] += (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+LOG_RE = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) .* t=([\d.]+) rt=([\d.]+)')
+CLASSES = [("POST", re.compile(r"/questions/\d+/vote$"), "vote"),
+           ("POST", re.compile(r"/seminars/\d+/questions$"), "ask"),
+           ("POST", re.compile(r"/secretariat/questions/\d+/answered$"), "moderate"),
+           ("GET", re.compile(r"/seminars/\d+/questions\?"), "poll"),
+           ("GET", re.compile(r"/seminars$"), "visitor schedule"),
+           ("GET", re.compile(r"/seminars/\d+$"), "visitor program"),
+           ("GET", re.compile(r"/calendar\.ics$"), "visitor calendar.ics")]
+
+
+def server_side(log: Path, start: float, end: float, seminar_id: int) -> dict[str, dict[str, float]]:
+    """The live phase's latencies as nginx timed them (its access log's request_time: from the
+    request's first byte to the answer's last), per request class: what the server did, apart
+    from the load generator, which runs on the same 2 cores and whose own figures above include
+    its waits for a core."""
+    times: dict[str, list[float]] = defaultdict(list)
+    bad: dict[str, int] = defaultdict(int)
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        match = LOG_RE.search(line)
+        if not match or not start <= float(match.group(4)) <= end:
+            continue
+        method, path, status = match.group(1), match.group(2), int(match.group(3))
+        name = next((n for m, pattern, n in CLASSES if m == method and pattern.search(path)), None)
+        if name is None:
+            continue
+        times[name].append(float(match.group(5)) * 1000)
+        if status >= 400:
+            bad[name] += 1
+    print("\n  as nginx timed it (request in → answer out), live phase")
+    print(f"  {'class':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'>=400':>8}")
+    summary = {}
+    for name in sorted(times):
+        lat = sorted(times[name])
+        def pct(p: float, lat: list[float] = lat) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))]
+        print(f"  {name:<22}{len(lat) / max(end - start, 1):8.1f}{pct(0.5):9.1f}{pct(0.95):9.1f}{pct(0.99):9.1f}"
+              f"{bad[name]:8d}")
+        summary[name] = {"p95": pct(0.95), "errors": 0, "429": 0}
+    return summary
 
 
 def closed_loop(port: int, path: str, session: Session | None, headers: dict[str, str],

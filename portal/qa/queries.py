@@ -32,7 +32,8 @@ def votes_by_question(seminar_id: int) -> dict[int, int]:
 
 
 def votes_of(question: Question) -> int:
-    return votes_by_question(question.seminar_id).get(question.id, 0)
+    return db.session.scalar(
+        select(func.count()).select_from(QuestionVote).where(QuestionVote.question_id == question.id)) or 0
 
 
 def asker_label(question: Question) -> str:

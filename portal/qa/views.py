@@ -51,9 +51,10 @@ def _seminar_for_qa(seminar_id: int) -> Seminar:
     logged-in account that may not take part gets 403 with the reason, a way to register and
     the questions it asked."""
     seminar = web_access.get_or_404(Seminar, seminar_id, visible=is_visible)
-    if current_user.is_authenticated and not access.may_take_part(current_user, seminar):
+    allowed = access.may_take_part(current_user, seminar)  # asked once: every poll passes here
+    if current_user.is_authenticated and not allowed:
         abort(_not_attendee(seminar))
-    web_access.require(access.may_take_part(current_user, seminar))
+    web_access.require(allowed)
     return seminar
 
 
