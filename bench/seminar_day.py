@@ -712,7 +712,9 @@ def cpu_by_program() -> dict[str, float]:
             name = "gunicorn (app and one-route)"
         elif entry.name == str(os.getpid()):
             name = "load generator"
-        used[name] += (int(fields[11]) + int(fields[12])) / tick
+        # Its own time and that of its children already reaped (a gunicorn worker replaced, a
+        # PostgreSQL backend that ended): each CPU second is counted once, under its parent then.
+        used[name] += sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
     return used
 
 
