@@ -48,6 +48,14 @@ def index():
 def approve(user_id: int):
     user = get_or_404(User, user_id)
     form = submitted(ApproveForm())
+    if not is_confirmed():  # the applicant is mailed: ask first (the chosen role carried along)
+        return confirmation(
+            title=_("アカウントを承認します"),
+            message=_("%(name)s さん（%(email)s）のアカウントを「%(role)s」として承認し、"
+                      "本人にメールでお知らせします。",
+                      name=user.name, email=user.email, role=ROLE_LABELS.get(form.role.data, form.role.data)),
+            action=url_for(".approve", user_id=user.id), button=_("承認してメールを送る"), back=url_for(".index"),
+            mails=1, carry=True, danger=False)
     with unit_of_work() as work:
         operations.approve(user, current_user, Role(form.role.data), ip=client_address())
     if work.ok:
@@ -59,6 +67,15 @@ def approve(user_id: int):
 def reject(user_id: int):
     user = get_or_404(User, user_id)
     form = submitted(RejectForm())
+    if not is_confirmed():  # mails the applicant and cannot be undone: ask first (the reason carried along)
+        return confirmation(
+            title=_("申請を却下します"),
+            message=_("%(name)s さん（%(email)s）の申請を却下し、本人にメールでお知らせします。"
+                      "元に戻すことはできません。",
+                      name=user.name, email=user.email),
+            details=[_("理由: %(reason)s", reason=form.reason.data)] if form.reason.data else [],
+            action=url_for(".reject", user_id=user.id), button=_("却下してメールを送る"), back=url_for(".index"),
+            mails=1, carry=True)
     with unit_of_work() as work:
         operations.reject(user, current_user, form.reason.data or "", ip=client_address())
     if work.ok:

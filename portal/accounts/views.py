@@ -26,6 +26,7 @@ from portal.extensions import limiter
 from portal.governance import operations as governance
 from portal.governance.exports import own_data_json
 from portal.web.client import client_address
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm
 from portal.web.redirects import safe_next
 from portal.web.uow import render_form, unit_of_work
@@ -269,6 +270,13 @@ def own_data():
 @bp.post("/account/deletion-request")
 @login_required
 def deletion_request():
+    if current_user.deletion_requested_at is None and not is_confirmed():  # it mails the secretariat: ask first
+        return confirmation(
+            title=_("アカウントの削除を依頼します"),
+            message=_("事務局にアカウント削除の依頼をメールで送ります。事務局が確認のうえアカウントを停止し、"
+                      "個人情報を匿名化します。依頼は取り消せません。"),
+            action=url_for("accounts.deletion_request"), button=_("削除を依頼する"),
+            back=url_for("accounts.account") + "#privacy", mails=1)
     with unit_of_work() as work:
         governance.request_deletion(current_user, client_address())
     if work.ok:

@@ -15,7 +15,9 @@ from flask_login import current_user
 from portal.subcommittees import operations, queries
 from portal.subcommittees.forms import ReviewForm
 from portal.subcommittees.models import Subcommittee, SubcommitteeMember
+from portal.subcommittees.views import decision_confirmation
 from portal.web.access import get_or_404
+from portal.web.confirm import is_confirmed
 from portal.web.forms import ActionForm, submitted
 from portal.web.uow import render_form, unit_of_work
 
@@ -52,6 +54,10 @@ def requests() -> str:
 def decide_request(member_id: int, action: str) -> Any:
     membership = get_or_404(SubcommitteeMember, member_id)
     submitted(ActionForm())
+    if not is_confirmed():  # the applicant is mailed the decision: ask first
+        return decision_confirmation(membership, action == "approve",
+                                     url_for(".decide_request", member_id=member_id, action=action),
+                                     url_for(".requests"))
     with unit_of_work() as work:
         operations.decide(membership, current_user, approve=action == "approve")
     if work.ok:

@@ -26,7 +26,7 @@ from portal.materials import storage as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
-from portal.subcommittees import access, operations, queries
+from portal.subcommittees import access, notifications, operations, queries
 from portal.subcommittees.forms import DoneForm, MilestoneForm, ProposalForm, SessionForm
 from portal.subcommittees.models import (
     MembershipState,
@@ -38,7 +38,7 @@ from portal.subcommittees.models import (
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
 from portal.web.conditional import shared
-from portal.web.confirm import confirmation
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, Form
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
@@ -140,8 +140,20 @@ def join(slug: str) -> Response:
 
 @bp.post("/subcommittees/<slug>/leave")
 @login_required
-def leave(slug: str) -> Response:
+def leave(slug: str) -> Any:
     sub = _load(slug)
+    membership = queries.membership_of(sub, current_user)
+    active = membership is not None and membership.state in (MembershipState.APPROVED, MembershipState.PENDING)
+    if active and not is_confirmed():  # leaving needs the lead's approval to be undone: ask first
+        requested = membership is not None and membership.state is MembershipState.PENDING
+        ahead = len(notifications.sessions_ahead(sub)) if not requested else 0
+        return confirmation(
+            title=_("参加申請を取り下げます") if requested else _("分科会を退会します"),
+            message=(_("「%(sub)s」への参加申請を取り下げます。", sub=sub.name) if requested else
+                     _("「%(sub)s」を退会します。もう一度参加するにはリーダーの承認が必要です。"
+                       "今後の会合 %(n)s 件の予定の取り消しをメールでお送りします。", sub=sub.name, n=ahead)),
+            action=url_for(".leave", slug=sub.slug), button=_("取り下げる") if requested else _("退会する"),
+            back=url_for(".detail", slug=sub.slug), mails=1 if ahead else 0)
     with unit_of_work() as work:
         operations.leave(sub, current_user)
     if work.ok:
@@ -152,12 +164,30 @@ def leave(slug: str) -> Response:
 MEMBER_ACTIONS = ("approve", "decline", "lead")
 
 
+def decision_confirmation(membership: SubcommitteeMember, approve: bool, action: str, back: str) -> str:
+    """The page that asks before approving or declining a request to join (the lead's button
+    and the secretariat's list): the applicant is mailed the decision, which cannot be taken back."""
+    who = dict(name=membership.user.name, sub=membership.subcommittee.name)
+    return confirmation(
+        title=_("参加を承認します") if approve else _("参加申請をお断りします"),
+        message=(_("%(name)s さんの「%(sub)s」への参加を承認し、本人にメールでお知らせします"
+                   "（今後の会合の案内も送ります）。", **who) if approve else
+                 _("%(name)s さんの「%(sub)s」への参加申請をお断りし、本人にメールでお知らせします。"
+                   "元に戻すことはできません。", **who)),
+        action=action, button=_("承認してメールを送る") if approve else _("お断りしてメールを送る"),
+        back=back, mails=1, danger=not approve)
+
+
 @bp.post("/subcommittees/<slug>/members/<int:member_id>/<action>")
 @login_required
-def member_action(slug: str, member_id: int, action: str) -> Response:
+def member_action(slug: str, member_id: int, action: str) -> Any:
     sub, membership = _lead_and(slug, SubcommitteeMember, member_id)
     if action not in MEMBER_ACTIONS:
         abort(404)
+    if action != "lead" and not is_confirmed():  # the applicant is mailed the decision: ask first
+        return decision_confirmation(membership, action == "approve",
+                                     url_for(".member_action", slug=sub.slug, member_id=member_id, action=action),
+                                     url_for(".detail", slug=sub.slug) + "#members")
     with unit_of_work() as work:
         if action == "lead":
             operations.appoint_lead(membership, current_user)
