@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.audit.services import record
-from portal.core.dates import date_label, format_time, to_local
+from portal.core.dates import date_label, format_moment, format_time, to_local
 from portal.core.db import db
 from portal.materials import storage
 from portal.materials.forms import MaterialForm
@@ -141,9 +141,19 @@ def _copy_source() -> Seminar | None:
     return get_or_404(Seminar, int(raw))
 
 
-def _flash_understood(seminar: Seminar) -> None:
-    """Say plainly what the date and times were understood as."""
-    flash(_("日時を「%(when)s」として受け付けました。", when=seminar.label(with_year=True)), "info")
+WHEN_FIELDS = {"date_on", "precision", "starts_at", "ends_at"}
+
+
+def _flash_understood(seminar: Seminar, changed: set[str] | None = None) -> None:
+    """Say plainly what the typed date, times and registration window were understood as
+    (``changed``: only the fields that changed; None: a new seminar, all of them)."""
+    if changed is None or changed & WHEN_FIELDS:
+        flash(_("日時を「%(when)s」として受け付けました。", when=seminar.label(with_year=True)), "info")
+    opens, closes = seminar.registration_opens_at, seminar.registration_closes_at
+    if opens and (changed is None or "registration_opens_at" in changed):
+        flash(_("受付開始を「%(when)s」として受け付けました。", when=format_moment(opens)), "info")
+    if closes and (changed is None or "registration_closes_at" in changed):
+        flash(_("受付締切を「%(when)s」として受け付けました。", when=format_moment(closes)), "info")
 
 
 @bp.route("/seminars/<int:seminar_id>/edit", methods=["GET", "POST"])
@@ -166,8 +176,7 @@ def seminar_edit(seminar_id: int) -> ResponseReturnValue:
                 return redirect(url_for("secretariat.announcements.compose", seminar_id=seminar_id))
             if changed:
                 flash(_("セミナーを更新しました。"), "success")
-                if changed & {"date_on", "precision", "starts_at", "ends_at"}:
-                    _flash_understood(seminar)
+                _flash_understood(seminar, set(changed))
             else:
                 flash(_("変更はありませんでした。"), "info")
             return _to_manage(seminar_id)
