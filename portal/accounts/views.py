@@ -28,6 +28,7 @@ from portal.governance.exports import own_data_json
 from portal.web.client import client_address
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm
+from portal.web.lang import ja_message
 from portal.web.redirects import safe_next
 from portal.web.uow import render_form, unit_of_work
 from portal.web.urls import external_url_for
@@ -66,7 +67,7 @@ def _finish_login(user: User, next_url: str | None, second_factor: bool = False)
     session.permanent = True  # idle: expires after PERMANENT_SESSION_LIFETIME
     session["sid"] = session_id
     login_user(user)
-    flash(_("ようこそ、%(name)s さん。", name=user.name), "success")
+    flash(ja_message(_("ようこそ、%(name)s さん。"), name=user.name), "success")
     return redirect(next_url or url_for("public.home"))
 
 

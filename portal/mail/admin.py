@@ -12,6 +12,7 @@ from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.web.access import get_or_404
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
+from portal.web.lang import ja_message
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("mail", __name__)
@@ -47,7 +48,7 @@ def retry(message_id: int):
     if not is_confirmed():  # it mails its recipients again: ask first, saying how many
         return confirmation(
             title=_("メールを再送信します"),
-            message=_("「%(subject)s」をもう一度送ります。", subject=found.subject),
+            message=ja_message(_("「%(subject)s」をもう一度送ります。"), subject=found.subject),
             details=found.recipients, action=url_for(".retry", message_id=found.id), button=_("再送信する"),
             back=url_for(".message", message_id=found.id), mails=len(found.recipients), danger=False)
     done = False

@@ -17,6 +17,7 @@ from portal.web.access import get_or_404
 from portal.web.client import client_address
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
+from portal.web.lang import ja
 from portal.web.redirects import back_or, referrer_path, safe_next
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
@@ -110,7 +111,7 @@ def hide(question_id: int):
         return confirmation(
             title=_("質問を非表示にします"),
             message=_("この質問を一覧から非表示にし、質問者にメールでお知らせします。元に戻すことはできません。"),
-            details=[question.body], action=url_for(".hide", question_id=question.id), button=_("非表示にする"),
+            details=[ja(question.body)], action=url_for(".hide", question_id=question.id), button=_("非表示にする"),
             back=back, mails=1, keep={"next": back})
     with unit_of_work():
         operations.hide(question, current_user)

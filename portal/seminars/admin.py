@@ -39,6 +39,7 @@ from portal.web.access import get_or_404
 from portal.web.client import client_address
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
+from portal.web.lang import ja_choice, ja_message
 from portal.web.responses import csv_response
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
@@ -301,8 +302,9 @@ def program_delete_confirm(item_id: int) -> ResponseReturnValue:
     item = get_or_404(ProgramItem, item_id)
     return confirmation(
         title=_("プログラムの項目を削除します"),
-        message=_("「%(title)s」（%(at)s）を削除します。元に戻すことはできません。",
-                  title=item.title, at=format_time(item.start_time) or "—"),
+        message=ja_message(_("「%(title)s」（%(at)s）を削除します。元に戻すことはできません。"),
+                           plain={"at": format_time(item.start_time) or "—"},
+                           title=item.title),
         action=url_for(".program_delete", item_id=item.id), button=_("削除する"),
         back=url_for(".manage", seminar_id=item.seminar_id) + "#program", mails=0)
 
@@ -378,8 +380,8 @@ def registrants_mail(seminar_id: int) -> ResponseReturnValue:
 
 def _material_form(seminar: Seminar) -> MaterialForm:
     form = MaterialForm()
-    form.program_item_id.choices = [(0, _("（セミナー全体）"))] + [
-        (item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
+    form.program_item_id.choices = [(0, _("（セミナー全体）"), {})] + [
+        ja_choice(item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
     ]
     return form
 
@@ -398,8 +400,8 @@ def material_delete_confirm(material_id: int) -> ResponseReturnValue:
     material = get_or_404(Material, material_id)
     return confirmation(
         title=_("資料を削除します"),
-        message=_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。",
-                  title=material.title, file=material.filename),
+        message=ja_message(_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。"),
+                           title=material.title, file=material.filename),
         action=url_for(".material_delete", material_id=material.id), button=_("削除する"),
         back=url_for(".manage", seminar_id=material.seminar_id) + "#materials", mails=0)
 

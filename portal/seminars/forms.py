@@ -29,6 +29,7 @@ from portal.core.dates import (
 from portal.seminars.models import HONORIFIC, ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.presenters import PresenterLine, lines
 from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, MomentField, choices, parse_dated
+from portal.web.lang import ja_choice
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -94,7 +95,8 @@ class SeminarForm(Form):
         """The editor with the series to choose from; before it is submitted, showing ``seminar``
         (None: a new one). A submitted form shows what was sent."""
         form = cls(series_years={s.id: s.fiscal_year for s in series})
-        form.series_id.choices = [(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name)) for s in series]
+        form.series_id.choices = [ja_choice(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name))
+                                  for s in series]
         if seminar is not None and not form.is_submitted():
             form.process(data={
                 "series_id": seminar.series_id, "number": seminar.number, "title": seminar.title,

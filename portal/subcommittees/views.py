@@ -40,6 +40,7 @@ from portal.web.access import get_or_404, require
 from portal.web.conditional import shared
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, Form
+from portal.web.lang import ja_message
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
 bp = Blueprint("subcommittees", __name__)
@@ -149,9 +150,11 @@ def leave(slug: str) -> Any:
         ahead = len(notifications.sessions_ahead(sub)) if not requested else 0
         return confirmation(
             title=_("参加申請を取り下げます") if requested else _("分科会を退会します"),
-            message=(_("「%(sub)s」への参加申請を取り下げます。", sub=sub.name) if requested else
-                     _("「%(sub)s」を退会します。もう一度参加するにはリーダーの承認が必要です。"
-                       "今後の会合 %(n)s 件の予定の取り消しをメールでお送りします。", sub=sub.name, n=ahead)),
+            message=(ja_message(_("「%(sub)s」への参加申請を取り下げます。"), sub=sub.name) if requested else
+                     ja_message(_("「%(sub)s」を退会します。もう一度参加するにはリーダーの承認が必要です。"
+                       "今後の会合 %(n)s 件の予定の取り消しをメールでお送りします。"),
+                                plain={"n": ahead},
+                                sub=sub.name)),
             action=url_for(".leave", slug=sub.slug), button=_("取り下げる") if requested else _("退会する"),
             back=url_for(".detail", slug=sub.slug), mails=1 if ahead else 0)
     with unit_of_work() as work:
@@ -170,10 +173,10 @@ def decision_confirmation(membership: SubcommitteeMember, approve: bool, action:
     who = dict(name=membership.user.name, sub=membership.subcommittee.name)
     return confirmation(
         title=_("参加を承認します") if approve else _("参加申請をお断りします"),
-        message=(_("%(name)s さんの「%(sub)s」への参加を承認し、本人にメールでお知らせします"
-                   "（今後の会合の案内も送ります）。", **who) if approve else
-                 _("%(name)s さんの「%(sub)s」への参加申請をお断りし、本人にメールでお知らせします。"
-                   "元に戻すことはできません。", **who)),
+        message=(ja_message(_("%(name)s さんの「%(sub)s」への参加を承認し、本人にメールでお知らせします"
+                   "（今後の会合の案内も送ります）。"), **who) if approve else
+                 ja_message(_("%(name)s さんの「%(sub)s」への参加申請をお断りし、本人にメールでお知らせします。"
+                   "元に戻すことはできません。"), **who)),
         action=action, button=_("承認してメールを送る") if approve else _("お断りしてメールを送る"),
         back=back, mails=1, danger=not approve)
 
@@ -239,7 +242,7 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
     sub, milestone = _lead_and(slug, Milestone, milestone_id)
     form = DoneForm()
     return _on_plan(sub, form, lambda: operations.mark_done(milestone, form.done_on.data),
-                    _("「%(title)s」を完了にしました。", title=milestone.title))
+                    ja_message(_("「%(title)s」を完了にしました。"), title=milestone.title))
 
 
 @bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/undone")
@@ -247,7 +250,7 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
 def milestone_undone(slug: str, milestone_id: int) -> Response:
     sub, milestone = _lead_and(slug, Milestone, milestone_id)
     return _on_plan(sub, ActionForm(), lambda: operations.mark_not_done(milestone),
-                    _("「%(title)s」の完了を取り消しました。", title=milestone.title))
+                    ja_message(_("「%(title)s」の完了を取り消しました。"), title=milestone.title))
 
 
 @bp.post("/subcommittees/<slug>/materials")
@@ -266,8 +269,8 @@ def material_delete_confirm(slug: str, material_id: int) -> Any:
     sub, material = _lead_and(slug, Material, material_id)
     return confirmation(
         title=_("資料を削除します"),
-        message=_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。",
-                  title=material.title, file=material.filename),
+        message=ja_message(_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。"),
+                           title=material.title, file=material.filename),
         action=url_for(".material_delete", slug=sub.slug, material_id=material.id), button=_("削除する"),
         back=url_for(".detail", slug=sub.slug) + "#materials", mails=0)
 
