@@ -204,11 +204,33 @@ def member_action(slug: str, member_id: int, action: str) -> Any:
 
 # The lead's plan ----------------------------------------------------------------------------
 
+def _confirm_session(sub: Subcommittee, session: SubcommitteeSession | None, form: SessionForm,
+                     action: str) -> str | None:
+    """The confirmation page when saving the session would mail the members (a new date or link,
+    a cancellation), the form's fields carried along; None when it mails nobody or was confirmed."""
+    if is_confirmed() or not form.validate_on_submit():
+        return None
+    values = form.values()
+    mails = operations.session_mails(sub, session, values)
+    if not mails:
+        return None
+    title = values.get("title") or (session.title if session else "")
+    return confirmation(
+        title=_("会合をメンバーにお知らせします"),
+        message=ja_message(_("会合「%(title)s」を保存し、メンバー全員に予定（カレンダーの招待・取り消し）を"
+                             "メールで送ります。"), title=title),
+        action=action, button=_("保存してメールを送る"), back=url_for(".detail", slug=sub.slug) + "#plan",
+        mails=mails, carry=True, danger=False)
+
+
 @bp.post("/subcommittees/<slug>/sessions")
 @login_required
-def session_add(slug: str) -> Response:
+def session_add(slug: str) -> Any:
     sub = _lead_of(slug)
     form = SessionForm(fiscal_year=sub.fiscal_year)
+    asked = _confirm_session(sub, None, form, url_for(".session_add", slug=sub.slug))
+    if asked is not None:
+        return asked
     return _on_plan(sub, form, lambda: operations.save_session(sub, None, form.values()),
                     _("会合を追加しました（メンバーにお知らせします）。"))
 
@@ -218,6 +240,9 @@ def session_add(slug: str) -> Response:
 def session_edit(slug: str, session_id: int) -> Any:
     sub, session = _lead_and(slug, SubcommitteeSession, session_id)
     form = SessionForm(fiscal_year=sub.fiscal_year) if request.method == "POST" else SessionForm.from_model(session)
+    asked = _confirm_session(sub, session, form, url_for(".session_edit", slug=sub.slug, session_id=session.id))
+    if asked is not None:
+        return asked
     if form.validate_on_submit():
         with unit_of_work(form) as work:
             operations.save_session(sub, session, form.values())

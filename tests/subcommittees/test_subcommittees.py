@@ -569,8 +569,9 @@ def test_contact_persons_shown_to_logged_in_accounts_only(app, team):
 
 # ----------------------------------------------------------------------------- who may lead
 
+# confirmed: past the confirmation asked before a session is announced to the members (tested on its own).
 SESSION = {"number": "2", "title": "先進事例の共有", "precision": "day", "date": "2021-10-12", "start": "14:00",
-           "end": "16:00", "join_url": "https://example.org/meet/team-sub-2", "status": "scheduled"}
+           "end": "16:00", "join_url": "https://example.org/meet/team-sub-2", "status": "scheduled", "confirmed": "1"}
 
 
 def lead_actions(team: Team, session_id: int, milestone_id: int) -> dict[str, tuple[str, str, dict | None]]:
@@ -640,6 +641,24 @@ def test_lead_schedules_a_session_and_each_member_is_mailed(app, team, outbox):
     assert "先進事例の共有" in page and "2021年10月12日" in page and "14:00" in page
 
 
+def test_a_session_that_mails_the_members_is_confirmed_first_and_one_that_does_not_is_saved(app, team, outbox):
+    lead = logged_in(app, team.lead)
+    before = sessions_of(app, team.sub_id)
+    asked = {k: v for k, v in SESSION.items() if k != "confirmed"}
+    html = asks_first(lead.post(f"/subcommittees/{SLUG}/sessions", asked), f"/subcommittees/{SLUG}/sessions", mails=2)
+    assert "先進事例の共有" in page_text(html)
+    assert '<textarea name="date" hidden>\n2021-10-12</textarea>' in html  # the form carried along
+    assert sessions_of(app, team.sub_id) == before and outbox() == []
+    # Undecided: nobody is mailed, so nothing is asked.
+    undecided = {**asked, "number": "5", "precision": "undecided", "date": "", "start": "", "end": ""}
+    assert lead.post(f"/subcommittees/{SLUG}/sessions", undecided).status_code == 302
+    assert sessions_of(app, team.sub_id)[5]["date_on"] is None and outbox() == []
+    # Its date set later mails them: asked first.
+    path = f"/subcommittees/{SLUG}/sessions/{sessions_of(app, team.sub_id)[5]['id']}"
+    asks_first(lead.post(path, {**undecided, "precision": "month", "date": "2021-11"}), path, mails=2)
+    assert sessions_of(app, team.sub_id)[5]["date_on"] is None and outbox() == []
+
+
 def test_imprecise_and_undecided_sessions(app, team, outbox):
     lead = logged_in(app, team.lead)
     early = {**SESSION, "number": "3", "title": "評価方法の検討", "precision": "early", "date": "2021-12",
@@ -688,7 +707,7 @@ def test_lead_moves_a_session_and_each_member_is_mailed(app, team, outbox):
 
     # Only the title changes: no mail.
     edit = {"number": "1", "title": "キックオフ（全体会）", "precision": "month", "date": "2021-09",
-            "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled"}
+            "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled", "confirmed": "1"}
     assert lead.post(path, edit).status_code == 302
     assert sessions_of(app, team.sub_id)[1]["title"] == "キックオフ（全体会）"
     assert outbox() == []
@@ -848,7 +867,8 @@ def test_the_lead_and_the_importer_give_the_same_sequence(app, team, make_subcom
     make_subcommittee("twin", name="双子の分科会", sessions=record["sessions"], milestones=record["milestones"])
     lead = logged_in(app, team.lead)
     session_path = f"/subcommittees/{SLUG}/sessions/{sessions_of(app, team.sub_id)[1]['id']}"
-    base = {"number": "1", "precision": "month", "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled"}
+    base = {"number": "1", "precision": "month", "start": "", "end": "", "join_url": FIRST_LINK, "status": "scheduled",
+            "confirmed": "1"}
 
     def sequences(slug: str) -> tuple[int, int]:
         with app.app_context():
