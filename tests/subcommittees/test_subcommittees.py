@@ -293,8 +293,24 @@ def test_observer_cannot_propose_and_visitor_is_sent_to_login(app, create_user):
     assert count(app, Subcommittee) == 0
 
 
-def review(auth: AuthActions, sub_id: int, decision: str, note: str = ""):
-    return auth.post(f"/secretariat/subcommittees/{sub_id}", {"decision": decision, "note": note})
+def review(auth: AuthActions, sub_id: int, decision: str, note: str = "", confirmed: bool = True):
+    data = {"decision": decision, "note": note, **({"confirmed": "1"} if confirmed else {})}
+    return auth.post(f"/secretariat/subcommittees/{sub_id}", data)
+
+
+def test_a_review_decision_is_confirmed_first(app, create_user, outbox):
+    proposer = create_user("member")
+    assert propose(app, proposer)[1].status_code == 302
+    row = proposal_row(app)
+    office = logged_in(app, create_user("secretariat"))
+    path = f"/secretariat/subcommittees/{row['id']}"
+    html = asks_first(review(office, row["id"], "reject", "対象外です", confirmed=False), path, mails=1)
+    assert PROPOSAL["name"] in page_text(html) and "却下する" in page_text(html)
+    assert '<textarea name="note" hidden>\n対象外です</textarea>' in html
+    assert proposal_row(app)["status"] == row["status"] and outbox("subcommittee.reject") == []
+    assert review(office, row["id"], "reject", "対象外です").status_code == 302
+    assert proposal_row(app)["status"] != row["status"]
+    assert recipients(outbox("subcommittee.reject")) == [proposer.email]
 
 
 def test_changes_requested_then_revised_then_approved(app, create_user, outbox):
