@@ -174,15 +174,12 @@ def _register_template_helpers(app: Flask) -> None:
         # database), and never for mails, which are rendered outside requests.
         return {"viewer_is_secretariat": LocalProxy(lambda: has_request_context() and is_secretariat(current_user))}
 
-    @app.template_filter("ja")
-    def _ja(value):
-        """Japanese content (titles, programs, proposals as entered) marked lang="ja" when the
-        screen is in another language, so that screen readers pronounce it as Japanese."""
-        from markupsafe import Markup, escape
+    from portal.web.lang import ja, ja_field
 
-        if value is None or value == "" or str(get_locale()) == "ja":
-            return value
-        return Markup('<span lang="ja">%s</span>') % escape(value)
+    # Japanese content (titles, names, texts as entered) marked lang="ja" on a screen in
+    # another language: web/lang.py.
+    app.add_template_filter(ja, "ja")
+    app.add_template_global(ja_field, "ja_field")
 
     @app.template_filter("local_date")
     def _local_date(value):

@@ -261,6 +261,20 @@ def get_html(client, path: str) -> str:
     return response.get_data(as_text=True)
 
 
+def asks_first(response, action: str, mails: int | None) -> str:
+    """A first post that only asks: the confirmation page (200), whose form posts ``action``
+    again with ``confirmed=1`` and says how many people it mails (None: it mails nobody)."""
+    assert response.status_code == 200, response.status_code
+    html = response.get_data(as_text=True)
+    assert re.search(rf'<form method="post" action="{re.escape(action)}"', html), action
+    assert '<input type="hidden" name="confirmed" value="1">' in html
+    if mails is None:
+        assert "data-mails=" not in html
+    else:
+        assert f'data-mails="{mails}"' in html
+    return html
+
+
 def page_text(html: str) -> str:
     """The visible text of a page: scripts, styles and tags dropped, entities decoded,
     whitespace collapsed."""

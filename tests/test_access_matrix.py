@@ -544,7 +544,9 @@ class Actor:
     def request(self, method: str, path: str, *, with_token: bool = True):
         if method == "GET":
             return self.client.get(path)
-        data = {"csrf_token": csrf_token(self.client, "/login")} if with_token else {}
+        # confirmed: the matrix is about who may act, so past the confirmation step (its own tests
+        # show that a first post only asks); without a token nothing is confirmed.
+        data = {"csrf_token": csrf_token(self.client, "/login"), "confirmed": "1"} if with_token else {}
         return self.client.open(path, method=method, data=data)
 
 
@@ -768,7 +770,7 @@ def test_personal_feed_only_with_its_token(app, create_user):
     page = bob_client.get("/account").get_data(as_text=True)
     assert bob_token in page and alice_token not in page
     # A regenerated token: the old URL answers 404 at once.
-    assert post(alice_client, "/account/calendar-token").status_code == 302
+    assert post(alice_client, "/account/calendar-token", {"confirmed": "1"}).status_code == 302
     assert app.test_client().get(f"/calendar/{alice_token}.ics").status_code == 404
     # A deactivated account's feed is gone too.
     with app.app_context():
@@ -900,7 +902,7 @@ def test_a_lead_reaches_no_object_of_another_subcommittee(app, demo, create_user
         ("POST", f"/subcommittees/other-sub/sessions/{session_id}",
          {"number": "9", "title": "乗っ取り", "precision": "undecided", "status": "scheduled"}),
         ("POST", f"/subcommittees/other-sub/milestones/{milestone_id}/done", {}),
-        ("POST", f"/subcommittees/other-sub/members/{request_id}/approve", {}),
+        ("POST", f"/subcommittees/other-sub/members/{request_id}/approve", {"confirmed": "1"}),
         ("POST", f"/subcommittees/other-sub/members/{request_id}/lead", {}),
         ("POST", f"/subcommittees/other-sub/materials/{material_id}/delete", {}),
     ]
@@ -912,7 +914,7 @@ def test_a_lead_reaches_no_object_of_another_subcommittee(app, demo, create_user
     # Through net-zero's own URLs the lead of other-sub is not a lead: 403, nothing changes.
     for method, path, data in [
         ("GET", f"/subcommittees/net-zero/sessions/{session_id}", {}),
-        ("POST", f"/subcommittees/net-zero/members/{request_id}/approve", {}),
+        ("POST", f"/subcommittees/net-zero/members/{request_id}/approve", {"confirmed": "1"}),
         ("POST", f"/subcommittees/net-zero/milestones/{milestone_id}/done", {}),
     ]:
         before = snapshot(app)
@@ -937,5 +939,5 @@ def test_secretariat_objects_by_id_need_the_secretariat(app, demo, create_user):
     before = snapshot(app)
     for path in (f"/secretariat/program/{item_id}/delete", f"/secretariat/program/{item_id}/move",
                  "/secretariat/questions/1/hide", "/secretariat/accounts/1/anonymize"):
-        assert post(client, path).status_code == 403, path
+        assert post(client, path, {"confirmed": "1"}).status_code == 403, path
     assert diff(before, snapshot(app)) == ""

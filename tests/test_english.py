@@ -157,7 +157,7 @@ def test_login_required_message_and_error_pages_are_english_but_api_errors_stay_
 def test_regenerating_the_calendar_url_says_so_in_english(client, auth, create_user):
     auth.login(create_user("member"))
     to_english(client)
-    response = auth.post("/account/calendar-token")
+    response = auth.post("/account/calendar-token", {"confirmed": "1"})
     assert response.status_code == 302
     shown = page(client.get(response.headers["Location"]))
     assert "A new calendar subscription URL has been issued. The previous URL no longer works." in shown

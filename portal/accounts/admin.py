@@ -24,6 +24,7 @@ from portal.web.access import get_or_404
 from portal.web.client import client_address
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import submitted
+from portal.web.lang import ja_message
 from portal.web.redirects import back_or
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
@@ -48,10 +49,20 @@ def index():
 def approve(user_id: int):
     user = get_or_404(User, user_id)
     form = submitted(ApproveForm())
+    if not is_confirmed():  # the applicant is mailed: ask first (the chosen role carried along)
+        return confirmation(
+            title=_("アカウントを承認します"),
+            message=ja_message(_("%(name)s さん（%(email)s）のアカウントを「%(role)s」として承認し、"
+                      "本人にメールでお知らせします。"),
+                               plain={"email": user.email, "role": ROLE_LABELS.get(form.role.data, form.role.data)},
+                               name=user.name),
+            action=url_for(".approve", user_id=user.id), button=_("承認してメールを送る"), back=url_for(".index"),
+            mails=1, carry=True, danger=False)
     with unit_of_work() as work:
         operations.approve(user, current_user, Role(form.role.data), ip=client_address())
     if work.ok:
-        flash(_("%(name)s さんのアカウントを承認しました（通知メールを送信します）。", name=user.name), "success")
+        flash(ja_message(_("%(name)s さんのアカウントを承認しました（通知メールを送信します）。"),
+                         name=user.name), "success")
     return redirect(url_for(".index"))
 
 
@@ -59,10 +70,18 @@ def approve(user_id: int):
 def reject(user_id: int):
     user = get_or_404(User, user_id)
     form = submitted(RejectForm())
+    if not is_confirmed():  # mails the applicant and cannot be undone: ask first (the reason carried along)
+        return confirmation(
+            title=_("申請を却下します"),
+            message=ja_message(_("%(name)s さん（%(email)s）の申請を却下し、本人にメールでお知らせします。"
+                      "元に戻すことはできません。"), plain={"email": user.email}, name=user.name),
+            details=[_("理由: %(reason)s", reason=form.reason.data)] if form.reason.data else [],
+            action=url_for(".reject", user_id=user.id), button=_("却下してメールを送る"), back=url_for(".index"),
+            mails=1, carry=True)
     with unit_of_work() as work:
         operations.reject(user, current_user, form.reason.data or "", ip=client_address())
     if work.ok:
-        flash(_("%(name)s さんの申請を却下しました（通知メールを送信します）。", name=user.name), "info")
+        flash(ja_message(_("%(name)s さんの申請を却下しました（通知メールを送信します）。"), name=user.name), "info")
     return redirect(url_for(".index"))
 
 
@@ -115,8 +134,9 @@ def set_state(user_id: int):
     with unit_of_work() as work:
         operations.set_state(user, state, current_user, client_address())
     if work.ok:
-        flash(_("%(name)s さんのアカウントを停止しました。", name=user.name) if state is AccountState.DEACTIVATED
-              else _("%(name)s さんのアカウントを再開しました。", name=user.name), "success")
+        flash(ja_message(_("%(name)s さんのアカウントを停止しました。"),
+                         name=user.name) if state is AccountState.DEACTIVATED
+              else ja_message(_("%(name)s さんのアカウントを再開しました。"), name=user.name), "success")
     if is_confirmed():  # from the confirmation page: back to the list, not to the question
         return redirect(url_for(".inventory"))
     return back_or(url_for(".inventory"))
@@ -128,9 +148,10 @@ def set_state_confirm(user_id: int):
     user = get_or_404(User, user_id)
     return confirmation(
         title=_("アカウントを停止します"),
-        message=_("%(name)s さん（%(email)s）のアカウントを停止します。ログイン中の端末はすべてログアウトし、"
-                  "個人用カレンダーのURLは使えなくなります（再開しても元のURLには戻りません）。",
-                  name=user.name, email=user.email),
+        message=ja_message(_("%(name)s さん（%(email)s）のアカウントを停止します。"
+                             "ログイン中の端末はすべてログアウトし、"
+                             "個人用カレンダーのURLは使えなくなります（再開しても元のURLには戻りません）。"),
+                           plain={"email": user.email}, name=user.name),
         action=url_for(".set_state", user_id=user.id), button=_("停止する"), back=url_for(".inventory"),
         mails=0, keep={"state": AccountState.DEACTIVATED.value})
 
@@ -140,8 +161,9 @@ def anonymize_confirm(user_id: int):
     user = get_or_404(User, user_id)
     return confirmation(
         title=_("アカウントを匿名化します"),
-        message=_("%(name)s さん（%(email)s）のアカウントを停止し、個人情報を匿名化します。元に戻すことはできません。",
-                  name=user.name, email=user.email),
+        message=ja_message(_("%(name)s さん（%(email)s）のアカウントを停止し、"
+                             "個人情報を匿名化します。元に戻すことはできません。"),
+                           plain={"email": user.email}, name=user.name),
         action=url_for(".anonymize", user_id=user.id), button=_("匿名化する"), back=url_for(".inventory"), mails=0)
 
 
@@ -152,7 +174,7 @@ def set_role(user_id: int):
     with unit_of_work() as work:
         operations.set_role(user, Role(form.role.data), current_user, client_address(), keep=session.get("sid"))
     if work.ok:
-        flash(_("%(name)s さんのロールを変更しました。", name=user.name), "success")
+        flash(ja_message(_("%(name)s さんのロールを変更しました。"), name=user.name), "success")
     return redirect(url_for(".inventory"))
 
 

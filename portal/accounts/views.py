@@ -26,7 +26,9 @@ from portal.extensions import limiter
 from portal.governance import operations as governance
 from portal.governance.exports import own_data_json
 from portal.web.client import client_address
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm
+from portal.web.lang import ja_message
 from portal.web.redirects import safe_next
 from portal.web.uow import render_form, unit_of_work
 from portal.web.urls import external_url_for
@@ -65,7 +67,7 @@ def _finish_login(user: User, next_url: str | None, second_factor: bool = False)
     session.permanent = True  # idle: expires after PERMANENT_SESSION_LIFETIME
     session["sid"] = session_id
     login_user(user)
-    flash(_("ようこそ、%(name)s さん。", name=user.name), "success")
+    flash(ja_message(_("ようこそ、%(name)s さん。"), name=user.name), "success")
     return redirect(next_url or url_for("public.home"))
 
 
@@ -269,6 +271,13 @@ def own_data():
 @bp.post("/account/deletion-request")
 @login_required
 def deletion_request():
+    if current_user.deletion_requested_at is None and not is_confirmed():  # it mails the secretariat: ask first
+        return confirmation(
+            title=_("アカウントの削除を依頼します"),
+            message=_("事務局にアカウント削除の依頼をメールで送ります。事務局が確認のうえアカウントを停止し、"
+                      "個人情報を匿名化します。依頼は取り消せません。"),
+            action=url_for("accounts.deletion_request"), button=_("削除を依頼する"),
+            back=url_for("accounts.account") + "#privacy", mails=1)
     with unit_of_work() as work:
         governance.request_deletion(current_user, client_address())
     if work.ok:

@@ -17,6 +17,7 @@ from portal.core.dates import local_datetime
 from portal.seminars.models import Seminar
 from portal.subcommittees.queries import open_subcommittees
 from portal.web.access import get_or_404
+from portal.web.lang import ja_choice
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("announcements", __name__)
@@ -26,7 +27,7 @@ bp = Blueprint("announcements", __name__)
 def compose(seminar_id: int) -> ResponseReturnValue:
     seminar = get_or_404(Seminar, seminar_id)
     form = AnnouncementForm()
-    form.subcommittee.choices = [("", "—")] + [(str(s.id), s.name) for s in open_subcommittees()]
+    form.subcommittee.choices = [("", "—", {})] + [ja_choice(str(s.id), s.name) for s in open_subcommittees()]
     if request.method == "GET":
         form.subject.data = notifications.default_subject(seminar)
         form.body.data = notifications.default_body(seminar)

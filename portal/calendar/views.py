@@ -17,6 +17,7 @@ from portal.subcommittees.models import Subcommittee, SubcommitteeStatus
 from portal.web.access import get_or_404, require
 from portal.web.client import client_address
 from portal.web.conditional import PRIVATE, SHARED, conditional
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
 from portal.web.uow import unit_of_work
 
@@ -95,6 +96,13 @@ def reminders_form():
 @login_required
 def regenerate_token():
     submitted(ActionForm())
+    if not is_confirmed():  # the old URL stops for good: ask first
+        return confirmation(
+            title=_("購読用URLを再発行します"),
+            message=_("新しいURLを発行します。以前のURLは使えなくなり、元に戻すことはできません。"
+                      "カレンダーアプリには新しいURLを登録し直してください。"),
+            action=url_for("calendar.regenerate_token"), button=_("再発行する"),
+            back=url_for("accounts.account") + "#feed", mails=0)
     with unit_of_work():
         tokens.regenerate_token(current_user)
         record("calendar.token_regenerated", actor_id=current_user.id, subject=current_user.email,

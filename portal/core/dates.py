@@ -265,6 +265,31 @@ def parse_clock(text: str) -> time:
         raise DomainError(_l("時刻の形式が正しくありません（例: 15:30、15時30分）。")) from None
 
 
+_WEEKDAY = re.compile(r"\((?:[月火水木金土日](?:曜日?)?|[A-Za-z]{3})\)")
+
+
+def parse_moment(text: str) -> datetime:
+    """A day and a wall-clock time as people type them, in Asia/Tokyo: 2027/3/9 10:00,
+    ２０２７年３月９日 10時, 2027年3月9日（火） 10:00～ (as the portal shows it), 2027-03-09T10:00.
+    The day's part is read by parse_day and the time's by parse_clock; both are needed."""
+    text = unicodedata.normalize("NFKC", text).strip().rstrip("～~-").strip()
+    text = _WEEKDAY.sub(" ", re.sub(r"(?<=\d)T(?=\d)", " ", text))
+    # The day ends at 日 (2027年3月9日10時) or at the first space (2027/3/9 10:00).
+    day_text, sep, clock_text = text.partition("日") if "日" in text else text.partition(" ")
+    if "日" in text:
+        day_text += sep
+    bad = DomainError(_l("日時の形式が正しくありません（例: 2027/3/9 10:00、2027年3月9日 10時）。"))
+    if _DAY.fullmatch(_normalized(day_text)) is None:
+        raise bad
+    if not clock_text.strip():
+        raise DomainError(_l("時刻も入力してください（例: 2027/3/9 10:00、2027年3月9日 10時）。"))
+    day = parse_day(day_text)  # its own message for a day that does not exist or is out of range
+    try:
+        return local_datetime(day, parse_clock(clock_text))
+    except DomainError:
+        raise bad from None
+
+
 def parse_when(precision: Precision, text: str | None, expected_fy: int | None = None) -> date | None:
     """The date of a "when" (a precision and its text: a day, or a month for the others).
 

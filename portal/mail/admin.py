@@ -10,7 +10,9 @@ from portal.mail import queries
 from portal.mail.delivery import retry_now
 from portal.mail.models import OutboxMessage, OutboxStatus
 from portal.web.access import get_or_404
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
+from portal.web.lang import ja_message
 from portal.web.uow import unit_of_work
 
 bp = Blueprint("mail", __name__)
@@ -43,6 +45,12 @@ def message(message_id: int):
 def retry(message_id: int):
     found = get_or_404(OutboxMessage, message_id)
     submitted(ActionForm())
+    if not is_confirmed():  # it mails its recipients again: ask first, saying how many
+        return confirmation(
+            title=_("メールを再送信します"),
+            message=ja_message(_("「%(subject)s」をもう一度送ります。"), subject=found.subject),
+            details=found.recipients, action=url_for(".retry", message_id=found.id), button=_("再送信する"),
+            back=url_for(".message", message_id=found.id), mails=len(found.recipients), danger=False)
     done = False
     with unit_of_work() as work:
         done = retry_now(found)  # a message already sent (or being sent) is never sent twice

@@ -15,9 +15,10 @@ from portal.qa.models import Question
 from portal.seminars.models import Seminar
 from portal.web.access import get_or_404
 from portal.web.client import client_address
-from portal.web.confirm import confirmation
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
-from portal.web.redirects import back_or, safe_next
+from portal.web.lang import ja
+from portal.web.redirects import back_or, referrer_path, safe_next
 from portal.web.responses import csv_response
 from portal.web.uow import unit_of_work
 
@@ -100,12 +101,22 @@ def approval(seminar_id: int):
 
 @bp.post("/questions/<int:question_id>/hide")
 def hide(question_id: int):
+    """Asked first (it mails the asker and cannot be undone): the list's button answers the
+    confirmation page, whose form posts here again with ``confirmed``."""
     question = get_or_404(Question, question_id)
     submitted(ActionForm())
+    back = (safe_next(request.form.get("next")) or referrer_path()
+            or url_for("qa.questions", seminar_id=question.seminar_id))
+    if not is_confirmed():
+        return confirmation(
+            title=_("質問を非表示にします"),
+            message=_("この質問を一覧から非表示にし、質問者にメールでお知らせします。元に戻すことはできません。"),
+            details=[ja(question.body)], action=url_for(".hide", question_id=question.id), button=_("非表示にする"),
+            back=back, mails=1, keep={"next": back})
     with unit_of_work():
         operations.hide(question, current_user)
     flash(_("質問を非表示にしました（質問者にお知らせします）。"), "info")
-    return back_or(url_for("qa.questions", seminar_id=question.seminar_id))
+    return redirect(back)
 
 
 @bp.get("/seminars/<int:seminar_id>/questions")

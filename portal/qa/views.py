@@ -40,7 +40,11 @@ from portal.seminars.registrations import registration_problem
 from portal.web import access as web_access
 from portal.web.conditional import PRIVATE, conditional
 from portal.web.forms import ActionForm
+<<<<<<< HEAD
 from portal.web.snapshots import snapshots
+=======
+from portal.web.lang import ja_choice
+>>>>>>> polish16
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)
@@ -72,9 +76,9 @@ def _not_attendee(seminar: Seminar):
 
 def _form(seminar: Seminar) -> QuestionForm:
     form = QuestionForm()
-    form.program_item.choices = [(0, _("（指定なし）"))] + [
-        (item.id, " ".join(x for x in (format_time(item.start_time), item.title,
-                                       "／".join(p.display for p in item.presenters)) if x))
+    form.program_item.choices = [(0, _("（指定なし）"), {})] + [
+        ja_choice(item.id, " ".join(x for x in (format_time(item.start_time), item.title,
+                                                "／".join(p.display for p in item.presenters)) if x))
         for item in seminar.program
     ]
     return form

@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.audit.services import record
-from portal.core.dates import date_label, format_time, to_local
+from portal.core.dates import date_label, format_moment, format_time, to_local
 from portal.core.db import db
 from portal.materials import storage
 from portal.materials.forms import MaterialForm
@@ -40,6 +40,7 @@ from portal.web.access import get_or_404
 from portal.web.client import client_address
 from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, submitted
+from portal.web.lang import ja_choice, ja_message
 from portal.web.responses import csv_response
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
@@ -142,9 +143,19 @@ def _copy_source() -> Seminar | None:
     return get_or_404(Seminar, int(raw))
 
 
-def _flash_understood(seminar: Seminar) -> None:
-    """Say plainly what the date and times were understood as."""
-    flash(_("日時を「%(when)s」として受け付けました。", when=seminar.label(with_year=True)), "info")
+WHEN_FIELDS = {"date_on", "precision", "starts_at", "ends_at"}
+
+
+def _flash_understood(seminar: Seminar, changed: set[str] | None = None) -> None:
+    """Say plainly what the typed date, times and registration window were understood as
+    (``changed``: only the fields that changed; None: a new seminar, all of them)."""
+    if changed is None or changed & WHEN_FIELDS:
+        flash(_("日時を「%(when)s」として受け付けました。", when=seminar.label(with_year=True)), "info")
+    opens, closes = seminar.registration_opens_at, seminar.registration_closes_at
+    if opens and (changed is None or "registration_opens_at" in changed):
+        flash(_("受付開始を「%(when)s」として受け付けました。", when=format_moment(opens)), "info")
+    if closes and (changed is None or "registration_closes_at" in changed):
+        flash(_("受付締切を「%(when)s」として受け付けました。", when=format_moment(closes)), "info")
 
 
 @bp.route("/seminars/<int:seminar_id>/edit", methods=["GET", "POST"])
@@ -167,8 +178,7 @@ def seminar_edit(seminar_id: int) -> ResponseReturnValue:
                 return redirect(url_for("secretariat.announcements.compose", seminar_id=seminar_id))
             if changed:
                 flash(_("セミナーを更新しました。"), "success")
-                if changed & {"date_on", "precision", "starts_at", "ends_at"}:
-                    _flash_understood(seminar)
+                _flash_understood(seminar, set(changed))
             else:
                 flash(_("変更はありませんでした。"), "info")
             return _to_manage(seminar_id)
@@ -293,8 +303,9 @@ def program_delete_confirm(item_id: int) -> ResponseReturnValue:
     item = get_or_404(ProgramItem, item_id)
     return confirmation(
         title=_("プログラムの項目を削除します"),
-        message=_("「%(title)s」（%(at)s）を削除します。元に戻すことはできません。",
-                  title=item.title, at=format_time(item.start_time) or "—"),
+        message=ja_message(_("「%(title)s」（%(at)s）を削除します。元に戻すことはできません。"),
+                           plain={"at": format_time(item.start_time) or "—"},
+                           title=item.title),
         action=url_for(".program_delete", item_id=item.id), button=_("削除する"),
         back=url_for(".manage", seminar_id=item.seminar_id) + "#program", mails=0)
 
@@ -370,8 +381,8 @@ def registrants_mail(seminar_id: int) -> ResponseReturnValue:
 
 def _material_form(seminar: Seminar) -> MaterialForm:
     form = MaterialForm()
-    form.program_item_id.choices = [(0, _("（セミナー全体）"))] + [
-        (item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
+    form.program_item_id.choices = [(0, _("（セミナー全体）"), {})] + [
+        ja_choice(item.id, f"{format_time(item.start_time)} {item.title}".strip()) for item in seminar.program
     ]
     return form
 
@@ -390,8 +401,8 @@ def material_delete_confirm(material_id: int) -> ResponseReturnValue:
     material = get_or_404(Material, material_id)
     return confirmation(
         title=_("資料を削除します"),
-        message=_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。",
-                  title=material.title, file=material.filename),
+        message=ja_message(_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。"),
+                           title=material.title, file=material.filename),
         action=url_for(".material_delete", material_id=material.id), button=_("削除する"),
         back=url_for(".manage", seminar_id=material.seminar_id) + "#materials", mails=0)
 

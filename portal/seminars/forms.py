@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
@@ -13,7 +12,6 @@ from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     FieldList,
     FormField,
     SelectField,
@@ -24,18 +22,15 @@ from wtforms import Form as WtfBaseForm
 from wtforms.validators import URL, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from portal.core.dates import (
-    MAX_YEAR,
-    MIN_YEAR,
-    TOKYO,
     Precision,
     date_label,
     fiscal_year,
     local_datetime,
-    year_ok,
 )
 from portal.seminars.models import HONORIFIC, ProgramItem, Seminar, SeminarSeries, SeminarStatus
 from portal.seminars.presenters import PresenterLine, lines
-from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, choices, parse_dated
+from portal.web.forms import BoundedIntegerField, ClockField, DayField, Form, MomentField, choices, parse_dated
+from portal.web.lang import ja_choice
 
 REQUIRED = _l("入力してください。")
 PRECISION_LABELS = {
@@ -71,16 +66,6 @@ def _text(value: str | None) -> str | None:
     return (value or "").strip() or None
 
 
-def _local_naive(value: datetime | None) -> datetime | None:
-    """An instant as a datetime-local input shows it: Tokyo wall-clock time."""
-    return value.astimezone(TOKYO).replace(tzinfo=None) if value else None
-
-
-def _tokyo(value: datetime | None) -> datetime | None:
-    """A datetime-local input is Tokyo wall-clock time."""
-    return value.replace(tzinfo=TOKYO) if value else None
-
-
 class SeminarForm(Form):
     series_id = SelectField(_l("シリーズ・年度"), coerce=int)
     number = BoundedIntegerField(_l("回数"),
@@ -95,8 +80,8 @@ class SeminarForm(Form):
     capacity = BoundedIntegerField(_l("定員（空欄なら制限なし）"), validators=[
         Optional(), NumberRange(1, 100000, _l("1以上の数を入力してください。"))])
     registration_open = BooleanField(_l("参加申込を受け付ける"))
-    registration_opens_at = DateTimeLocalField(_l("受付開始（任意）"), validators=[Optional()])
-    registration_closes_at = DateTimeLocalField(_l("受付締切（任意）"), validators=[Optional()])
+    registration_opens_at = MomentField(_l("受付開始（任意・例: 2027/3/1 10:00）"), validators=[Optional()])
+    registration_closes_at = MomentField(_l("受付締切（任意・例: 2027/3/8 17:00）"), validators=[Optional()])
     join_url = StringField(_l("参加用リンク（オンライン会議URL）"), validators=[
         Optional(), URL(message=_l("URLの形式が正しくありません。")), Length(max=500)])
     mailbox = StringField(_l("質問の送付先メール（空欄なら事務局アドレス）"), validators=[
@@ -111,7 +96,8 @@ class SeminarForm(Form):
         """The editor with the series to choose from; before it is submitted, showing ``seminar``
         (None: a new one). A submitted form shows what was sent."""
         form = cls(series_years={s.id: s.fiscal_year for s in series})
-        form.series_id.choices = [(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name)) for s in series]
+        form.series_id.choices = [ja_choice(s.id, _("%(year)s年度 %(name)s", year=s.fiscal_year, name=s.name))
+                                  for s in series]
         if seminar is not None and not form.is_submitted():
             form.process(data={
                 "series_id": seminar.series_id, "number": seminar.number, "title": seminar.title,
@@ -120,8 +106,8 @@ class SeminarForm(Form):
                          if seminar.precision is Precision.DAY else seminar.date_on.strftime("%Y-%m")),
                 "start": seminar.start_time, "end": seminar.end_time, "status": seminar.status.value,
                 "capacity": seminar.capacity, "registration_open": seminar.registration_open,
-                "registration_opens_at": _local_naive(seminar.registration_opens_at),
-                "registration_closes_at": _local_naive(seminar.registration_closes_at),
+                "registration_opens_at": seminar.registration_opens_at,
+                "registration_closes_at": seminar.registration_closes_at,
                 "join_url": seminar.join_url, "mailbox": seminar.mailbox,
             })
         return form
@@ -157,8 +143,8 @@ class SeminarForm(Form):
             "status": SeminarStatus(self.status.data),
             "capacity": self.capacity.data,
             "registration_open": self.registration_open.data,
-            "registration_opens_at": _tokyo(self.registration_opens_at.data),
-            "registration_closes_at": _tokyo(self.registration_closes_at.data),
+            "registration_opens_at": self.registration_opens_at.data,
+            "registration_closes_at": self.registration_closes_at.data,
             "join_url": _text(self.join_url.data),
             "mailbox": _text(self.mailbox.data),
         }
@@ -179,13 +165,7 @@ class SeminarForm(Form):
         if field.data and self.start.data and field.data <= self.start.data:
             raise ValidationError(_("終了時刻は開始時刻より後にしてください。"))
 
-    def validate_registration_opens_at(self, field: DateTimeLocalField) -> None:
-        if field.data and not year_ok(field.data.year):
-            raise ValidationError(_("%(min)s年から%(max)s年の日時を入力してください。", min=MIN_YEAR, max=MAX_YEAR))
-
-    def validate_registration_closes_at(self, field: DateTimeLocalField) -> None:
-        if field.data and not year_ok(field.data.year):
-            raise ValidationError(_("%(min)s年から%(max)s年の日時を入力してください。", min=MIN_YEAR, max=MAX_YEAR))
+    def validate_registration_closes_at(self, field: MomentField) -> None:
         if field.data and self.registration_opens_at.data and field.data <= self.registration_opens_at.data:
             raise ValidationError(_("受付締切は受付開始より後にしてください。"))
 

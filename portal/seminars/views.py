@@ -23,6 +23,7 @@ from portal.seminars.models import RegistrationState, Seminar
 from portal.web.access import MAX_ID, get_or_404, require
 from portal.web.conditional import shared
 from portal.web.confirm import confirmation
+from portal.web.lang import ja_message
 from portal.web.uow import unit_of_work
 from portal.web.urls import base_url
 
@@ -135,13 +136,13 @@ def cancel_confirm(seminar_id: int) -> ResponseReturnValue:
     registered = registration.state is RegistrationState.REGISTERED
     return confirmation(
         title=_("参加を取り消します") if registered else _("キャンセル待ちをやめます"),
-        message=(_("「%(title)s」（%(when)s）の参加登録を取り消します。"
-                   "席はキャンセル待ちの方に回ることがあり、元に戻せない場合があります。取消の確認メールをお送りします。",
-                   title=seminar.title or seminar.series.name,
-                   when=seminar.label(with_year=True, locale=str(get_locale())))
+        message=(ja_message(_("「%(title)s」（%(when)s）の参加登録を取り消します。"
+                   "席はキャンセル待ちの方に回ることがあり、元に戻せない場合があります。取消の確認メールをお送りします。"),
+                            plain={"when": seminar.label(with_year=True, locale=str(get_locale()))},
+                            title=seminar.title or seminar.series.name)
                  if registered else
-                 _("「%(title)s」のキャンセル待ちをやめます。取消の確認メールをお送りします。",
-                   title=seminar.title or seminar.series.name)),
+                 ja_message(_("「%(title)s」のキャンセル待ちをやめます。取消の確認メールをお送りします。"),
+                            title=seminar.title or seminar.series.name)),
         action=url_for(".cancel", seminar_id=seminar.id),
         button=_("参加を取り消す") if registered else _("キャンセル待ちをやめる"), back=back)
 

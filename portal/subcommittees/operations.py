@@ -18,7 +18,7 @@ from portal.accounts.models import User
 from portal.audit.services import record
 from portal.calendar.sequence import WHEN_FIELDS
 from portal.calendar.sequence import revise as revise_event
-from portal.core.dates import today_local
+from portal.core.dates import Precision, today_local, window
 from portal.core.db import assign, db, utcnow
 from portal.core.errors import DomainError
 from portal.subcommittees import notifications
@@ -181,15 +181,38 @@ def save_session(sub: Subcommittee, session: SubcommitteeSession | None, values:
         changed = assign(session, values)
         revise_event(session, changed)
     db.session.flush()
-    if session.window is None:
+    if not _announced(created, changed, session.window is not None, session.status):
         return session
     if session.status is SessionStatus.CANCELLED:
-        if not created and "status" in changed:
-            notifications.session_announced(sub, session, None, cancelled=True)
-    elif created or changed & (WHEN_FIELDS | {"join_url", "status"}):
+        notifications.session_announced(sub, session, None, cancelled=True)
+    else:
         # A new date or link, or called off no more: every member's calendar gets the session as it is.
         notifications.session_announced(sub, session, before if changed & WHEN_FIELDS and not created else None)
     return session
+
+
+def _announced(created: bool, changed: set[str], dated: bool, status: SessionStatus) -> bool:
+    """Whether saving a session mails every member: it has a date (or a month…) and is new,
+    or its date, link or status changed; a cancelled one only when it has just been cancelled."""
+    if not dated:
+        return False
+    if status is SessionStatus.CANCELLED:
+        return not created and "status" in changed
+    return created or bool(changed & (WHEN_FIELDS | {"join_url", "status"}))
+
+
+def session_mails(sub: Subcommittee, session: SubcommitteeSession | None, values: dict[str, Any]) -> int:
+    """How many members ``save_session(sub, session, values)`` would mail (0: nobody), for the
+    confirmation asked before it; the same rule, nothing changed."""
+    if session is None:
+        changed = set(values)
+    else:
+        changed = {k for k, v in values.items() if getattr(session, k) != v}
+    current = {k: getattr(session, k) for k in ("date_on", "precision", "status")} if session else {}
+    merged = {**current, **values}
+    dated = window(merged.get("date_on"), merged.get("precision", Precision.UNDECIDED)) is not None
+    status = merged.get("status", SessionStatus.SCHEDULED)
+    return len(notifications.member_addresses(sub)) if _announced(session is None, changed, dated, status) else 0
 
 
 def save_milestone(sub: Subcommittee, milestone: Milestone | None, *, title: str, due_on: date) -> Milestone:

@@ -26,7 +26,7 @@ from portal.materials import storage as material_services
 from portal.materials.forms import MaterialForm
 from portal.materials.models import Material
 from portal.materials.views import upload_from_form
-from portal.subcommittees import access, operations, queries
+from portal.subcommittees import access, notifications, operations, queries
 from portal.subcommittees.forms import DoneForm, MilestoneForm, ProposalForm, SessionForm
 from portal.subcommittees.models import (
     MembershipState,
@@ -38,8 +38,9 @@ from portal.subcommittees.models import (
 from portal.subcommittees.pages import detail_page
 from portal.web.access import get_or_404, require
 from portal.web.conditional import shared
-from portal.web.confirm import confirmation
+from portal.web.confirm import confirmation, is_confirmed
 from portal.web.forms import ActionForm, Form
+from portal.web.lang import ja_message
 from portal.web.uow import flash_errors, render_form, unit_of_work
 
 bp = Blueprint("subcommittees", __name__)
@@ -140,8 +141,22 @@ def join(slug: str) -> Response:
 
 @bp.post("/subcommittees/<slug>/leave")
 @login_required
-def leave(slug: str) -> Response:
+def leave(slug: str) -> Any:
     sub = _load(slug)
+    membership = queries.membership_of(sub, current_user)
+    active = membership is not None and membership.state in (MembershipState.APPROVED, MembershipState.PENDING)
+    if active and not is_confirmed():  # leaving needs the lead's approval to be undone: ask first
+        requested = membership is not None and membership.state is MembershipState.PENDING
+        ahead = len(notifications.sessions_ahead(sub)) if not requested else 0
+        return confirmation(
+            title=_("参加申請を取り下げます") if requested else _("分科会を退会します"),
+            message=(ja_message(_("「%(sub)s」への参加申請を取り下げます。"), sub=sub.name) if requested else
+                     ja_message(_("「%(sub)s」を退会します。もう一度参加するにはリーダーの承認が必要です。"
+                       "今後の会合 %(n)s 件の予定の取り消しをメールでお送りします。"),
+                                plain={"n": ahead},
+                                sub=sub.name)),
+            action=url_for(".leave", slug=sub.slug), button=_("取り下げる") if requested else _("退会する"),
+            back=url_for(".detail", slug=sub.slug), mails=1 if ahead else 0)
     with unit_of_work() as work:
         operations.leave(sub, current_user)
     if work.ok:
@@ -152,12 +167,30 @@ def leave(slug: str) -> Response:
 MEMBER_ACTIONS = ("approve", "decline", "lead")
 
 
+def decision_confirmation(membership: SubcommitteeMember, approve: bool, action: str, back: str) -> str:
+    """The page that asks before approving or declining a request to join (the lead's button
+    and the secretariat's list): the applicant is mailed the decision, which cannot be taken back."""
+    who = dict(name=membership.user.name, sub=membership.subcommittee.name)
+    return confirmation(
+        title=_("参加を承認します") if approve else _("参加申請をお断りします"),
+        message=(ja_message(_("%(name)s さんの「%(sub)s」への参加を承認し、本人にメールでお知らせします"
+                   "（今後の会合の案内も送ります）。"), **who) if approve else
+                 ja_message(_("%(name)s さんの「%(sub)s」への参加申請をお断りし、本人にメールでお知らせします。"
+                   "元に戻すことはできません。"), **who)),
+        action=action, button=_("承認してメールを送る") if approve else _("お断りしてメールを送る"),
+        back=back, mails=1, danger=not approve)
+
+
 @bp.post("/subcommittees/<slug>/members/<int:member_id>/<action>")
 @login_required
-def member_action(slug: str, member_id: int, action: str) -> Response:
+def member_action(slug: str, member_id: int, action: str) -> Any:
     sub, membership = _lead_and(slug, SubcommitteeMember, member_id)
     if action not in MEMBER_ACTIONS:
         abort(404)
+    if action != "lead" and not is_confirmed():  # the applicant is mailed the decision: ask first
+        return decision_confirmation(membership, action == "approve",
+                                     url_for(".member_action", slug=sub.slug, member_id=member_id, action=action),
+                                     url_for(".detail", slug=sub.slug) + "#members")
     with unit_of_work() as work:
         if action == "lead":
             operations.appoint_lead(membership, current_user)
@@ -171,11 +204,33 @@ def member_action(slug: str, member_id: int, action: str) -> Response:
 
 # The lead's plan ----------------------------------------------------------------------------
 
+def _confirm_session(sub: Subcommittee, session: SubcommitteeSession | None, form: SessionForm,
+                     action: str) -> str | None:
+    """The confirmation page when saving the session would mail the members (a new date or link,
+    a cancellation), the form's fields carried along; None when it mails nobody or was confirmed."""
+    if is_confirmed() or not form.validate_on_submit():
+        return None
+    values = form.values()
+    mails = operations.session_mails(sub, session, values)
+    if not mails:
+        return None
+    title = values.get("title") or (session.title if session else "")
+    return confirmation(
+        title=_("会合をメンバーにお知らせします"),
+        message=ja_message(_("会合「%(title)s」を保存し、メンバー全員に予定（カレンダーの招待・取り消し）を"
+                             "メールで送ります。"), title=title),
+        action=action, button=_("保存してメールを送る"), back=url_for(".detail", slug=sub.slug) + "#plan",
+        mails=mails, carry=True, danger=False)
+
+
 @bp.post("/subcommittees/<slug>/sessions")
 @login_required
-def session_add(slug: str) -> Response:
+def session_add(slug: str) -> Any:
     sub = _lead_of(slug)
     form = SessionForm(fiscal_year=sub.fiscal_year)
+    asked = _confirm_session(sub, None, form, url_for(".session_add", slug=sub.slug))
+    if asked is not None:
+        return asked
     return _on_plan(sub, form, lambda: operations.save_session(sub, None, form.values()),
                     _("会合を追加しました（メンバーにお知らせします）。"))
 
@@ -185,6 +240,9 @@ def session_add(slug: str) -> Response:
 def session_edit(slug: str, session_id: int) -> Any:
     sub, session = _lead_and(slug, SubcommitteeSession, session_id)
     form = SessionForm(fiscal_year=sub.fiscal_year) if request.method == "POST" else SessionForm.from_model(session)
+    asked = _confirm_session(sub, session, form, url_for(".session_edit", slug=sub.slug, session_id=session.id))
+    if asked is not None:
+        return asked
     if form.validate_on_submit():
         with unit_of_work(form) as work:
             operations.save_session(sub, session, form.values())
@@ -209,7 +267,7 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
     sub, milestone = _lead_and(slug, Milestone, milestone_id)
     form = DoneForm()
     return _on_plan(sub, form, lambda: operations.mark_done(milestone, form.done_on.data),
-                    _("「%(title)s」を完了にしました。", title=milestone.title))
+                    ja_message(_("「%(title)s」を完了にしました。"), title=milestone.title))
 
 
 @bp.post("/subcommittees/<slug>/milestones/<int:milestone_id>/undone")
@@ -217,7 +275,7 @@ def milestone_done(slug: str, milestone_id: int) -> Response:
 def milestone_undone(slug: str, milestone_id: int) -> Response:
     sub, milestone = _lead_and(slug, Milestone, milestone_id)
     return _on_plan(sub, ActionForm(), lambda: operations.mark_not_done(milestone),
-                    _("「%(title)s」の完了を取り消しました。", title=milestone.title))
+                    ja_message(_("「%(title)s」の完了を取り消しました。"), title=milestone.title))
 
 
 @bp.post("/subcommittees/<slug>/materials")
@@ -236,8 +294,8 @@ def material_delete_confirm(slug: str, material_id: int) -> Any:
     sub, material = _lead_and(slug, Material, material_id)
     return confirmation(
         title=_("資料を削除します"),
-        message=_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。",
-                  title=material.title, file=material.filename),
+        message=ja_message(_("「%(title)s」（%(file)s）を削除します。元に戻すことはできません。"),
+                           title=material.title, file=material.filename),
         action=url_for(".material_delete", slug=sub.slug, material_id=material.id), button=_("削除する"),
         back=url_for(".detail", slug=sub.slug) + "#materials", mails=0)
 

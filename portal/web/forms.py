@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from flask import abort
@@ -12,7 +12,16 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, StringField, TextAreaField  # type: ignore[attr-defined]  # SelectChoice: WTForms 3.3, newer than its stubs
 from wtforms.validators import ValidationError
 
-from portal.core.dates import Precision, format_day, format_time, parse_clock, parse_day, parse_when
+from portal.core.dates import (
+    Precision,
+    format_day,
+    format_moment,
+    format_time,
+    parse_clock,
+    parse_day,
+    parse_moment,
+    parse_when,
+)
 from portal.core.errors import DomainError
 
 
@@ -129,6 +138,19 @@ class ClockField(_TypedField):
 
     def show(self, value: time) -> str:
         return format_time(value)
+
+
+class MomentField(_TypedField):
+    """A day and a time typed as text (2027/3/9 10:00, ２０２７年３月９日 10時); ``data`` is an
+    aware Asia/Tokyo ``datetime``. Shown as the portal writes it: 2027年3月9日（火） 10:00."""
+
+    data: datetime | None  # type: ignore[assignment]
+
+    def parse(self, text: str) -> datetime:
+        return parse_moment(text)
+
+    def show(self, value: datetime) -> str:
+        return format_moment(value)
 
 
 def choices(labels: Mapping[Any, Any]) -> list[SelectChoice]:

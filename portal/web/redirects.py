@@ -20,6 +20,20 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def referrer_path() -> str | None:
+    """The same-site page the request came from (path and query), or None: where a confirmation
+    page sends people back to, and where the confirmed action returns."""
+    from flask import request
+
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.netloc != request.host:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
 def back_or(default: str):
     """Redirect to the page the form was on when it is on this site, else to ``default``."""
     from flask import redirect, request

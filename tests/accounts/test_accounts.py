@@ -11,7 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from conftest import DEFAULT_PASSWORD, csrf_token, is_logged_in
+from conftest import DEFAULT_PASSWORD, asks_first, csrf_token, is_logged_in, page_text
 from sqlalchemy import func, select, update
 
 from portal.accounts import authentication
@@ -228,7 +228,13 @@ def test_secretariat_approves_applicant_who_can_then_log_in(app, client, create_
     assert f'data-user-id="{applicant.id}"' in html(listing)
     assert "applicant@example.org" in html(listing)
 
-    response = post_form(client, f"/secretariat/accounts/{applicant.id}/approve", {"role": "observer"})
+    # The button only asks first (the applicant is mailed), with the chosen role carried along.
+    path = f"/secretariat/accounts/{applicant.id}/approve"
+    confirm = asks_first(post_form(client, path, {"role": "observer"}), path, mails=1)
+    assert '<textarea name="role" hidden>\nobserver</textarea>' in confirm and "「オブザーバー」として承認" in confirm
+    assert get_user(app, "applicant@example.org").state is AccountState.PENDING
+
+    response = post_form(client, path, {"role": "observer", "confirmed": "1"})
 
     assert response.status_code == 302
     assert urlsplit(response.location).path == "/secretariat/accounts"
@@ -254,9 +260,10 @@ def test_approving_twice_sends_one_mail(app, client, create_user, outbox):
     applicant = get_user(app, "applicant@example.org")
     login(client, staff.email)
 
-    post_form(client, f"/secretariat/accounts/{applicant.id}/approve", {"role": "member"})
+    post_form(client, f"/secretariat/accounts/{applicant.id}/approve", {"role": "member", "confirmed": "1"})
     again = post_form(
-        client, f"/secretariat/accounts/{applicant.id}/approve", {"role": "secretariat"}, follow_redirects=True
+        client, f"/secretariat/accounts/{applicant.id}/approve", {"role": "secretariat", "confirmed": "1"},
+        follow_redirects=True
     )
 
     assert "既に処理されています" in html(again)
@@ -270,8 +277,17 @@ def test_secretariat_rejects_applicant_with_reason(app, client, create_user, out
     applicant = get_user(app, "applicant@example.org")
     login(client, staff.email)
 
+    # The button only asks first (mailed, final): the reason is carried to the confirmation's form.
+    path = f"/secretariat/accounts/{applicant.id}/reject"
+    confirm = asks_first(post_form(client, path, {"reason": "名簿で確認できません"}), path, mails=1)
+    assert '<textarea name="reason" hidden>\n名簿で確認できません</textarea>' in confirm
+    assert "理由: 名簿で確認できません" in page_text(confirm)
+    assert get_user(app, "applicant@example.org").state is AccountState.PENDING
+    assert outbox("account.rejected") == []
+
     response = post_form(
-        client, f"/secretariat/accounts/{applicant.id}/reject", {"reason": "所属団体が会員名簿で確認できませんでした"}
+        client, f"/secretariat/accounts/{applicant.id}/reject",
+        {"reason": "所属団体が会員名簿で確認できませんでした", "confirmed": "1"}
     )
 
     assert response.status_code == 302

@@ -106,7 +106,8 @@ def secretariat_powers(auth: AuthActions, p: dict) -> dict[str, int]:
         "questions.csv (anonymous askers)": c.get(f"/secretariat/seminars/{p['published']}/questions.csv").status_code,
         "questions (hidden ones)": c.get(f"/seminars/{p['published']}/questions").status_code,
         "draft seminar": c.get(f"/seminars/{p['draft']}").status_code,
-        "approve a member": auth.post(f"/subcommittees/power-test/members/{p['pending']}/approve").status_code,
+        "approve a member": auth.post(f"/subcommittees/power-test/members/{p['pending']}/approve",
+                                      {"confirmed": "1"}).status_code,
         "add a milestone": auth.post("/subcommittees/power-test/milestones",
                                      {"title": "★ 報告書作成", "due": "2022-03-31"}).status_code,
     }
@@ -152,7 +153,8 @@ def test_a_password_only_session_holds_no_secretariat_power(required, create_use
     # Y, which passed the factor, holds them all.
     assert y.client.get("/secretariat/inventory.csv").status_code == 200
     assert y.client.get(f"/seminars/{powers['draft']}").status_code == 200
-    assert y.post(f"/subcommittees/power-test/members/{powers['pending']}/approve").status_code == 302
+    approve = f"/subcommittees/power-test/members/{powers['pending']}/approve"
+    assert y.post(approve, {"confirmed": "1"}).status_code == 302
     assert member_state(required, powers["pending"]) is MembershipState.APPROVED
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import icalendar
 import pytest
 import vobject
-from conftest import AuthActions, logged_in
+from conftest import AuthActions, asks_first, logged_in
 from sqlalchemy import select, update
 
 from portal.accounts.models import AccountState, User
@@ -887,8 +887,11 @@ def test_regenerating_the_token_from_the_account_page(app, client, auth, create_
     # Without the CSRF token nothing happens.
     assert client.post("/account/calendar-token").status_code == 400
     assert visitor.get(old).status_code == 200
+    # The button only asks first (the old URL stops for good): it still works afterwards.
+    asks_first(auth.post("/account/calendar-token"), "/account/calendar-token", mails=0)
+    assert visitor.get(old).status_code == 200
 
-    response = auth.post("/account/calendar-token")
+    response = auth.post("/account/calendar-token", {"confirmed": "1"})
     assert response.status_code in (302, 303)
     assert urlsplit(response.headers["Location"]).path == "/account"
     assert visitor.get(old).status_code == 404

@@ -4,14 +4,14 @@ one date parser, one expected-error type answered the same way."""
 from __future__ import annotations
 
 import enum
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from conftest import csrf_token
 
 from portal import create_app
 from portal.core.config import ConfigError
-from portal.core.dates import Precision, parse_clock, parse_day, parse_month, parse_when
+from portal.core.dates import TOKYO, Precision, parse_clock, parse_day, parse_moment, parse_month, parse_when
 from portal.core.errors import DomainError
 from portal.core.labels import STATES, label
 
@@ -86,5 +86,13 @@ def test_one_date_parser():
     for bad in ("2021-02-30", "1999-01-01", "2021/8", "8月3日", "2021年13月1日", ""):
         with pytest.raises(DomainError):
             parse_day(bad)
+    # A day and a time together (the registration window): the day's and the time's parsers.
+    for typed in ("2027/3/9 10:00", "２０２７年３月９日 10時", "2027年3月9日（火） 10:00～", "2027-03-09T10:00",
+                  "２０２７／３／９　１０：００", "2027年3月9日10時"):
+        assert parse_moment(typed) == datetime(2027, 3, 9, 10, 0, tzinfo=TOKYO), typed
+    for bad, message in (("2027/3/9", "時刻も入力"), ("来週", "日時の形式"), ("2027/3/910:00", "日時の形式"),
+                         ("2027/3/9 25:00", "日時の形式"), ("1999/3/9 10:00", "2000年から")):
+        with pytest.raises(DomainError, match=message):
+            parse_moment(bad)
     with pytest.raises(DomainError, match="2021年度"):
         parse_when(Precision.DAY, "2022-04-01", expected_fy=2021)

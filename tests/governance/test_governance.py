@@ -29,6 +29,7 @@ from conftest import (
     DEFAULT_PASSWORD,
     AuthActions,
     add_member,
+    asks_first,
     csrf_token,
     is_logged_in,
     is_login_redirect,
@@ -466,7 +467,7 @@ def test_account_lifecycle_events_are_audited(app, client, create_user, office, 
     with app.app_context():
         applicant_id = db.session.scalar(select(User.id).where(User.email == "applicant@example.org"))
 
-    response = auth.post(f"/secretariat/accounts/{applicant_id}/approve", {"role": "member"})
+    response = auth.post(f"/secretariat/accounts/{applicant_id}/approve", {"role": "member", "confirmed": "1"})
     assert response.status_code == 302
     [approved] = audit_rows(app, "account.approved")
     assert approved.actor_id == secretariat.id and approved.subject == "applicant@example.org"
@@ -480,7 +481,7 @@ def test_account_lifecycle_events_are_audited(app, client, create_user, office, 
     assert reset.actor_id == applicant_id and reset.subject == "applicant@example.org" and reset.ip == "127.0.0.1"
 
     applicant = logged_in(app, "applicant@example.org", "brand-new-pass-456")
-    assert applicant.post("/account/deletion-request").status_code == 302
+    assert applicant.post("/account/deletion-request", {"confirmed": "1"}).status_code == 302
     [deletion] = audit_rows(app, "account.deletion_requested")
     assert deletion.actor_id == applicant_id and deletion.ip == "127.0.0.1"
 
@@ -517,7 +518,7 @@ def test_feed_token_regeneration_and_question_routing_are_audited(app, create_us
     assert register_accounts(app, seminar_id, member) == [RegistrationState.REGISTERED]
     member_auth = logged_in(app, member)
 
-    assert member_auth.post("/account/calendar-token").status_code == 302
+    assert member_auth.post("/account/calendar-token", {"confirmed": "1"}).status_code == 302
     [regenerated] = audit_rows(app, "calendar.token_regenerated")
     assert regenerated.actor_id == member.id and regenerated.subject == "asker@example.org"
     assert regenerated.ip == "127.0.0.1"
@@ -585,7 +586,8 @@ def test_outbox_and_audit_pages_show_japanese_labels_not_codes(app, create_user,
         db.session.commit()
         message_id = message.id
     applicant = create_user("member", state="pending", email="labels@example.org")
-    assert auth.post(f"/secretariat/accounts/{applicant.id}/approve", {"role": "member"}).status_code == 302
+    approve = f"/secretariat/accounts/{applicant.id}/approve"
+    assert auth.post(approve, {"role": "member", "confirmed": "1"}).status_code == 302
 
     listed = body(auth.client.get("/secretariat/outbox"))
     row = re.search(rf'<tr class="status-sent" data-message-id="{message_id}">(.*?)</tr>', listed, re.S)
@@ -645,7 +647,7 @@ def test_audit_log_is_append_only(app, create_user, office):
     member = create_user("member", email="append@example.org")
     member_auth = logged_in(app, member)
     AuthActions(app.test_client()).login(member, "wrong-password-4")
-    assert member_auth.post("/account/deletion-request").status_code == 302
+    assert member_auth.post("/account/deletion-request", {"confirmed": "1"}).status_code == 302
     before = snapshot(app)
     assert len(before) >= 4
 
@@ -675,7 +677,8 @@ def test_no_password_or_token_is_ever_written_to_the_audit_log(app, client, crea
     assert client.post("/signup", data={**data, "csrf_token": csrf_token(client, "/signup")}).status_code == 200
     with app.app_context():
         user_id = db.session.scalar(select(User.id).where(User.email == "secret@example.org"))
-    assert auth.post(f"/secretariat/accounts/{user_id}/approve", {"role": "member"}).status_code == 302
+    approve = f"/secretariat/accounts/{user_id}/approve"
+    assert auth.post(approve, {"role": "member", "confirmed": "1"}).status_code == 302
 
     assert AuthActions(app.test_client()).login("secret@example.org", wrong_password).status_code == 422
     logged_in(app, "secret@example.org", signup_password)
@@ -687,7 +690,7 @@ def test_no_password_or_token_is_ever_written_to_the_audit_log(app, client, crea
     member = logged_in(app, "secret@example.org", new_password)
 
     old_feed_token = get_user(app, user_id).calendar_token
-    assert member.post("/account/calendar-token").status_code == 302
+    assert member.post("/account/calendar-token", {"confirmed": "1"}).status_code == 302
     new_feed_token = get_user(app, user_id).calendar_token
     assert new_feed_token != old_feed_token
     totp_secret, codes = enable_two_factor(member)
@@ -1125,7 +1128,12 @@ def test_deletion_request_is_recorded_mailed_and_audited(app, create_user, offic
     member = create_user("member", name="削除 希望", email="delete-me@example.org")
     member_auth = logged_in(app, member)
 
-    response = member_auth.post("/account/deletion-request")
+    # The button only asks first (it mails the secretariat and cannot be taken back).
+    asks_first(member_auth.post("/account/deletion-request"), "/account/deletion-request", mails=1)
+    assert get_user(app, member.id).deletion_requested_at is None
+    assert outbox("account.deletion_requested") == []
+
+    response = member_auth.post("/account/deletion-request", {"confirmed": "1"})
     assert response.status_code == 302 and urlsplit(response.location).path == "/account"
     assert_recent(get_user(app, member.id).deletion_requested_at)
     [mail] = outbox("account.deletion_requested")
@@ -1134,7 +1142,8 @@ def test_deletion_request_is_recorded_mailed_and_audited(app, create_user, offic
     [event] = audit_rows(app, "account.deletion_requested")
     assert event.actor_id == member.id and event.subject == "delete-me@example.org" and event.ip == "127.0.0.1"
 
-    assert member_auth.post("/account/deletion-request").status_code == 302  # asking twice: one mail
+    # asking twice: one mail
+    assert member_auth.post("/account/deletion-request", {"confirmed": "1"}).status_code == 302
     assert len(outbox("account.deletion_requested")) == 1
     assert "削除依頼あり" in user_row(body(auth.client.get("/secretariat/inventory")), member.id)
 

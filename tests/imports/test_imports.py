@@ -583,7 +583,8 @@ def as_form(session: dict[str, Any]) -> dict[str, str]:
     return {"number": str(session["number"]), "title": session["title"],
             "precision": "day" if exact else session.get("period") or "month", "date": session["date"],
             "start": session.get("start", ""), "end": session.get("end", ""),
-            "join_url": session.get("join_url", ""), "status": session.get("status", "scheduled")}
+            "join_url": session.get("join_url", ""), "status": session.get("status", "scheduled"),
+            "confirmed": "1"}  # past the confirmation a change that mails the members asks first
 
 
 def plan_of(app, slug: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from conftest import SMTPServer, free_port
+from conftest import SMTPServer, asks_first, free_port
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -309,7 +309,12 @@ def test_a_message_refused_for_good_is_shown_failed_and_the_secretariat_retries_
     assert client.post(f"/secretariat/outbox/{message_id}/retry").status_code == 400
     assert _row(app, message_id).status == OutboxStatus.FAILED
 
-    response = auth.post(f"/secretariat/outbox/{message_id}/retry")
+    # The button only asks first (it mails the recipients again), saying how many.
+    path = f"/secretariat/outbox/{message_id}/retry"
+    asks_first(auth.post(path), path, mails=len(row.recipients))
+    assert _row(app, message_id).status == OutboxStatus.FAILED
+
+    response = auth.post(f"/secretariat/outbox/{message_id}/retry", {"confirmed": "1"})
     assert response.status_code == 302
     row = _row(app, message_id)
     assert row.status == OutboxStatus.PENDING

@@ -27,7 +27,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import AuthActions, csrf_token, get_html, is_login_redirect, logged_in, page_text, register_accounts
+from conftest import (
+    AuthActions,
+    asks_first,
+    csrf_token,
+    get_html,
+    is_login_redirect,
+    logged_in,
+    page_text,
+    register_accounts,
+)
 from sqlalchemy import create_engine, func, select, text
 
 from portal.accounts.models import User
@@ -533,14 +542,14 @@ def test_hidden_question_is_mailed_to_its_asker_and_gone_for_others(app, create_
     hidden_id = question_id(app, sid, "不適切な内容の質問")
     normal_id = question_id(app, sid, "普通の質問")
 
-    assert secretariat.post(f"/secretariat/questions/{hidden_id}/hide").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden_id}/hide", {"confirmed": "1"}).status_code == 302
 
     mails = mails_to(app, asker.email)
     hidden_mails = [m for m in mails if "不適切な内容の質問" in m.body]
     assert len(hidden_mails) == 1
     assert hidden_mails[0].recipients == [asker.email]
     # Hiding again sends nothing more.
-    assert secretariat.post(f"/secretariat/questions/{hidden_id}/hide").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden_id}/hide", {"confirmed": "1"}).status_code == 302
     assert len([m for m in mails_to(app, asker.email) if "不適切な内容の質問" in m.body]) == 1
 
     for path in (f"/seminars/{sid}/questions", f"/seminars/{sid}/questions?fragment=1&sort=time"):
@@ -587,7 +596,7 @@ def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp
     answered = question_id(app, sid, "【回答済C】当日回答された質問")
     hidden = question_id(app, sid, "【非表示D】非表示にされる質問")
     assert secretariat.post(f"/secretariat/questions/{answered}/answered").status_code == 302
-    assert secretariat.post(f"/secretariat/questions/{hidden}/hide").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden}/hide", {"confirmed": "1"}).status_code == 302
 
     response = close(secretariat, sid)
     assert response.status_code == 302
@@ -922,6 +931,30 @@ def test_qa_back_office_is_the_qa_package_nested_under_the_secretariat(app, crea
     assert "当日回答済み" in page_text(html)  # the state's one label
 
 
+def test_hiding_a_question_asks_first_and_the_first_post_changes_nothing(app, create_user, make_seminar):
+    sid = make_seminar("hide-asks")
+    asker, asker_auth = attendee(app, create_user, sid)
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert ask(asker_auth, sid, "確認してから隠す質問").status_code == 302
+    qid = question_id(app, sid, "確認してから隠す質問")
+    listing = f"/seminars/{sid}/questions"
+    get_html(secretariat.client, listing)
+
+    first = secretariat.post(f"/secretariat/questions/{qid}/hide", headers={"Referer": f"http://localhost{listing}"})
+    html = asks_first(first, f"/secretariat/questions/{qid}/hide", mails=1)
+    assert "確認してから隠す質問" in page_text(html)  # which question
+    assert f'href="{listing}"' in html  # やめて戻る: back to the list it came from
+    with app.app_context():
+        assert db.session.get(Question, qid).state is not QuestionState.HIDDEN
+    assert [m for m in mails_to(app, asker.email) if m.kind == "qa.hidden"] == []
+
+    done = secretariat.post(f"/secretariat/questions/{qid}/hide", {"confirmed": "1", "next": listing})
+    assert done.status_code == 302 and urlsplit(done.headers["Location"]).path == listing
+    with app.app_context():
+        assert db.session.get(Question, qid).state is QuestionState.HIDDEN
+    assert len([m for m in mails_to(app, asker.email) if m.kind == "qa.hidden"]) == 1
+
+
 def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, create_user, make_seminar):
     sid = make_seminar("refused-vote")
     _, asker = attendee(app, create_user, sid)
@@ -929,7 +962,7 @@ def test_a_refused_vote_answers_json_409_and_leaves_no_message_behind(app, creat
     secretariat = logged_in(app, create_user("secretariat"))
     assert ask(asker, sid, "非表示になる質問").status_code == 302
     qid = question_id(app, sid, "非表示になる質問")
-    assert secretariat.post(f"/secretariat/questions/{qid}/hide").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{qid}/hide", {"confirmed": "1"}).status_code == 302
 
     response = vote(voter, qid, headers={"Accept": "application/json"})
     assert response.status_code == 409

@@ -211,7 +211,7 @@ def test_presenter_screen_shows_the_top_open_questions_in_large_type_and_names_n
     assert ask(b, sid, "非表示にされる質問").status_code == 302
     anon, named = question_id(app, "匿名の投影質問"), question_id(app, "実名の投影質問")
     hidden = question_id(app, "非表示にされる質問")
-    assert secretariat.post(f"/secretariat/questions/{hidden}/hide").status_code == 302
+    assert secretariat.post(f"/secretariat/questions/{hidden}/hide", {"confirmed": "1"}).status_code == 302
     assert b.post(f"/questions/{anon}/vote").status_code == 302
     assert a.post(f"/questions/{named}/vote").status_code == 302
 

@@ -408,6 +408,13 @@ BAD_SEMINAR_INPUT = [
     ({"precision": "day", "date": "2021-08-03", "registration_opens_at": "2021-07-20T10:00",
       "registration_closes_at": "2021-07-01T10:00"}, "受付締切は受付開始より後にしてください"),
     ({"precision": "day", "date": "2021-08-03", "capacity": "0"}, "1以上の数を入力してください"),
+    ({"precision": "day", "date": "2021-08-03", "registration_opens_at": "来週の月曜"},
+     "日時の形式が正しくありません（例: 2027/3/9 10:00、2027年3月9日 10時）"),
+    ({"precision": "day", "date": "2021-08-03", "registration_closes_at": "2021/7/31"}, "時刻も入力してください"),
+    ({"precision": "day", "date": "2021-08-03", "registration_closes_at": "2021/7/31 25:00"},
+     "日時の形式が正しくありません"),
+    ({"precision": "day", "date": "2021-08-03", "registration_opens_at": "1999/7/1 10:00"},
+     "2000年から2100年の日付を入力してください"),
 ]
 
 
@@ -822,24 +829,29 @@ def test_registration_window_is_tokyo_wall_clock_and_join_link_saved(app, client
     data = edit_form(client, seminar_id)
     data.pop("registration_open", None)
     response = auth.post(f"/secretariat/seminars/{seminar_id}/edit", {
-        **data, "capacity": "30", "registration_open": "y", "registration_opens_at": "2030-01-10T09:00",
-        "registration_closes_at": "2030-02-01T17:30", "join_url": "https://example.org/webinar/new-link"})
+        **data, "capacity": "30", "registration_open": "y", "registration_opens_at": "2030/1/10 9:00",
+        "registration_closes_at": "２０３０年２月１日（金） １７時半", "join_url": "https://example.org/webinar/new-link"})
     assert response.status_code == 302
+    # Said plainly what the typed text was understood as.
+    told = page_text(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "受付開始を「2030年1月10日（木） 9:00」として受け付けました" in told
+    assert "受付締切を「2030年2月1日（金） 17:30」として受け付けました" in told
     seminar = get_seminar(app, seminar_id)
     assert seminar.registration_opens_at == datetime(2030, 1, 10, 0, 0, tzinfo=UTC)
     assert seminar.registration_closes_at == datetime(2030, 2, 1, 8, 30, tzinfo=UTC)
     assert (seminar.capacity, seminar.registration_open, seminar.join_url) == (
         30, True, "https://example.org/webinar/new-link")
     again = edit_form(client, seminar_id)
-    # Shown back as the same Tokyo wall-clock time (a datetime-local value: "T" or a space, seconds optional).
-    shown = [again[f][:16].replace(" ", "T") for f in ("registration_opens_at", "registration_closes_at")]
-    assert shown == ["2030-01-10T09:00", "2030-02-01T17:30"]
+    # Shown back as text, the same Tokyo wall-clock time as the portal writes it (and reads again).
+    shown = [again[f] for f in ("registration_opens_at", "registration_closes_at")]
+    assert shown == ["2030年1月10日（木） 9:00", "2030年2月1日（金） 17:30"]
+    assert 'type="datetime-local"' not in client.get(f"/secretariat/seminars/{seminar_id}/edit").get_data(as_text=True)
     assert again["registration_open"] == "y"
     manage = page_text(client.get(f"/secretariat/seminars/{seminar_id}").get_data(as_text=True))
     assert "定員 30名" in manage and "https://example.org/webinar/new-link" in manage
 
     # Closed an hour ago in Tokyo (eight hours ahead if the time were read as UTC): refused.
-    closed = (utcnow() + timedelta(hours=9) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    closed = (utcnow() + timedelta(hours=9) - timedelta(hours=1)).strftime("%Y/%m/%d %H:%M")
     auth.post(f"/secretariat/seminars/{seminar_id}/edit", {
         **again, "registration_opens_at": "", "registration_closes_at": closed})
     member_client = app.test_client()

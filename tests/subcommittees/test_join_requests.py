@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from conftest import add_member, get_html, logged_in, page_text
+from conftest import add_member, asks_first, get_html, logged_in, page_text
 
 
 def link_in(body: str) -> str:
@@ -37,7 +37,13 @@ def test_the_secretariat_decides_from_its_list_and_the_mail_says_so(app, create_
     text = page_text(listing)
     assert "申請 太郎" in text and "申請 次郎" in text and "未定の分科会" in text and "別の分科会" in text
     mid = re.search(r'data-request-id="(\d+)">\s*<td><a href="/subcommittees/no-lead', listing).group(1)
-    assert secretariat.post(f"/secretariat/subcommittees/requests/{mid}/approve").status_code == 302
+    # The list's button only asks (the applicant is mailed): nothing decided, nothing mailed yet.
+    path = f"/secretariat/subcommittees/requests/{mid}/approve"
+    confirm = page_text(asks_first(secretariat.post(path), path, mails=1))
+    assert "申請 太郎" in confirm and "未定の分科会" in confirm
+    assert outbox("subcommittee.join_decided") == []
+    assert "申請 太郎" in page_text(get_html(secretariat.client, "/secretariat/subcommittees/requests"))
+    assert secretariat.post(f"/secretariat/subcommittees/requests/{mid}/approve", {"confirmed": "1"}).status_code == 302
     (decided,) = outbox("subcommittee.join_decided")
     assert decided.recipients == [applicant_user.email]
     assert "事務局が承認しました" in decided.body and "リーダーが" not in decided.body
@@ -45,7 +51,7 @@ def test_the_secretariat_decides_from_its_list_and_the_mail_says_so(app, create_
     assert "申請 太郎" not in listing and "申請 次郎" in listing
     assert "data-request=" not in get_html(applicant.client, "/account/subcommittees")
     # Decided once: a second decision is refused and mails nobody.
-    assert secretariat.post(f"/secretariat/subcommittees/requests/{mid}/decline").status_code == 302
+    assert secretariat.post(f"/secretariat/subcommittees/requests/{mid}/decline", {"confirmed": "1"}).status_code == 302
     assert len(outbox("subcommittee.join_decided")) == 1
     assert other
 
@@ -63,7 +69,7 @@ def test_a_lead_is_pointed_to_the_members_section_and_named_in_the_decision(
     lead = logged_in(app, lead_user)
     page = get_html(lead.client, "/subcommittees/with-lead")
     mid = re.search(r"/subcommittees/with-lead/members/(\d+)/decline", page).group(1)
-    assert lead.post(f"/subcommittees/with-lead/members/{mid}/decline").status_code == 302
+    assert lead.post(f"/subcommittees/with-lead/members/{mid}/decline", {"confirmed": "1"}).status_code == 302
     (decided,) = outbox("subcommittee.join_decided")
     assert "分科会のリーダーが検討した結果" in decided.body
 

@@ -71,6 +71,10 @@ def test_member_requests_lead_approves_member_sees_the_link(
         request = lead_page.locator("#members li", has_text="浜松 一子")
         expect(request).to_contain_text("浜松市")
         request.get_by_role("button", name="承認", exact=True).click()
+        # Asked first (the applicant is mailed), without JavaScript's help: nothing changed yet.
+        expect(lead_page.locator(".confirm")).to_contain_text("1 名にメールが送信されます")
+        assert state_of(app, sub_id, member.id) is MembershipState.PENDING
+        lead_page.get_by_role("button", name="承認してメールを送る").click()
         lead_page.wait_for_url(f"{live_server}/subcommittees/{SLUG}#members")
         expect(lead_page.locator("ul.members")).to_contain_text("浜松 一子")
         expect(lead_page.get_by_role("button", name="承認", exact=True)).to_have_count(0)
