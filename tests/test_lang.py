@@ -19,7 +19,9 @@ from conftest import AuthActions, add_member, register_accounts
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from portal.accounts.models import User
 from portal.core.db import db
+from portal.qa import operations as qa_operations
 from portal.seminars.models import Seminar
 from portal.subcommittees.models import Subcommittee
 
@@ -122,6 +124,11 @@ def people(app, demo, create_user):
         net_zero = db.session.scalar(select(Subcommittee.id).where(Subcommittee.slug == "net-zero"))
     register_accounts(app, upcoming, member)
     add_member(app, net_zero, member)
+    with app.app_context():  # a question on the live list (its body and its asker's name are content)
+        seminar = db.session.get(Seminar, upcoming)
+        qa_operations.open_qa(seminar)
+        qa_operations.ask(seminar, db.session.get(User, member.id), "会場からの質問です。資料は後日いただけますか。")
+        db.session.commit()
     return {"visitor": None, "member": member, "secretariat": secretariat}
 
 

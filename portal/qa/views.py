@@ -40,11 +40,8 @@ from portal.seminars.registrations import registration_problem
 from portal.web import access as web_access
 from portal.web.conditional import PRIVATE, conditional
 from portal.web.forms import ActionForm
-<<<<<<< HEAD
-from portal.web.snapshots import snapshots
-=======
 from portal.web.lang import ja_choice
->>>>>>> polish16
+from portal.web.snapshots import snapshots
 from portal.web.uow import render_form, unit_of_work
 
 bp = Blueprint("qa", __name__)
