@@ -159,14 +159,18 @@ def session_user(user_id: int, session_id: object) -> User | None:
     ended by a change to the account, younger than the absolute lifetime, account active."""
     if not isinstance(session_id, str) or not session_id:
         return None
-    record_ = db.session.get(UserSession, hash_session_id(session_id))
-    if record_ is None or record_.user_id != user_id:
+    # One query for the record and its account: every logged-in request asks it.
+    found = db.session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .where(UserSession.id_hash == hash_session_id(session_id), UserSession.user_id == user_id)
+    ).first()
+    if found is None:
         return None
+    record_, user = found
     lifetime = timedelta(seconds=current_app.config["SESSION_ABSOLUTE_LIFETIME_SECONDS"])
     if record_.created_at + lifetime <= utcnow():
         return None
-    user = db.session.get(User, user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
     user.session_second_factor = record_.second_factor_at is not None
     return user

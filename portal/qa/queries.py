@@ -88,7 +88,7 @@ class ListedQuestion:
     can_mark_answering: bool
     can_approve: bool
     can_hide: bool
-    appeared: datetime  # when it came on the shared list: asked, or approved when held back
+    changed: datetime  # its last change of state: asked, approved, pinned, answered, hidden or routed
 
     @property
     def asker(self) -> str:
@@ -148,7 +148,8 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
             can_mark_answering=moderator and access.may_mark_answering(viewer, q) and q.id != pinned,
             can_approve=moderator and access.may_approve(viewer, q),
             can_hide=moderator and access.may_hide(viewer, q),
-            appeared=max(q.created_at, q.approved_at or q.created_at),
+            changed=max(t for t in (q.created_at, q.approved_at, q.answering_at, q.answered_live_at, q.hidden_at,
+                                    q.routed_at) if t is not None),
         ))
     if sort == "votes":
         listed.sort(key=lambda x: (not x.answering, -x.votes, x.question.created_at, x.question.id))

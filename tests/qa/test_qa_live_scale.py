@@ -107,3 +107,21 @@ def test_one_snapshot_serves_its_age_then_a_write_behind_the_orms_back_shows(
     fresh = auth.client.get(path, headers={"If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
     assert listed(fresh.get_data(as_text=True))[qid][0] == 1
+
+
+def test_the_moderators_list_names_in_full_what_changed_last(app, create_user, make_seminar, monkeypatch):
+    """The secretariat's list is short too (its buttons follow each question's state): a
+    question answered just now comes whole, with its buttons as they are now."""
+    monkeypatch.setattr(views, "RECENT", 2)
+    sid = make_seminar("scale-moderator")
+    asker = create_user("member")
+    register_accounts(app, sid, asker)
+    ids = asked(app, logged_in(app, asker), sid, ["最初の質問", "二番目の質問", "三番目の質問", "四番目の質問"])
+    moderator = logged_in(app, create_user("secretariat"))
+    assert moderator.post(f"/secretariat/questions/{ids[0]}/answered").status_code == 302
+
+    short = listed(get_html(moderator.client, f"/seminars/{sid}/questions?fragment=1"))
+    assert "最初の質問" in short[ids[0]][1] and "当日回答済みにする" not in short[ids[0]][1]
+    assert "当日回答済み" in short[ids[0]][1]  # its state, in words
+    assert "二番目の質問" not in short[ids[1]][1] and "三番目の質問" not in short[ids[2]][1]
+    assert "四番目の質問" in short[ids[3]][1] and "当日回答済みにする" in short[ids[3]][1]
