@@ -6,7 +6,7 @@ What it measures (see bench/README.md), with 500 and then 1,000 published semina
 
 1. Requests per second of ``GET /calendar.ics`` answered 200 (the feed unchanged since the
    workers built it), of the same request with ``If-None-Match`` set to the current ETag
-   (answered 304) and of ``GET /seminars/<id>.ics``, under gunicorn (sync workers,
+   (answered 304) and of ``GET /seminars/<id>.ics``, under gunicorn (the portal's workers,
    ``--no-control-socket``, a free 127.0.0.1 port), each as a ratio to a one-route
    ``Flask(__name__)`` app served the same way in the same run, in alternating rounds.
 2. The byte size of the feeds.

@@ -5,7 +5,8 @@
 What it measures (see bench/README.md):
 
 1. Requests per second of ``/seminars`` and ``/seminars/<id>`` (the seed's fy2021-1 from the
-   demo data) under gunicorn (sync workers, ``--no-control-socket``, a free 127.0.0.1 port),
+   demo data) under gunicorn (the worker class and threads of deploy/gunicorn.conf.py,
+   ``--no-control-socket``, a free 127.0.0.1 port),
    each as a ratio to a one-route ``Flask(__name__)`` app served the same way in the same run;
    as a visitor and rendered (a request with a cookie).
 2. The resident memory (VmRSS) of each gunicorn worker after the load.
@@ -199,8 +200,15 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def worker_kind() -> list[str]:
+    """gunicorn's worker class and threads as deploy/gunicorn.conf.py chooses them (PORTAL_THREADS),
+    so the one-route app is served the same way as the portal."""
+    threads = int(os.environ.get("PORTAL_THREADS", "4"))
+    return ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
+
+
 class Gunicorn:
-    """``gunicorn APP`` with sync workers on a socket this process binds to a free 127.0.0.1
+    """``gunicorn APP`` with the portal's kind of workers on a socket this process binds to a free 127.0.0.1
     port and hands over as ``fd://N`` (no port race). Stopped, with its workers, on exit."""
 
     def __init__(self, app: str, chdir: Path, env: dict[str, str], workers: int, log: Path,
@@ -231,7 +239,7 @@ class Gunicorn:
             os.set_inheritable(fd, True)
             command = [
                 sys.executable, "-m", "gunicorn",
-                "--workers", str(self.workers), "--worker-class", "sync",
+                "--workers", str(self.workers), *worker_kind(),
                 "--no-control-socket", "--bind", f"fd://{fd}",
                 "--chdir", str(self.chdir), "--log-level", "warning",
                 self.app,
@@ -509,7 +517,8 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers (default 2; PORTAL_THREADS threads each, default 4)")
 
 
 def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -533,7 +542,7 @@ def add_database_options(parser: argparse.ArgumentParser, database_help: str) ->
 
 def load_line(args: argparse.Namespace, counted: str) -> str:
     return (f"machine: {os.cpu_count()} cores; both apps behind one nginx (deploy/nginx.conf, by deploy/stack); "
-            f"gunicorn: {args.workers} sync workers each, 127.0.0.1; "
+            f"gunicorn: {args.workers} workers each ({' '.join(worker_kind())}), 127.0.0.1; "
             f"load: {args.concurrency} clients in {args.client_processes} processes, "
             f"{args.warmup:g} s warm-up + {args.duration:g} s per target in {args.rounds} alternating rounds, "
             f"{counted}; load average {load_average()}")

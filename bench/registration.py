@@ -40,6 +40,7 @@ from pages import (
     app_env,
     flask,
     in_scratch,
+    worker_kind,
 )
 
 PASSWORD = "bench-password-2026"  # every bench account has it; local throwaway data only
@@ -207,7 +208,8 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=300, help="accounts that register (default 300)")
     parser.add_argument("--capacity", type=int, default=100, help="places of the seminar (default 100)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent client threads (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers (default 2; PORTAL_THREADS threads each, default 4)")
     add_database_options(parser, "database to run in (migrated; a seminar and accounts with a random tag are "
                                  "added and kept)")
     args = parser.parse_args()
@@ -233,7 +235,7 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
     seminar_id, emails = set_up(url, scratch, args.accounts, args.capacity, tag)
     print(f"database: {kind}; schema by `flask db upgrade`; seminar {seminar_id} (published, registration open, "
           f"{args.capacity} places) and {len(emails)} member accounts created in {time.monotonic() - t0:.1f} s")
-    print(f"gunicorn: {args.workers} sync workers, --no-control-socket, 127.0.0.1; "
+    print(f"gunicorn: {args.workers} workers ({' '.join(worker_kind())}), --no-control-socket, 127.0.0.1; "
           f"clients: {args.concurrency} threads, HTTP, one session per account; load average {load_average()}")
 
     browsers: list[Browser] = []

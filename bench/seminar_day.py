@@ -65,6 +65,7 @@ from pages import (
     load_average,
     rss_mb,
     verdict,
+    worker_kind,
 )
 
 # The attendees' list as the page refreshes it. qa14 may change its URL or format (JSON): keep
@@ -411,7 +412,8 @@ def main() -> int:
     parser.add_argument("--moderate-seconds", type=float, default=15.0, help="one answer marked every (default 15)")
     parser.add_argument("--compare-seconds", type=float, default=10.0,
                         help="one-route app vs the poll through nginx, each (default 10)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers (default 2)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers (default 2; PORTAL_THREADS threads each, default 4)")
     parser.add_argument("--threads", type=int, default=96, help="client threads (default 96)")
     add_database_options(parser, "database to run the day on (migrated, gets the script's data, kept)")
     args = parser.parse_args()
@@ -431,7 +433,8 @@ def main() -> int:
 def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: float) -> int:
     seats = args.accounts // 2
     registrants = args.accounts * 6 // 10
-    print(f"machine: {os.cpu_count()} cores; stack by deploy/stack (nginx → gunicorn {args.workers} sync workers, "
+    print(f"machine: {os.cpu_count()} cores; stack by deploy/stack (nginx → gunicorn {args.workers} workers, "
+          f"{' '.join(worker_kind())}, "
           f"mail worker, Redis); clients: {args.threads} threads from {SOURCES[0]}–{SOURCES[-1]}; "
           f"load average {load_average()}")
     url = args.database_url or databases.create("day")

@@ -2,10 +2,14 @@
 
     PORTAL_PROXY_HOPS=1 gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-Sync workers serve one request each: fine behind nginx, which hands them only whole requests
-and takes their answers at once, and fatal in front of slow clients (two clients sending a
-header line every 2 s held both workers of a 2-worker site for 32 s). Settings by environment:
-PORTAL_BIND (default 127.0.0.1:8000), WEB_CONCURRENCY (workers, default 2 per core + 1).
+Each worker serves PORTAL_THREADS requests at once (gthread; 1: a sync worker). Fine behind
+nginx, which hands them only whole requests and takes their answers at once, and fatal in front
+of slow clients (two clients sending a header line every 2 s held both sync workers of a
+2-worker site for 32 s). Threads, not more processes, for the seminar hour: a poll waits no
+longer behind a slower request of its worker (the live Q&A list's rebuild), and the threads of
+a worker share one snapshot of that list (bench/seminar_day.py: poll p95 178 ms with 2 sync
+workers). Settings by environment: PORTAL_BIND (default 127.0.0.1:8000), WEB_CONCURRENCY
+(workers, default 2 per core + 1), PORTAL_THREADS (default 4).
 """
 
 import multiprocessing
@@ -13,7 +17,8 @@ import os
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+threads = int(os.environ.get("PORTAL_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 
 # A request that runs longer than this is killed and its worker replaced. The database gives up
 # well before (DATABASE_STATEMENT_TIMEOUT_MS 10 s, lock 5 s, pool 10 s), so a hung database

@@ -9,7 +9,8 @@ then revalidated from the database's change counters (``portal.core.versions``, 
 triggers, so a write that bypasses the ORM is seen too) and rebuilt only when they moved.
 
 Kept on the app (no state shared between apps, so tests cannot leak into each other),
-bounded, and guarded by a lock (threaded servers).
+bounded, and guarded by a lock (gthread workers): while one thread renews a snapshot, the
+others serve the one it replaces (a moment older) rather than build it too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Snapshots:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.entries: OrderedDict[tuple[object, ...], Snapshot] = OrderedDict()
+        self.building: set[tuple[object, ...]] = set()  # keys one thread is renewing now
 
     def get(self, key: tuple[object, ...], max_age: float, validator: Callable[[], str],
             build: Callable[[], str]) -> Snapshot:
@@ -45,13 +47,20 @@ class Snapshots:
         now = time.monotonic()
         with self.lock:
             held = self.entries.get(key)
-        if held is not None and now - held.built < max_age:
-            return held
-        current = validator()
-        if held is not None and held.validator == current:
-            fresh = Snapshot(current, held.body, now)
-        else:
-            fresh = Snapshot(current, build(), now)
+            if held is not None and now - held.built < max_age:
+                return held
+            if held is not None and key in self.building:
+                return held  # another thread of this process is renewing it: this one a moment old
+            self.building.add(key)
+        try:
+            current = validator()
+            if held is not None and held.validator == current:
+                fresh = Snapshot(current, held.body, now)
+            else:
+                fresh = Snapshot(current, build(), now)
+        finally:
+            with self.lock:
+                self.building.discard(key)
         with self.lock:
             self.entries[key] = fresh
             self.entries.move_to_end(key)
