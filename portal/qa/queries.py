@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.accounts.access import is_secretariat
 from portal.accounts.models import User
@@ -43,30 +42,20 @@ def asker_label(question: Question) -> str:
     return f"{author.name}{org}"
 
 
-def _questions(seminar: Seminar, *conditions: Any, askers: bool = True) -> Select:
-    """``askers=False``: the askers are not loaded with the questions (a long live list names
-    only the few it shows whole; ``load_askers`` fetches theirs in one query)."""
-    options = [selectinload(Question.program_item)]
-    if askers:
-        options.append(selectinload(Question.author).selectinload(User.organization))
+def _questions(seminar: Seminar, *conditions: Any) -> Select:
     return (
         select(Question).where(Question.seminar_id == seminar.id, *conditions)
-        .options(*options)
+        .options(selectinload(Question.author).selectinload(User.organization),
+                 selectinload(Question.program_item))
         .order_by(Question.created_at, Question.id)
     )
 
 
-def load_askers(listed: list[ListedQuestion]) -> None:
-    """The askers (and their organizations) of ``listed``, in one query, into the session, so
-    naming them loads nothing more."""
-    ids = {x.question.author_id for x in listed if not x.question.anonymous}
-    if not ids:
-        return
-    users = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_(ids)).options(selectinload(User.organization)))}
-    for x in listed:
-        if x.question.author_id in users:
-            set_committed_value(x.question, "author", users[x.question.author_id])
+# What the list's rules read of every question: a long live list reads these columns (no
+# objects), and loads whole only the questions it shows whole.
+_LIVE_COLUMNS = (Question.id, Question.author_id, Question.state, Question.pending, Question.anonymous,
+                 Question.created_at, Question.approved_at, Question.answering_at, Question.answered_live_at,
+                 Question.hidden_at, Question.routed_at)
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,7 @@ class ListedQuestion:
     The shared list (``shared=True`` in ``listing``) is the same for every attendee: nothing in it
     is the viewer's own (``voted`` and ``mine`` are False there; the page adds them)."""
 
-    question: Question
+    question: Question  # whole when ``whole``; else only the columns of _LIVE_COLUMNS
     votes: int
     voted: bool
     mine: bool
@@ -89,6 +78,14 @@ class ListedQuestion:
     can_approve: bool
     can_hide: bool
     changed: datetime  # its last change of state: asked, approved, pinned, answered, hidden or routed
+    whole: bool = False  # shown whole (body, asker, item); else by its id, votes and state only
+
+    @property
+    def css(self) -> str:
+        """The item's classes: its state, and whether it is pinned, held back or the viewer's own."""
+        q = self.question
+        return " ".join(("question", f"state-{q.state.value}", *(["answering"] if self.answering else []),
+                         *(["pending"] if q.pending else []), *(["mine"] if self.mine else [])))
 
     @property
     def asker(self) -> str:
@@ -117,15 +114,18 @@ def _status(q: Question, answering: bool) -> str:
 
 
 def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool = False,
-            as_attendee: bool = False) -> list[ListedQuestion]:
+            as_attendee: bool = False, whole: int | None = None) -> list[ListedQuestion]:
     """Questions as this viewer may see them (hidden and waiting ones only for the secretariat
     and their asker), the one being answered first, then by votes or in the order asked.
     Follow-ups go to the mailbox, not on the list.
 
     ``shared``: the list as every attendee (or, for the secretariat, every moderator) sees it,
     without anything of the viewer's own, so one stored answer serves them all; ``as_attendee``:
-    as an attendee sees it, also for the secretariat (the presenter screen)."""
-    questions = list(db.session.scalars(_questions(seminar, Question.followup.is_(False), askers=False)))
+    as an attendee sees it, also for the secretariat (the presenter screen); ``whole``: only the
+    that many questions whose state changed last are loaded whole (None: all of them)."""
+    rows: list[Any] = list(db.session.execute(
+        select(*_LIVE_COLUMNS).where(Question.seminar_id == seminar.id, Question.followup.is_(False))
+        .order_by(Question.created_at, Question.id)))
     votes = votes_by_question(seminar.id)
     moderator = not as_attendee and is_secretariat(viewer)
     me = None if shared else viewer.id
@@ -133,9 +133,9 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
         select(QuestionVote.question_id).join(Question, Question.id == QuestionVote.question_id)
         .where(Question.seminar_id == seminar.id, QuestionVote.user_id == viewer.id)
     ))
-    pinned = answering_id(questions)
+    pinned = answering_id(rows)
     listed = []
-    for q in questions:
+    for q in rows:
         own = me is not None and q.author_id == me
         if not (moderator or own or access.shown_to_attendees(q)):
             continue
@@ -155,13 +155,26 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
         listed.sort(key=lambda x: (not x.answering, -x.votes, x.question.created_at, x.question.id))
     else:
         listed.sort(key=lambda x: not x.answering)  # stable: the order asked, the pinned one first
-    return listed
+    return _whole(seminar, listed, whole)
+
+
+def _whole(seminar: Seminar, listed: list[ListedQuestion], count: int | None) -> list[ListedQuestion]:
+    """``listed`` with the questions shown whole loaded whole (askers and items in the same
+    queries); the others keep their columns and are marked ``whole=False``."""
+    if count is None:
+        chosen = {x.question.id for x in listed}
+    else:
+        chosen = {x.question.id for x in sorted(listed, key=lambda x: (x.changed, x.question.id))[-count:]} \
+            if count > 0 else set()
+    loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.id.in_(chosen)))} if chosen else {}
+    return [replace(x, question=loaded[x.question.id], whole=True) if x.question.id in loaded else x
+            for x in listed]
 
 
 def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
     """The shared screen: the question being answered, then the top open questions by votes."""
-    listed = listing(seminar, None, sort="votes", shared=True, as_attendee=True)
-    return [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top]
+    listed = listing(seminar, None, sort="votes", shared=True, as_attendee=True, whole=0)
+    return _whole(seminar, [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top], None)
 
 
 LIVE_SCOPES = ("seminars", "program_items", "questions", "question_votes", "users", "organizations")

@@ -89,7 +89,6 @@ def _render(seminar: Seminar, form: QuestionForm):
     sort = _sort()
     listed = queries.listing(seminar, current_user, sort=sort)
     own = {"mine": [x.question.id for x in listed if x.mine], "voted": [x.question.id for x in listed if x.voted]}
-    queries.load_askers(listed)
     return render_form("qa/questions.html", form, seminar=seminar, sort=sort, questions=listed,
                        own=json.dumps(own), moderator=access.may_moderate(current_user, seminar),
                        action_form=ActionForm(), shared=False)
@@ -127,11 +126,9 @@ def _render_shared(seminar: Seminar, template: str, *, moderator: bool, sort: st
     if presenter:
         listed = queries.for_presenter(seminar, top=PRESENTER_TOP)
     else:
-        listed = queries.listing(seminar, current_user, sort=sort, shared=True)
-    shown = listed if whole else sorted(listed, key=lambda x: (x.changed, x.question.id))[-RECENT:]
-    queries.load_askers(shown)
+        listed = queries.listing(seminar, current_user, sort=sort, shared=True, whole=None if whole else RECENT)
     return render_template(template, seminar=seminar, questions=listed, moderator=moderator, sort=sort,
-                           shared=True, action_form=None, whole={x.question.id for x in shown})
+                           shared=True, action_form=None)
 
 
 RECENT = 50  # questions named in full on each poll: 25 s of questions and answers at 2 a second
