@@ -203,7 +203,7 @@ def rss_mb(pid: int) -> float | None:
 def worker_kind() -> list[str]:
     """gunicorn's worker class and threads as deploy/gunicorn.conf.py chooses them (PORTAL_THREADS),
     so the one-route app is served the same way as the portal."""
-    threads = int(os.environ.get("PORTAL_THREADS", "4"))
+    threads = int(os.environ.get("PORTAL_THREADS", "1"))
     return ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
 
 
@@ -518,7 +518,7 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-processes", type=int, default=2,
                         help="processes the clients are spread over (default 2)")
     parser.add_argument("--workers", type=int, default=2,
-                        help="gunicorn workers (default 2; PORTAL_THREADS threads each, default 4)")
+                        help="gunicorn workers (default 2; sync, or PORTAL_THREADS threads each)")
 
 
 def check_load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -209,7 +209,7 @@ def main() -> int:
     parser.add_argument("--capacity", type=int, default=100, help="places of the seminar (default 100)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent client threads (default 16)")
     parser.add_argument("--workers", type=int, default=2,
-                        help="gunicorn workers (default 2; PORTAL_THREADS threads each, default 4)")
+                        help="gunicorn workers (default 2; sync, or PORTAL_THREADS threads each)")
     add_database_options(parser, "database to run in (migrated; a seminar and accounts with a random tag are "
                                  "added and kept)")
     args = parser.parse_args()

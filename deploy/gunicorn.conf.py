@@ -2,14 +2,14 @@
 
     PORTAL_PROXY_HOPS=1 gunicorn -c deploy/gunicorn.conf.py wsgi:app
 
-Each worker serves PORTAL_THREADS requests at once (gthread; 1: a sync worker). Fine behind
-nginx, which hands them only whole requests and takes their answers at once, and fatal in front
-of slow clients (two clients sending a header line every 2 s held both sync workers of a
-2-worker site for 32 s). Threads, not more processes, for the seminar hour: a poll waits no
-longer behind a slower request of its worker (the live Q&A list's rebuild), and the threads of
-a worker share one snapshot of that list (bench/seminar_day.py: poll p95 178 ms with 2 sync
-workers). Settings by environment: PORTAL_BIND (default 127.0.0.1:8000), WEB_CONCURRENCY
-(workers, default 2 per core + 1), PORTAL_THREADS (default 4).
+Sync workers (PORTAL_THREADS=1, the default) serve one request each: fine behind nginx, which
+hands them only whole requests and takes their answers at once, and fatal in front of slow
+clients (two clients sending a header line every 2 s held both workers of a 2-worker site for
+32 s). PORTAL_THREADS=N runs gthread workers of N threads instead; measured on the seminar day
+(bench/seminar_day.py, 1,200 questions, 2 workers) they were worse: poll p95 133 ms against
+63 ms with sync workers, the app's CPU 0.79 cores against 0.61 (the threads of a worker contend
+for one interpreter). Settings by environment: PORTAL_BIND (default 127.0.0.1:8000),
+WEB_CONCURRENCY (workers, default 2 per core + 1), PORTAL_THREADS (default 1).
 """
 
 import multiprocessing
@@ -17,7 +17,7 @@ import os
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("PORTAL_THREADS", "4"))
+threads = int(os.environ.get("PORTAL_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 
 # A request that runs longer than this is killed and its worker replaced. The database gives up

@@ -9,8 +9,8 @@ then revalidated from the database's change counters (``portal.core.versions``, 
 triggers, so a write that bypasses the ORM is seen too) and rebuilt only when they moved.
 
 Kept on the app (no state shared between apps, so tests cannot leak into each other),
-bounded, and guarded by a lock (gthread workers): while one thread renews a snapshot, the
-others serve the one it replaces (a moment older) rather than build it too.
+bounded, and guarded by a lock (threaded servers: tests, gthread workers): while one thread
+renews a snapshot, the others serve the one it replaces (a moment older) rather than build it.
 """
 
 from __future__ import annotations
