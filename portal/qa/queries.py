@@ -161,12 +161,12 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
 def _whole(seminar: Seminar, listed: list[ListedQuestion], count: int | None) -> list[ListedQuestion]:
     """``listed`` with the questions shown whole loaded whole (askers and items in the same
     queries); the others keep their columns and are marked ``whole=False``."""
-    if count is None:
-        chosen = {x.question.id for x in listed}
+    if count is None:  # all of them: the seminar's list itself, not an IN of every id
+        loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.followup.is_(False)))}
     else:
         chosen = {x.question.id for x in sorted(listed, key=lambda x: (x.changed, x.question.id))[-count:]} \
             if count > 0 else set()
-    loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.id.in_(chosen)))} if chosen else {}
+        loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.id.in_(chosen)))} if chosen else {}
     return [replace(x, question=loaded[x.question.id], whole=True) if x.question.id in loaded else x
             for x in listed]
 
@@ -174,7 +174,8 @@ def _whole(seminar: Seminar, listed: list[ListedQuestion], count: int | None) ->
 def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
     """The shared screen: the question being answered, then the top open questions by votes."""
     listed = listing(seminar, None, sort="votes", shared=True, as_attendee=True, whole=0)
-    return _whole(seminar, [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top], None)
+    shown = [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top]
+    return _whole(seminar, shown, len(shown))
 
 
 LIVE_SCOPES = ("seminars", "program_items", "questions", "question_votes", "users", "organizations")
