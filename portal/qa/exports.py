@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.core.csv import to_csv
 from portal.core.dates import to_local
 from portal.core.labels import label
-from portal.qa.queries import all_questions, votes_by_question
+from portal.qa.queries import all_questions
 from portal.seminars.models import Seminar
 
 HEADER = ["日時", "質問", "プログラム項目", "質問者", "所属団体", "匿名", "投票数", "状態", "区分", "事務局へ送付",
@@ -14,13 +14,12 @@ HEADER = ["日時", "質問", "プログラム項目", "質問者", "所属団�
 
 def questions_csv(seminar: Seminar) -> bytes:
     """Every question with its asker, also an anonymous one's (the secretariat's own export)."""
-    votes = votes_by_question(seminar.id)
     rows = [
         [
             to_local(q.created_at).strftime("%Y-%m-%d %H:%M"), q.body,
             q.program_item.title if q.program_item else "", q.author.name,
             q.author.organization.name if q.author.organization else "", "はい" if q.anonymous else "",
-            votes.get(q.id, 0), label(q.state), "追加質問" if q.followup else "",
+            q.vote_count, label(q.state), "追加質問" if q.followup else "",
             to_local(q.routed_at).strftime("%Y-%m-%d %H:%M") if q.routed_at else "", q.answer or "",
         ]
         for q in all_questions(seminar)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Text, UniqueConstraint, event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.db import Model, UTCDateTime, enum_column, part_of, utcnow
@@ -48,6 +49,11 @@ class Question(Model):
     # The moderator's "being answered now" mark: the open question with the latest mark is
     # pinned as 回答中 for everyone.
     answering_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its up-votes, counted by the database (VOTE_COUNTER) as votes come and go, so the live list
+    # of 1,200 questions reads a column instead of counting 12,000 votes on every rebuild, and a
+    # vote written around the ORM is counted too. Read it from the database after a vote: the
+    # session's copy does not see the trigger's update.
+    vote_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     seminar = relationship("Seminar")
     author = relationship("User", foreign_keys=[author_id])
@@ -64,3 +70,43 @@ class QuestionVote(Model):
     question_id: Mapped[int] = part_of("questions.id")
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The trigger that keeps ``Question.vote_count``; the migration that added it holds its own copy.
+VOTE_COUNTER = {
+    "postgresql": """
+CREATE OR REPLACE FUNCTION portal_count_votes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'DELETE' THEN
+        UPDATE questions SET vote_count = vote_count + 1 WHERE id = NEW.question_id;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        UPDATE questions SET vote_count = vote_count - 1 WHERE id = OLD.question_id;
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS portal_count_votes ON question_votes;
+CREATE TRIGGER portal_count_votes AFTER INSERT OR DELETE OR UPDATE OF question_id ON question_votes
+    FOR EACH ROW EXECUTE FUNCTION portal_count_votes();
+""",
+    "sqlite": [
+        """CREATE TRIGGER IF NOT EXISTS portal_count_votes_insert AFTER INSERT ON question_votes BEGIN
+    UPDATE questions SET vote_count = vote_count + 1 WHERE id = NEW.question_id;
+END""",
+        """CREATE TRIGGER IF NOT EXISTS portal_count_votes_delete AFTER DELETE ON question_votes BEGIN
+    UPDATE questions SET vote_count = vote_count - 1 WHERE id = OLD.question_id;
+END""",
+        """CREATE TRIGGER IF NOT EXISTS portal_count_votes_update AFTER UPDATE OF question_id ON question_votes BEGIN
+    UPDATE questions SET vote_count = vote_count - 1 WHERE id = OLD.question_id;
+    UPDATE questions SET vote_count = vote_count + 1 WHERE id = NEW.question_id;
+END""",
+    ],
+}
+
+
+@event.listens_for(QuestionVote.__table__, "after_create")
+def _count_votes(table, conn: Connection, **kw) -> None:
+    """Tables made from the models (tests, ``make run``'s first start) get the trigger too."""
+    statements = VOTE_COUNTER.get(conn.dialect.name, [])
+    for statement in [statements] if isinstance(statements, str) else statements:
+        conn.exec_driver_sql(statement)

@@ -16,7 +16,7 @@ from portal.audit.services import record
 from portal.core.db import db, utcnow
 from portal.mail.outbox import enqueue
 from portal.qa.models import Question
-from portal.qa.queries import unrouted, votes_by_question
+from portal.qa.queries import unrouted
 from portal.seminars.models import Seminar
 from portal.seminars.notifications import seminar_title
 from portal.web.urls import external_url_for
@@ -42,11 +42,10 @@ def route_followup(question: Question, seminar: Seminar) -> None:
 
 
 def _route(questions: list[Question], seminar: Seminar, *, kind: str, subject: str) -> None:
-    votes = votes_by_question(seminar.id)
     now = utcnow()
     message = enqueue(
         mailbox(seminar), subject,
-        render_template("mail/question_digest.txt", seminar=seminar, questions=questions, votes=votes,
+        render_template("mail/question_digest.txt", seminar=seminar, questions=questions,
                         followup=kind == "qa.followup",
                         url=external_url_for("qa.questions", seminar_id=seminar.id)),
         kind=kind,

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from portal.accounts.access import is_secretariat
 from portal.accounts.models import User
 from portal.core import versions
 from portal.core.db import db
@@ -20,19 +19,9 @@ from portal.qa.models import Question, QuestionState, QuestionVote
 from portal.seminars.models import Seminar
 
 
-def votes_by_question(seminar_id: int) -> dict[int, int]:
-    rows = db.session.execute(
-        select(QuestionVote.question_id, func.count())
-        .join(Question, Question.id == QuestionVote.question_id)
-        .where(Question.seminar_id == seminar_id)
-        .group_by(QuestionVote.question_id)
-    )
-    return dict(rows.all())
-
-
 def votes_of(question: Question) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(QuestionVote).where(QuestionVote.question_id == question.id)) or 0
+    """Its up-votes as the database counts them now (the session's copy misses the trigger's update)."""
+    return db.session.scalar(select(Question.vote_count).where(Question.id == question.id)) or 0
 
 
 def asker_label(question: Question) -> str:
@@ -54,8 +43,8 @@ def _questions(seminar: Seminar, *conditions: Any) -> Select:
 # What the list's rules read of every question: a long live list reads these columns (no
 # objects), and loads whole only the questions it shows whole.
 _LIVE_COLUMNS = (Question.id, Question.author_id, Question.state, Question.pending, Question.anonymous,
-                 Question.created_at, Question.approved_at, Question.answering_at, Question.answered_live_at,
-                 Question.hidden_at, Question.routed_at)
+                 Question.vote_count, Question.created_at, Question.approved_at, Question.answering_at,
+                 Question.answered_live_at, Question.hidden_at, Question.routed_at)
 
 
 @dataclass(frozen=True)
@@ -105,14 +94,6 @@ def answering_id(questions: list[Question]) -> int | None:
     return last.id if last.state is QuestionState.OPEN and not last.pending else None
 
 
-def _status(q: Question, answering: bool) -> str:
-    if answering:
-        return gettext("回答中")
-    if q.pending and q.state is QuestionState.OPEN:
-        return gettext("承認待ち")
-    return str(label(q.state)) if q.state is not QuestionState.OPEN else ""
-
-
 def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool = False,
             as_attendee: bool = False, whole: int | None = None) -> list[ListedQuestion]:
     """Questions as this viewer may see them (hidden and waiting ones only for the secretariat
@@ -122,32 +103,38 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
     ``shared``: the list as every attendee (or, for the secretariat, every moderator) sees it,
     without anything of the viewer's own, so one stored answer serves them all; ``as_attendee``:
     as an attendee sees it, also for the secretariat (the presenter screen); ``whole``: only the
-    that many questions whose state changed last are loaded whole (None: all of them)."""
+    that many questions whose state changed last are loaded whole (None: all of them).
+
+    Built for every poller of a process twice a second during a seminar: what is the same for
+    every question (who the viewer is, the status words) is worked out once, not per question."""
     rows: list[Any] = list(db.session.execute(
         select(*_LIVE_COLUMNS).where(Question.seminar_id == seminar.id, Question.followup.is_(False))
         .order_by(Question.created_at, Question.id)))
-    votes = votes_by_question(seminar.id)
-    moderator = not as_attendee and is_secretariat(viewer)
+    moderator = not as_attendee and access.may_moderate(viewer, seminar)
     me = None if shared else viewer.id
     mine = set() if shared else set(db.session.scalars(
         select(QuestionVote.question_id).join(Question, Question.id == QuestionVote.question_id)
         .where(Question.seminar_id == seminar.id, QuestionVote.user_id == viewer.id)
     ))
     pinned = answering_id(rows)
+    words: dict[Any, str] = {"answering": gettext("回答中"), "pending": gettext("承認待ち"),
+                             **{state: str(label(state)) for state in QuestionState if state is not QuestionState.OPEN}}
     listed = []
     for q in rows:
         own = me is not None and q.author_id == me
         if not (moderator or own or access.shown_to_attendees(q)):
             continue
+        answering = q.id == pinned
+        actions = access.moderation(q) if moderator else access.NO_MODERATION
         listed.append(ListedQuestion(
-            question=q, votes=votes.get(q.id, 0), voted=q.id in mine, mine=own,
-            answering=q.id == pinned, status=_status(q, q.id == pinned),
+            question=q, votes=q.vote_count, voted=q.id in mine, mine=own,
+            answering=answering, status=_status(q, answering, words),
             routed_shown=moderator and q.routed_at is not None,
             can_vote=access.may_vote_on(q) and not own,
-            can_mark_answered=moderator and access.may_mark_answered(viewer, q),
-            can_mark_answering=moderator and access.may_mark_answering(viewer, q) and q.id != pinned,
-            can_approve=moderator and access.may_approve(viewer, q),
-            can_hide=moderator and access.may_hide(viewer, q),
+            can_mark_answered=actions.mark_answered,
+            can_mark_answering=actions.mark_answering and not answering,
+            can_approve=actions.approve,
+            can_hide=actions.hide,
             changed=max(t for t in (q.created_at, q.approved_at, q.answering_at, q.answered_live_at, q.hidden_at,
                                     q.routed_at) if t is not None),
         ))
@@ -156,6 +143,15 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
     else:
         listed.sort(key=lambda x: not x.answering)  # stable: the order asked, the pinned one first
     return _whole(seminar, listed, whole)
+
+
+def _status(q: Question, answering: bool, words: dict[Any, str]) -> str:
+    """回答中 / 承認待ち / the state's label when not open; "" for an open question."""
+    if answering:
+        return words["answering"]
+    if q.pending and q.state is QuestionState.OPEN:
+        return words["pending"]
+    return words[q.state] if q.state is not QuestionState.OPEN else ""
 
 
 def _whole(seminar: Seminar, listed: list[ListedQuestion], count: int | None) -> list[ListedQuestion]:
@@ -209,9 +205,8 @@ class AdminQuestion:
 def for_back_office(seminar: Seminar, viewer: Any) -> list[AdminQuestion]:
     """The back office may be on a shared screen too: an anonymous question shows 匿名 here as
     well (the answer still reaches its asker: the portal mails it; the digest names the asker)."""
-    votes = votes_by_question(seminar.id)
     return [
-        AdminQuestion(q, votes.get(q.id, 0), gettext("匿名") if q.anonymous else asker_label(q),
+        AdminQuestion(q, q.vote_count, gettext("匿名") if q.anonymous else asker_label(q),
                       access.may_answer(viewer, q))
         for q in db.session.scalars(_questions(seminar))
     ]

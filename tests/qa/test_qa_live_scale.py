@@ -125,3 +125,38 @@ def test_the_moderators_list_names_in_full_what_changed_last(app, create_user, m
     assert "当日回答済み" in short[ids[0]][1]  # its state, in words
     assert "二番目の質問" not in short[ids[1]][1] and "三番目の質問" not in short[ids[2]][1]
     assert "四番目の質問" in short[ids[3]][1] and "当日回答済みにする" in short[ids[3]][1]
+
+
+def test_the_database_counts_every_vote_however_it_is_written(app, create_user, make_seminar):
+    """The list reads each question's count, kept by the database as votes come and go (a
+    rebuild of 1,200 questions no longer counts 12,000 votes): a vote through the page, one
+    inserted, moved and deleted by another program all show, and the vote's own answer, the
+    list and the CSV agree with the votes themselves."""
+    sid = make_seminar("scale-counts")
+    asker, first, second, third = (create_user("member") for _ in range(4))
+    register_accounts(app, sid, asker, first, second, third)
+    one, two = asked(app, logged_in(app, asker), sid, ["票を数える質問", "票が移る質問"])
+    answer = logged_in(app, first).post(f"/questions/{one}/vote", headers={"Accept": "application/json"})
+    assert answer.get_json()["votes"] == 1
+    answer = logged_in(app, second).post(f"/questions/{one}/vote", headers={"Accept": "application/json"})
+    assert answer.get_json()["votes"] == 2
+
+    with app.app_context():  # another program: no ORM, only the database's triggers
+        ids = {u.email: db.session.scalar(text("SELECT id FROM users WHERE email = :e"), {"e": u.email})
+               for u in (first, second, third)}
+        db.session.execute(text("INSERT INTO question_votes (question_id, user_id, created_at) "
+                                "VALUES (:q, :u, CURRENT_TIMESTAMP)"), {"q": one, "u": ids[third.email]})
+        db.session.execute(text("UPDATE question_votes SET question_id = :to WHERE question_id = :q AND user_id = :u"),
+                           {"to": two, "q": one, "u": ids[second.email]})
+        db.session.execute(text("DELETE FROM question_votes WHERE question_id = :q AND user_id = :u"),
+                           {"q": one, "u": ids[first.email]})
+        db.session.commit()
+        counted = dict(db.session.execute(text(
+            "SELECT question_id, count(*) FROM question_votes GROUP BY question_id")).all())
+    assert counted == {one: 1, two: 1}
+
+    shown = listed(get_html(logged_in(app, asker).client, f"/seminars/{sid}/questions?fragment=whole"))
+    assert {qid: votes for qid, (votes, _) in shown.items()} == {one: 1, two: 1}
+    csv = logged_in(app, create_user("secretariat")).client.get(f"/secretariat/seminars/{sid}/questions.csv")
+    rows = csv.get_data(as_text=True).splitlines()
+    assert [row.split(",")[6] for row in rows[1:]] == ["1", "1"]  # 投票数
