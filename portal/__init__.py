@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from portal.core.config import configure
+from portal.web.cookies import SessionCookies
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -29,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     configure(app.config, app.instance_path, config)
+    app.session_interface = SessionCookies()
 
     from portal.core.db import db
     from portal.extensions import babel, counters, csrf, limiter, login_manager, mail, migrate

@@ -8,11 +8,11 @@ from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import Select, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from portal.accounts.models import User
 from portal.core import versions
-from portal.core.db import db
+from portal.core.db import db, latest
 from portal.core.labels import label
 from portal.qa import access
 from portal.qa.models import Question, QuestionState, QuestionVote
@@ -34,8 +34,8 @@ def asker_label(question: Question) -> str:
 def _questions(seminar: Seminar, *conditions: Any) -> Select:
     return (
         select(Question).where(Question.seminar_id == seminar.id, *conditions)
-        .options(selectinload(Question.author).selectinload(User.organization),
-                 selectinload(Question.program_item))
+        # Each is one row per question: joined in the same query, not one query each.
+        .options(joinedload(Question.author).joinedload(User.organization), joinedload(Question.program_item))
         .order_by(Question.created_at, Question.id)
     )
 
@@ -43,8 +43,10 @@ def _questions(seminar: Seminar, *conditions: Any) -> Select:
 # What the list's rules read of every question: a long live list reads these columns (no
 # objects), and loads whole only the questions it shows whole.
 _LIVE_COLUMNS = (Question.id, Question.author_id, Question.state, Question.pending, Question.anonymous,
-                 Question.vote_count, Question.created_at, Question.approved_at, Question.answering_at,
-                 Question.answered_live_at, Question.hidden_at, Question.routed_at)
+                 Question.vote_count, Question.created_at, Question.answering_at, Question.routed_at,
+                 # its last change of state: asked, approved, pinned, answered, hidden or routed
+                 latest(Question.created_at, Question.approved_at, Question.answering_at, Question.answered_live_at,
+                        Question.hidden_at, Question.routed_at).label("changed"))
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,7 @@ def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool 
             can_mark_answering=actions.mark_answering and not answering,
             can_approve=actions.approve,
             can_hide=actions.hide,
-            changed=max(t for t in (q.created_at, q.approved_at, q.answering_at, q.answered_live_at, q.hidden_at,
-                                    q.routed_at) if t is not None),
+            changed=q.changed,
         ))
     if sort == "votes":
         listed.sort(key=lambda x: (not x.answering, -x.votes, x.question.created_at, x.question.id))

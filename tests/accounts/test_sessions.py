@@ -258,3 +258,29 @@ def test_the_absolute_lifetime_is_a_setting(make_app, monkeypatch):
     start = utcnow()
     monkeypatch.setattr(authentication, "utcnow", lambda: start + timedelta(minutes=61))
     assert not is_logged_in(auth.client)
+
+
+def test_an_unchanged_session_cookie_is_not_resent_on_every_request(app, create_user):
+    """Every attendee polls every 5 s: the cookie is re-signed and re-sent only when its content
+    changed or its signature is a minute old, not on each request."""
+    auth = logged_in(app, create_user("member"))
+    auth.client.get("/account")  # its first form puts a CSRF token in the new session: a change
+    for _ in range(3):
+        response = auth.client.get("/account")
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers
+
+
+def test_the_idle_limit_runs_from_the_last_activity(make_app, create_user):
+    """Past PERMANENT_SESSION_LIFETIME without a request the session is over; a request now
+    and then keeps it (its cookie is refreshed after a tenth of the limit, at most a minute)."""
+    app = make_app(PERMANENT_SESSION_LIFETIME=timedelta(seconds=3))
+    auth = logged_in(app, create_user("member"))
+    auth.client.get("/account")  # its first form puts a CSRF token in the new session: a change
+    time.sleep(2)
+    refreshed = auth.client.get("/account")
+    assert refreshed.status_code == 200 and "Set-Cookie" in refreshed.headers
+    time.sleep(2)  # 4 s since log-in, 2 s since the last request
+    assert is_logged_in(auth.client)
+    time.sleep(4.5)  # the signature counts whole seconds
+    assert not is_logged_in(auth.client)

@@ -160,3 +160,4 @@ def test_the_database_counts_every_vote_however_it_is_written(app, create_user, 
     csv = logged_in(app, create_user("secretariat")).client.get(f"/secretariat/seminars/{sid}/questions.csv")
     rows = csv.get_data(as_text=True).splitlines()
     assert [row.split(",")[6] for row in rows[1:]] == ["1", "1"]  # 投票数
+
