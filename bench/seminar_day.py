@@ -146,7 +146,8 @@ class Figures:
 
 
 class Session:
-    """One person's browser: an address of its own among SOURCES, cookies, the CSRF token."""
+    """One person's browser: an address of its own among SOURCES, cookies, the CSRF token, and a
+    kept-alive connection (a browser polling every 5 s keeps its connection; nginx keeps it 15 s)."""
 
     def __init__(self, port: int, source: str, email: str | None = None, index: int = -1):
         self.port, self.source, self.email, self.index = port, source, email, index
@@ -155,11 +156,17 @@ class Session:
         self.etag = ""
         self.state: dict[int, int] = {}  # question id -> votes, as this person's list shows them
         self.voted: set[int] = set()
+        self.conn: http.client.HTTPConnection | None = None
+        self.busy = threading.Lock()  # the kept connection serves one request at a time
+
+    def _connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=40, source_address=(self.source, 0))
 
     def request(self, method: str, path: str, form: dict[str, str] | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int | None, dict[str, str], bytes]:
-        """Status (None: no answer), headers and body. One connection per request: each browser is
-        a different client; nginx keeps them cheap."""
+        """Status (None: no answer), headers and body, on the kept connection; a request made
+        while another of this person's is under way (a vote during a poll) gets a connection of
+        its own, as a browser opens a second one."""
         sent = dict(headers or {})
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -167,15 +174,35 @@ class Session:
         if form is not None:
             body = urlencode({**form, "csrf_token": self.token})
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=40, source_address=(self.source, 0))
+        kept = self.busy.acquire(blocking=False)
         try:
-            conn.request(method, path, body=body, headers=sent)
-            response = conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException):
-            return None, {}, b""
+            conn = (self.conn or self._connect()) if kept else self._connect()
+            reused = kept and self.conn is not None
+            for attempt in (1, 2):
+                try:
+                    conn.request(method, path, body=body, headers=sent)
+                    response = conn.getresponse()
+                    data = response.read()
+                    break
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conn.close()
+                    # The server closed the idle kept connection before reading this request
+                    # (nginx's keepalive_timeout): a browser sends it again on a new one.
+                    if attempt == 2 or not reused:
+                        return None, {}, b""
+                    conn = self._connect()
+                except (OSError, http.client.HTTPException):
+                    conn.close()
+                    return None, {}, b""
+            if kept and not response.will_close:
+                self.conn = conn
+            else:
+                conn.close()
+                if kept:
+                    self.conn = None
         finally:
-            conn.close()
+            if kept:
+                self.busy.release()
         for header in response.headers.get_all("Set-Cookie") or []:
             pair, _, attributes = header.partition(";")
             name, _, value = pair.strip().partition("=")
@@ -196,9 +223,13 @@ def timed(figures: Figures, name: str, expected: tuple[int, ...], call: Callable
     return result
 
 
+STATE_RE = re.compile(r'<script type="application/json" id="question-state">(.*?)</script>', re.S)
+
+
 def parse_poll(body: bytes) -> dict[int, tuple[int, str]]:
-    """Question id -> (votes, body text) from the poll's answer: the HTML fragment (data-question-id
-    and data-votes on each item) or JSON holding objects with an id and a vote count."""
+    """Question id -> (votes, body text) from the poll's answer: the HTML fragment (the questions
+    named in full as items with data-question-id and data-votes, every question's id and votes in
+    its data, id="question-state") or JSON holding objects with an id and a vote count."""
     text = body.decode("utf-8", "replace")
     found: dict[int, tuple[int, str]] = {}
     if text.lstrip()[:1] in ("{", "["):
@@ -216,8 +247,11 @@ def parse_poll(body: bytes) -> dict[int, tuple[int, str]]:
         except ValueError:
             pass
         return found
-    # One pass over the whole answer (it is read by the same machine that serves it, 120 times a
-    # second): each item's opening tag, then each body's tag assigned to the item it follows.
+    if state := STATE_RE.search(text):  # [id, votes, classes, status] for every question
+        for entry in json.loads(state.group(1)):
+            found[int(entry[0])] = (int(entry[1]), "")
+    # One pass over the items named in full (read by the same machine that serves it, 120 times
+    # a second): each item's opening tag, then each body's tag assigned to the item it follows.
     starts, ids = [], []
     for match in ITEM_RE.finditer(text):
         qid, votes = int(match.group(1)), int(match.group(2))
@@ -372,10 +406,13 @@ class Live:
         self.asked = 0
 
     def learn(self, parsed: dict[int, tuple[int, str]]) -> None:
+        # Only the items named in full carry a body (the rest: id and votes), 120 times a second.
         with self.lock:
+            for qid in parsed.keys() - self.questions.keys():
+                self.questions[qid] = -1
             for qid, (_votes, tag) in parsed.items():
-                match = TAG_RE.search(tag)
-                self.questions[qid] = int(match.group(1)) if match else self.questions.get(qid, -1)
+                if tag and (match := TAG_RE.search(tag)):
+                    self.questions[qid] = int(match.group(1))
 
     def track(self, qid: int, votes: int, answered_at: float) -> None:
         with self.lock:

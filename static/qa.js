@@ -126,9 +126,6 @@
     return strip(a) === strip(b);
   }
 
-  // The poll names in full only the newest questions; the rest come as id, votes and state.
-  function whole(item) { return !!item.querySelector(".body"); }
-
   function update(li, fresh) {
     var keep = li.classList.contains("mine");
     li.className = fresh.className + (keep ? " mine" : "");
@@ -143,7 +140,7 @@
       moderation.replaceWith(personalize(document.importNode(freshModeration, true)));
     }
     var vote = li.querySelector(".vote-form");
-    if (vote && whole(fresh) && !fresh.querySelector(".vote-form") && !contains(vote)) { vote.remove(); }  // e.g. hidden now
+    if (vote && !fresh.querySelector(".vote-form") && !contains(vote)) { vote.remove(); }  // e.g. hidden now
   }
 
   // Put the items in `order` without moving the focused one (moving it would drop its focus):
@@ -169,15 +166,41 @@
   var refreshUrl = box.getAttribute("data-refresh-url");
   var wholeUrl = box.getAttribute("data-whole-url");
 
+  // The poll's questions in order: [id, votes, classes, status] from its data when it sends
+  // some questions as data only, else read from its items (the whole list).
+  function entriesOf(doc, fresh) {
+    var state = doc.getElementById("question-state");
+    if (state) { return JSON.parse(state.textContent); }
+    return Array.prototype.map.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
+      return [Number(item.getAttribute("data-question-id")), Number(item.getAttribute("data-votes")), item.className, null];
+    });
+  }
+
+  // A question sent as data: its classes, count and status change where it stands.
+  function updateShort(li, entry, statuses) {
+    var keep = li.classList.contains("mine");
+    var className = entry[2] + (keep ? " mine" : "");
+    if (li.className !== className) { li.className = className; }
+    setCount(li, entry[1]);
+    var status = li.querySelector(".status");
+    var html = statuses[entry[3]] || "";
+    if (status && status.innerHTML !== html) { status.innerHTML = html; }
+  }
+
   function apply(doc) {
     var fresh = doc.getElementById("question-list");
     if (!fresh) { return; }
     var current = byId(list);
-    // One this page has never shown, named only by its id (the page was away for a while, or
-    // it was approved late): the whole list once, then the short one again.
-    var missing = Array.prototype.some.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
-      return !current[item.getAttribute("data-question-id")] && !whole(item);
+    var named = byId(fresh);  // the questions named in full
+    var entries = entriesOf(doc, fresh);
+    var statuses = {};
+    Array.prototype.forEach.call(doc.querySelectorAll("#question-statuses [data-status]"), function (node) {
+      var status = node.querySelector(".status");
+      statuses[node.getAttribute("data-status")] = status ? status.innerHTML : "";
     });
+    // One this page has never shown, sent only as data (the page was away for a while, or
+    // it was approved late): the whole list once, then the short one again.
+    var missing = entries.some(function (entry) { return !current[entry[0]] && !named[entry[0]]; });
     if (missing && wholeUrl) {
       fetch(wholeUrl, { credentials: "same-origin", cache: "no-cache", headers: { "X-Requested-With": "fetch" } })
         .then(function (r) { return r.ok ? r.text() : null; })
@@ -187,16 +210,21 @@
     }
     var order = [];
     var added = 0;
-    Array.prototype.forEach.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
-      var id = item.getAttribute("data-question-id");
+    entries.forEach(function (entry) {
+      var id = String(entry[0]);
+      var item = named[id];
       var li = current[id];
-      if (li) {
+      if (li && item) {
         update(li, item);
-        delete current[id];
-      } else {
+      } else if (li) {
+        updateShort(li, entry, statuses);
+      } else if (item) {
         li = personalize(document.importNode(item, true));
         if (!seen[id] && !mine[id]) { added += 1; }
+      } else {
+        return;  // neither on the page nor named: only without the whole list to ask for
       }
+      delete current[id];
       seen[id] = true;
       order.push(li);
     });

@@ -74,11 +74,19 @@ class Moderation:
 NO_MODERATION = Moderation(mark_answering=False, mark_answered=False, approve=False, hide=False)
 
 
+def _moderation(state: QuestionState, pending: bool) -> Moderation:
+    is_open = state is QuestionState.OPEN
+    hidden = state is QuestionState.HIDDEN
+    return Moderation(mark_answering=is_open and not pending, mark_answered=is_open,
+                      approve=pending and not hidden, hide=not hidden)
+
+
+# Every state and held-back flag, worked out once: a rebuild looks up 1,200 of them.
+_MODERATIONS = {(state, pending): _moderation(state, pending) for state in QuestionState for pending in (False, True)}
+
+
 def moderation(question: Question) -> Moderation:
-    is_open = question.state is QuestionState.OPEN
-    hidden = question.state is QuestionState.HIDDEN
-    return Moderation(mark_answering=is_open and not question.pending, mark_answered=is_open,
-                      approve=question.pending and not hidden, hide=not hidden)
+    return _MODERATIONS[(question.state, bool(question.pending))]
 
 
 def may_answer(user: Any, question: Question) -> bool:

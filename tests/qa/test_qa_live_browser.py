@@ -4,6 +4,7 @@ the asker's screens; the presenter screen with the question being answered pinne
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -207,3 +208,18 @@ def test_a_page_that_missed_questions_fetches_the_whole_list_once(
     expect(page.locator(f'li[data-question-id="{newest}"]')).to_contain_text("一番新しい質問")
     expect(page.locator(f'li[data-question-id="{first}"]')).to_contain_text("最初からある質問")
     expect(page.locator("#questions-announce")).to_have_text("新しい質問が2件あります。")
+
+    # Now `first` is an older question, sent as data only: a vote still counts on the page, and
+    # when the pin moves on to another question, its 回答中 goes (its status and classes from data).
+    other_voter = create_user("member")
+    register_accounts(app, sid, other_voter)
+    assert logged_in(app, other_voter).post(f"/questions/{first}/vote").status_code == 302
+    expect(page.locator(f'li[data-question-id="{first}"]')).to_have_attribute("data-votes", "2", timeout=REFRESH)
+    moderator = logged_in(app, create_user("secretariat"))
+    assert moderator.post(f"/secretariat/questions/{first}/answering").status_code == 302
+    pinned = page.locator(f'li[data-question-id="{first}"]')
+    expect(pinned.locator(".status")).to_contain_text("回答中", timeout=REFRESH)
+    assert moderator.post(f"/secretariat/questions/{middle}/answering").status_code == 302
+    expect(page.locator(f'li[data-question-id="{middle}"] .status')).to_contain_text("回答中", timeout=REFRESH)
+    expect(pinned.locator(".status")).not_to_contain_text("回答中")
+    expect(pinned).not_to_have_class(re.compile(r"\banswering\b"))

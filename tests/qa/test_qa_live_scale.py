@@ -6,6 +6,7 @@ why: a render per poll did not hold 1,000 attendees."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Any
@@ -26,9 +27,16 @@ def seminar_defaults() -> dict[str, Any]:
 
 
 def listed(html: str) -> dict[int, tuple[int, str]]:
-    """id -> (votes, the element's inner HTML)."""
+    """id -> (votes, the element's inner HTML), in the list's order; a question sent as data only
+    (not named in full) -> (votes, its status words' HTML)."""
     found = re.findall(r'<li[^>]*data-question-id="(\d+)"[^>]*data-votes="(\d+)"[^>]*>(.*?)</li>', html, re.S)
-    return {int(qid): (int(votes), inner) for qid, votes, inner in found}
+    whole = {int(qid): (int(votes), inner) for qid, votes, inner in found}
+    state = re.search(r'<script type="application/json" id="question-state">(.*?)</script>', html, re.S)
+    if state is None:
+        return whole
+    words = dict(re.findall(r'<span data-status="(\d+)">(.*?)</span></span>', html, re.S))
+    return {qid: whole.get(qid) or (votes, words.get(str(status), ""))
+            for qid, votes, _classes, status in json.loads(state.group(1))}
 
 
 def asked(app, auth, sid: int, bodies: list[str]) -> list[int]:
@@ -52,7 +60,8 @@ def test_a_poll_names_only_the_newest_questions_in_full(app, create_user, make_s
     assert short[ids[0]][0] == 1
     assert "一番目の質問" not in short[ids[0]][1] and "二番目の質問" not in short[ids[1]][1]
     assert "三番目の質問" in short[ids[2]][1] and "四番目の質問" in short[ids[3]][1]
-    assert 'class="status"' in short[ids[0]][1]  # where the state shows
+    fragment = get_html(auth.client, f"/seminars/{sid}/questions?fragment=1")
+    assert f'data-question-id="{ids[0]}"' not in fragment  # data, not markup: id, votes, classes, status
 
     whole = listed(get_html(auth.client, f"/seminars/{sid}/questions?fragment=whole"))
     assert all(body in whole[qid][1] for qid, body in zip(ids, ["一番目", "二番目", "三番目", "四番目"], strict=True))
@@ -76,6 +85,28 @@ def test_a_question_approved_late_comes_in_full(app, create_user, make_seminar, 
     short = listed(get_html(logged_in(app, reader).client, f"/seminars/{sid}/questions?fragment=1"))
     assert "承認待ちの古い質問" in short[held][1]  # last to come on the list, though asked first
     assert "あとの質問" not in short[later][1]
+
+
+def test_a_question_sent_as_data_keeps_its_state_in_words(app, create_user, make_seminar, monkeypatch):
+    """Answered a while ago and no longer named in full: the poll still says 当日回答済み for it,
+    and the classes that style it, once per distinct status, not once per question."""
+    monkeypatch.setattr(views, "RECENT", 1)
+    sid = make_seminar("scale-status")
+    asker, reader = create_user("member"), create_user("member")
+    register_accounts(app, sid, asker, reader)
+    (first,) = asked(app, logged_in(app, asker), sid, ["回答済みの質問"])
+    secretariat = logged_in(app, create_user("secretariat"))
+    assert secretariat.post(f"/secretariat/questions/{first}/answered").status_code == 302
+    time.sleep(0.01)
+    (second,) = asked(app, logged_in(app, asker), sid, ["あとの質問"])
+
+    html = get_html(logged_in(app, reader).client, f"/seminars/{sid}/questions?fragment=1")
+    short = listed(html)
+    assert "回答済みの質問" not in html and "あとの質問" in short[second][1]
+    assert "当日回答済み" in short[first][1] and "state-note" in short[first][1]
+    state = json.loads(re.search(r'id="question-state">(.*?)</script>', html, re.S).group(1))
+    assert [entry[0] for entry in state] == [second, first] or [entry[0] for entry in state] == [first, second]
+    assert "state-answered" in dict((e[0], e[2]) for e in state)[first]
 
 
 def test_one_snapshot_serves_its_age_then_a_write_behind_the_orms_back_shows(
