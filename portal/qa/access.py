@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, exists, false, select
 
 from portal.accounts.access import is_secretariat
 from portal.core.db import db
@@ -19,13 +19,15 @@ from portal.seminars.models import Registration, RegistrationState, Seminar, Sem
 
 def is_attendee(user: Any, seminar: Seminar) -> bool:
     """Registered (not waiting) for the seminar, with an active account."""
+    return bool(db.session.scalar(select(attending(user)).where(Seminar.id == seminar.id)))
+
+
+def attending(user: Any) -> ColumnElement[bool]:
+    """``is_attendee`` as SQL of a row of seminars, to read with the seminar in one query."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return bool(db.session.scalar(
-        select(func.count()).select_from(Registration).where(
-            Registration.seminar_id == seminar.id, Registration.user_id == user.id,
-            Registration.state == RegistrationState.REGISTERED)
-    ))
+        return false()
+    return exists().where(Registration.seminar_id == Seminar.id, Registration.user_id == user.id,
+                          Registration.state == RegistrationState.REGISTERED)
 
 
 def may_know_of(seminar: Seminar, user: Any) -> bool:
@@ -34,9 +36,10 @@ def may_know_of(seminar: Seminar, user: Any) -> bool:
     return seminar.status is not SeminarStatus.DRAFT or is_secretariat(user)
 
 
-def may_take_part(user: Any, seminar: Seminar) -> bool:
-    """Ask, vote and read the list: the seminar's registered attendees and the secretariat."""
-    return is_secretariat(user) or is_attendee(user, seminar)
+def may_take_part(user: Any, seminar: Seminar, *, attendee: bool | None = None) -> bool:
+    """Ask, vote and read the list: the seminar's registered attendees and the secretariat
+    (``attendee``: ``attending`` read with the seminar, else asked here)."""
+    return is_secretariat(user) or (is_attendee(user, seminar) if attendee is None else attendee)
 
 
 def may_moderate(user: Any, seminar: Seminar | None = None) -> bool:

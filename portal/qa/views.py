@@ -51,8 +51,10 @@ def _seminar_for_qa(seminar_id: int) -> Seminar:
     """404 for a missing or draft seminar (but for the secretariat); visitors log in; a
     logged-in account that may not take part gets 403 with the reason, a way to register and
     the questions it asked."""
-    seminar = web_access.get_or_404(Seminar, seminar_id, visible=is_visible)
-    allowed = access.may_take_part(current_user, seminar)  # asked once: every poll passes here
+    # Every poll passes here: the seminar and whether the viewer is registered, in one query.
+    seminar, attendee = web_access.get_with_or_404(Seminar, seminar_id, access.attending(current_user),
+                                                   visible=is_visible)
+    allowed = access.may_take_part(current_user, seminar, attendee=attendee)
     if current_user.is_authenticated and not allowed:
         abort(_not_attendee(seminar))
     web_access.require(allowed)

@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import ColumnElement, inspect, select
 
 from portal.core.db import db
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 # Ids are 32-bit integers on PostgreSQL: a larger one names nothing (404), not a driver error.
 MAX_ID = 2**31 - 1
@@ -31,6 +33,18 @@ def get_or_404(model: type[T], ident: Any, *, visible: Callable[[T, Any], bool] 
     if obj is None or (visible is not None and not visible(obj, current_user)):
         abort(404)
     return obj
+
+
+def get_with_or_404(model: type[T], ident: int, column: ColumnElement[V], *,
+                    visible: Callable[[T, Any], bool] | None = None) -> tuple[T, V]:
+    """``get_or_404``, and one more value read in the same query (a rule's SQL form, such as
+    whether this viewer is registered): a view that every poll passes asks one query, not two."""
+    if not 0 < ident <= MAX_ID:
+        abort(404)
+    row = db.session.execute(select(model, column).where(inspect(model).primary_key[0] == ident)).first()
+    if row is None or (visible is not None and not visible(row[0], current_user)):
+        abort(404)
+    return row[0], row[1]
 
 
 def require(allowed: bool) -> None:
