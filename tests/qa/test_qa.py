@@ -40,7 +40,7 @@ from conftest import (
 from sqlalchemy import create_engine, func, select, text
 
 from portal.accounts.models import User
-from portal.core.dates import to_local
+from portal.core.dates import format_moment
 from portal.core.db import db
 from portal.mail.delivery import deliver_batch
 from portal.mail.models import OutboxMessage, OutboxStatus
@@ -637,8 +637,8 @@ def test_closing_routes_exactly_the_unanswered_questions_in_one_digest_over_smtp
     assert re.search(r"投票[^\n\d]*1\b", blocks["【未回答B】"]), blocks["【未回答B】"]
     for q in questions(app, sid):
         if q.id in (qa_, qb):
-            local = to_local(q.created_at)
-            assert local.strftime("%H:%M") in blocks["【未回答A】" if q.id == qa_ else "【未回答B】"]
+            # In the portal's style (2026年12月8日（火） 9:05: no leading zero on the hour).
+            assert format_moment(q.created_at) in blocks["【未回答A】" if q.id == qa_ else "【未回答B】"]
             assert q.routed_at is not None
         else:
             assert q.routed_at is None
