@@ -223,13 +223,13 @@ def timed(figures: Figures, name: str, expected: tuple[int, ...], call: Callable
     return result
 
 
-STATE_RE = re.compile(r'<script type="application/json" id="question-state">(.*?)</script>', re.S)
+STATE_RE = re.compile(r"id=\"question-state\" data-entries='([^']*)'")
 
 
 def parse_poll(body: bytes) -> dict[int, tuple[int, str]]:
     """Question id -> (votes, body text) from the poll's answer: the HTML fragment (the questions
     named in full as items with data-question-id and data-votes, every question's id and votes in
-    its data, id="question-state") or JSON holding objects with an id and a vote count."""
+    its data, id="question-state" data-entries) or JSON holding objects with an id and a vote count."""
     text = body.decode("utf-8", "replace")
     found: dict[int, tuple[int, str]] = {}
     if text.lstrip()[:1] in ("{", "["):

@@ -170,7 +170,7 @@
   // some questions as data only, else read from its items (the whole list).
   function entriesOf(doc, fresh) {
     var state = doc.getElementById("question-state");
-    if (state) { return JSON.parse(state.textContent); }
+    if (state) { return JSON.parse(state.getAttribute("data-entries")); }
     return Array.prototype.map.call(fresh.querySelectorAll("li[data-question-id]"), function (item) {
       return [Number(item.getAttribute("data-question-id")), Number(item.getAttribute("data-votes")), item.className, null];
     });
@@ -194,7 +194,7 @@
     var named = byId(fresh);  // the questions named in full
     var entries = entriesOf(doc, fresh);
     var statuses = {};
-    Array.prototype.forEach.call(doc.querySelectorAll("#question-statuses [data-status]"), function (node) {
+    Array.prototype.forEach.call(doc.querySelectorAll("#question-state [data-status]"), function (node) {
       var status = node.querySelector(".status");
       statuses[node.getAttribute("data-status")] = status ? status.innerHTML : "";
     });

@@ -31,7 +31,7 @@ def listed(html: str) -> dict[int, tuple[int, str]]:
     (not named in full) -> (votes, its status words' HTML)."""
     found = re.findall(r'<li[^>]*data-question-id="(\d+)"[^>]*data-votes="(\d+)"[^>]*>(.*?)</li>', html, re.S)
     whole = {int(qid): (int(votes), inner) for qid, votes, inner in found}
-    state = re.search(r'<script type="application/json" id="question-state">(.*?)</script>', html, re.S)
+    state = re.search(r"id=\"question-state\" data-entries='([^']*)'", html)
     if state is None:
         return whole
     words = dict(re.findall(r'<span data-status="(\d+)">(.*?)</span></span>', html, re.S))
@@ -104,7 +104,7 @@ def test_a_question_sent_as_data_keeps_its_state_in_words(app, create_user, make
     short = listed(html)
     assert "回答済みの質問" not in html and "あとの質問" in short[second][1]
     assert "当日回答済み" in short[first][1] and "state-note" in short[first][1]
-    state = json.loads(re.search(r'id="question-state">(.*?)</script>', html, re.S).group(1))
+    state = json.loads(re.search(r"data-entries='([^']*)'", html).group(1))
     assert [entry[0] for entry in state] == [second, first] or [entry[0] for entry in state] == [first, second]
     assert "state-answered" in dict((e[0], e[2]) for e in state)[first]
 
