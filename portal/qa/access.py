@@ -19,12 +19,18 @@ from portal.seminars.models import Registration, RegistrationState, Seminar, Sem
 
 def is_attendee(user: Any, seminar: Seminar) -> bool:
     """Registered (not waiting) for the seminar, with an active account."""
+    if not _may_attend(user):
+        return False  # no query for a visitor
     return bool(db.session.scalar(select(attending(user)).where(Seminar.id == seminar.id)))
+
+
+def _may_attend(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
 
 
 def attending(user: Any) -> ColumnElement[bool]:
     """``is_attendee`` as SQL of a row of seminars, to read with the seminar in one query."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not _may_attend(user):
         return false()
     return exists().where(Registration.seminar_id == Seminar.id, Registration.user_id == user.id,
                           Registration.state == RegistrationState.REGISTERED)

@@ -106,9 +106,9 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
     pinned, answered, hidden): the others come as data (``queries.short_list``: id, votes, classes
     and status, no markup per question), which is all a page that already shows them needs (a
     moderator's buttons change only with a question's state, and a question whose state changed
-    is named in full). A page that meets one it does not
-    know asks for the whole list (``whole``). A poll of 1,200 questions is ~80 KB, not 1 MB, and
-    its rebuild renders 50 items, not 1,200."""
+    is named in full). A page that meets one it does not know asks for the whole list
+    (``whole``). A poll of 1,200 questions is ~80 KB, not 1 MB, and its rebuild renders 50 items,
+    not 1,200."""
     moderator = access.may_moderate(current_user, seminar) and not presenter
     sort = "votes" if presenter else _sort()
     whole = whole or presenter

@@ -24,11 +24,15 @@ V = TypeVar("V")
 MAX_ID = 2**31 - 1
 
 
+def _in_range_or_404(ident: Any) -> None:
+    if isinstance(ident, int) and not 0 < ident <= MAX_ID:
+        abort(404)
+
+
 def get_or_404(model: type[T], ident: Any, *, visible: Callable[[T, Any], bool] | None = None) -> T:
     """The object with this id, or 404; also 404 when ``visible(obj, user)`` says this viewer
     may not know it exists."""
-    if isinstance(ident, int) and not 0 < ident <= MAX_ID:
-        abort(404)
+    _in_range_or_404(ident)
     obj = db.session.get(model, ident)
     if obj is None or (visible is not None and not visible(obj, current_user)):
         abort(404)
@@ -39,8 +43,7 @@ def get_with_or_404(model: type[T], ident: int, column: ColumnElement[V], *,
                     visible: Callable[[T, Any], bool] | None = None) -> tuple[T, V]:
     """``get_or_404``, and one more value read in the same query (a rule's SQL form, such as
     whether this viewer is registered): a view that every poll passes asks one query, not two."""
-    if not 0 < ident <= MAX_ID:
-        abort(404)
+    _in_range_or_404(ident)
     row = db.session.execute(select(model, column).where(inspect(model).primary_key[0] == ident)).first()
     if row is None or (visible is not None and not visible(row[0], current_user)):
         abort(404)
