@@ -55,7 +55,12 @@ def may_moderate(user: Any, seminar: Seminar | None = None) -> bool:
 
 def shown_to_attendees(question: Question) -> bool:
     """On the shared list: not hidden, and approved when the seminar holds questions back."""
-    return question.state is not QuestionState.HIDDEN and not question.pending
+    return shown(question.state, question.pending)
+
+
+def shown(state: QuestionState, pending: bool) -> bool:
+    """``shown_to_attendees`` of a question in this state (a list works it out once per state)."""
+    return state is not QuestionState.HIDDEN and not pending
 
 
 def may_vote_on(question: Question) -> bool:
@@ -94,8 +99,8 @@ def _moderation(state: QuestionState, pending: bool) -> Moderation:
 _MODERATIONS = {(state, pending): _moderation(state, pending) for state in QuestionState for pending in (False, True)}
 
 
-def moderation(question: Question) -> Moderation:
-    return _MODERATIONS[(question.state, bool(question.pending))]
+def moderation(state: QuestionState, pending: bool) -> Moderation:
+    return _MODERATIONS[(state, bool(pending))]
 
 
 def may_answer(user: Any, question: Question) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import Select, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from portal.accounts.models import User
 from portal.core import versions
@@ -53,7 +53,7 @@ _CHANGED = latest(Question.created_at, Question.approved_at, Question.answering_
 class ListedQuestion:
     """One question on the list, with what this viewer sees of it and may do.
 
-    The shared list (``shared=True`` in ``listing``) is the same for every attendee: nothing in it
+    The shared list (``arrange`` without ``me``) is the same for every attendee: nothing in it
     is the viewer's own (``voted`` and ``mine`` are False there; the page adds them). Slotted and
     not frozen: a rebuild makes 1,200 of them, and a frozen one takes six times as long to make."""
 
@@ -69,14 +69,8 @@ class ListedQuestion:
     can_mark_answering: bool
     can_approve: bool
     can_hide: bool
+    css: str  # the item's classes: its state, and whether it is pinned, held back or the viewer's own
     whole: bool = False  # shown whole (body, asker, item); else by its id, votes and state only
-
-    @property
-    def css(self) -> str:
-        """The item's classes: its state, and whether it is pinned, held back or the viewer's own."""
-        q = self.question
-        return " ".join(("question", f"state-{q.state.value}", *(["answering"] if self.answering else []),
-                         *(["pending"] if q.pending else []), *(["mine"] if self.mine else [])))
 
     @property
     def asker(self) -> str:
@@ -105,72 +99,115 @@ def changed_last(seminar: Seminar, count: int) -> set[int]:
         .order_by(_CHANGED.desc(), Question.id.desc()).limit(count)))
 
 
-def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes", shared: bool = False,
-            as_attendee: bool = False, whole: int | None = None) -> list[ListedQuestion]:
-    """Questions as this viewer may see them (hidden and waiting ones only for the secretariat
-    and their asker), the one being answered first, then by votes or in the order asked.
-    Follow-ups go to the mailbox, not on the list.
+@dataclass(frozen=True)
+class ListRead:
+    """A seminar's list as read at one moment, the same for every viewer and either order:
+    every question's columns (held-back and hidden ones too: the secretariat sees them), the
+    one pinned, and the questions loaded whole. One read serves the attendees', the
+    moderators' and the presenter screen's lists in every language (``arrange`` per view)."""
 
-    ``shared``: the list as every attendee (or, for the secretariat, every moderator) sees it,
-    without anything of the viewer's own, so one stored answer serves them all; ``as_attendee``:
-    as an attendee sees it, also for the secretariat (the presenter screen); ``whole``: only the
-    that many questions whose state changed last are loaded whole (None: all of them).
+    rows: list[Any]  # _LIVE_COLUMNS of every question on the list, in the order asked
+    pinned: int | None  # answering_id
+    loaded: dict[int, Question]  # the questions loaded whole, askers and items with them
+    whole: bool  # every question is loaded whole
 
-    Built for every poller of a process twice a second during a seminar: what is the same for
-    every question (who the viewer is, the status words) is worked out once, not per question."""
+
+def read_list(seminar: Seminar, *, whole: int | None = None) -> ListRead:
+    """The list's rows; ``whole``: only the that many questions whose state changed last are
+    loaded whole (None: all of them). Follow-ups go to the mailbox, not on the list."""
     rows: list[Any] = list(db.session.execute(
         select(*_LIVE_COLUMNS).where(Question.seminar_id == seminar.id, Question.followup.is_(False))
         .order_by(Question.created_at, Question.id)))
-    moderator = not as_attendee and access.may_moderate(viewer, seminar)
-    me = None if shared else viewer.id
-    mine = set() if shared else set(db.session.scalars(
+    chosen = None if whole is None else changed_last(seminar, whole)
+    return ListRead(rows, answering_id(seminar), _load(seminar, chosen), whole is None)
+
+
+def _load(seminar: Seminar, chosen: set[int] | None) -> dict[int, Question]:
+    """The ``chosen`` questions (None: every one on the list) whole, askers and items in the
+    same query. A read outlives its request (a snapshot keeps it): they are loaded in a session
+    of their own, closed at once, so they are detached with everything they show and no later
+    commit of the request's session expires them."""
+    if chosen is not None and not chosen:
+        return {}
+    with Session(db.engine) as own:
+        # All of them: the seminar's list itself, not an IN of every id.
+        return {q.id: q for q in own.scalars(_questions(
+            seminar, Question.followup.is_(False) if chosen is None else Question.id.in_(chosen)))}
+
+
+def listing(seminar: Seminar, viewer: Any, *, sort: str = "votes") -> list[ListedQuestion]:
+    """The list as this viewer's own page shows it: every question whole, with the viewer's
+    votes and own questions (``arrange``)."""
+    voted = set(db.session.scalars(
         select(QuestionVote.question_id).join(Question, Question.id == QuestionVote.question_id)
         .where(Question.seminar_id == seminar.id, QuestionVote.user_id == viewer.id)
     ))
-    pinned = answering_id(seminar)
+    return arrange(read_list(seminar), moderator=access.may_moderate(viewer, seminar), sort=sort,
+                   me=viewer.id, voted=voted)
+
+
+def arrange(read: ListRead, *, moderator: bool, sort: str = "votes", me: int | None = None,
+            voted: set[int] | frozenset[int] = frozenset()) -> list[ListedQuestion]:
+    """Questions as a viewer may see them (hidden and held-back ones only for the secretariat
+    and their asker), the one being answered first, then by votes or in the order asked.
+
+    ``me`` and ``voted``: the viewer's own, for the viewer's page; without them the list is the
+    shared one, the same for every attendee (or every moderator). Made for every view of a
+    read in each process twice a second during a seminar: what a state makes of a question
+    (shown or not, its words, classes and buttons) is worked out once per state, not per question."""
     words: dict[Any, str] = {"answering": gettext("回答中"), "pending": gettext("承認待ち"),
                              **{state: str(label(state)) for state in QuestionState if state is not QuestionState.OPEN}}
+    looks: dict[tuple[QuestionState, bool, bool], _Look] = {}
     listed = []
-    for q in rows:
-        own = me is not None and q.author_id == me
-        shown = access.shown_to_attendees(q)
-        if not (moderator or own or shown):
+    for q in read.rows:
+        qid, author_id, state, pending, _anonymous, votes, routed = q
+        own = author_id == me
+        key = (state, bool(pending), qid == read.pinned)
+        look = looks.get(key)
+        if look is None:
+            look = looks[key] = _look(*key, moderator=moderator, words=words)
+        if not (moderator or own or look.shown):
             continue
-        answering = q.id == pinned
-        actions = access.moderation(q) if moderator else access.NO_MODERATION
+        whole = read.loaded.get(qid)
         listed.append(ListedQuestion(
-            question=q, votes=q.vote_count, voted=q.id in mine, mine=own,
-            answering=answering, status=_status(q, answering, words),
-            routed_shown=moderator and q.routed,
-            can_vote=shown and not own,  # access.may_vote_on, asked once above
-            can_mark_answered=actions.mark_answered,
-            can_mark_answering=actions.mark_answering and not answering,
-            can_approve=actions.approve,
-            can_hide=actions.hide,
+            question=q if whole is None else whole, votes=votes, voted=qid in voted, mine=own,
+            answering=key[2], status=look.status, routed_shown=moderator and routed,
+            can_vote=look.shown and not own,  # access.may_vote_on
+            can_mark_answered=look.actions.mark_answered,
+            can_mark_answering=look.actions.mark_answering,
+            can_approve=look.actions.approve,
+            can_hide=look.actions.hide,
+            css=f"{look.css} mine" if own else look.css,
+            whole=whole is not None,
         ))
     # Stable sorts of the order asked: the pinned one first, then by votes (the earlier first).
     listed.sort(key=(lambda x: (not x.answering, -x.votes)) if sort == "votes" else (lambda x: not x.answering))
-    return _whole(seminar, listed, None if whole is None else changed_last(seminar, whole))
+    return listed
 
 
-def _status(q: Question, answering: bool, words: dict[Any, str]) -> str:
-    """回答中 / 承認待ち / the state's label when not open; "" for an open question."""
-    if answering:
-        return words["answering"]
-    if q.pending and q.state is QuestionState.OPEN:
-        return words["pending"]
-    return words[q.state] if q.state is not QuestionState.OPEN else ""
+@dataclass(frozen=True)
+class _Look:
+    """What a question's state (and whether it is pinned) makes of it on one viewer's list."""
+
+    shown: bool  # access.shown: on the attendees' list
+    status: str  # 回答中 / 承認待ち / the state's label when not open; "" for an open question
+    css: str
+    actions: access.Moderation  # the moderator's buttons (none for others)
 
 
-def _whole(seminar: Seminar, listed: list[ListedQuestion], chosen: set[int] | None) -> list[ListedQuestion]:
-    """``listed`` with the ``chosen`` questions (None: all) loaded whole, askers and items in the
-    same query; the others keep their columns and are marked ``whole=False``."""
-    if chosen is None:  # all of them: the seminar's list itself, not an IN of every id
-        loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.followup.is_(False)))}
+def _look(state: QuestionState, pending: bool, answering: bool, *, moderator: bool,
+          words: dict[Any, str]) -> _Look:
+    actions = access.moderation(state, pending) if moderator else access.NO_MODERATION
+    if answering:  # already pinned: no button to pin it again
+        actions = replace(actions, mark_answering=False)
+        status = words["answering"]
+    elif pending and state is QuestionState.OPEN:
+        status = words["pending"]
     else:
-        loaded = {q.id: q for q in db.session.scalars(_questions(seminar, Question.id.in_(chosen)))} if chosen else {}
-    return [replace(x, question=loaded[x.question.id], whole=True) if x.question.id in loaded else x
-            for x in listed]
+        status = words.get(state, "")
+    css = " ".join(("question", f"state-{state.value}", *(["answering"] if answering else []),
+                    *(["pending"] if pending else [])))
+    return _Look(access.shown(state, pending), status, css, actions)
 
 
 @dataclass(frozen=True)
@@ -200,11 +237,17 @@ def short_list(listed: list[ListedQuestion]) -> ShortList:
     return ShortList([x for x in listed if x.whole], entries, statuses)
 
 
+def presenter_read(seminar: Seminar, *, top: int) -> ListRead:
+    """What the shared screen shows: the question being answered, then the top open questions
+    by votes, those loaded whole (``arrange`` it as an attendee's list)."""
+    read = read_list(seminar, whole=0)
+    chosen = {x.question.id for x in [x for x in arrange(read, moderator=False)
+                                      if x.answering or x.question.state is QuestionState.OPEN][:top]}
+    return ListRead([row for row in read.rows if row.id in chosen], read.pinned, _load(seminar, chosen), whole=True)
+
+
 def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
-    """The shared screen: the question being answered, then the top open questions by votes."""
-    listed = listing(seminar, None, sort="votes", shared=True, as_attendee=True, whole=0)
-    shown = [x for x in listed if x.answering or x.question.state is QuestionState.OPEN][:top]
-    return _whole(seminar, shown, {x.question.id for x in shown})
+    return arrange(presenter_read(seminar, top=top), moderator=False)
 
 
 LIVE_SCOPES = ("seminars", "program_items", "questions", "question_votes", "users", "organizations")

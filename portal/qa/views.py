@@ -99,8 +99,10 @@ def _render(seminar: Seminar, form: QuestionForm):
 def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: bool = False):
     """The shared list (attendees', moderators' or the presenter screen's), 304 while nothing on
     it changed. One snapshot per process serves every poller for QA_LIVE_MAX_AGE_SECONDS
-    (portal/web/snapshots.py), then it is revalidated from the change counters and rebuilt
-    only when they moved.
+    (portal/web/snapshots.py), then it is revalidated from the change counters and read again
+    only when they moved. The snapshot holds the list as read (``queries.ListRead``); each view
+    of it (attendees' or moderators', by votes or in the order asked, per language) is
+    rendered from it once, so the moderator's poll renders but reads nothing.
 
     The list names in full only the RECENT questions whose state changed last (asked, approved,
     pinned, answered, hidden): the others come as data (``queries.short_list``: id, votes, classes
@@ -111,32 +113,33 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
     not 1,200."""
     moderator = access.may_moderate(current_user, seminar) and not presenter
     sort = "votes" if presenter else _sort()
-    whole = whole or presenter
-    parts = (seminar.id, template, "moderator" if moderator else "attendee", sort, str(get_locale()),
-             "whole" if whole else "recent")
+    kind = "presenter" if presenter else "whole" if whole else "recent"
+    view = (template, "moderator" if moderator else "attendee", sort, str(get_locale()))
 
-    def build() -> str:
-        return _render_shared(seminar, template, moderator=moderator, sort=sort, presenter=presenter, whole=whole)
+    def read() -> queries.ListRead:
+        if presenter:
+            return queries.presenter_read(seminar, top=PRESENTER_TOP)
+        return queries.read_list(seminar, whole=None if whole else RECENT)
 
-    snapshot = snapshots().get(parts, current_app.config["QA_LIVE_MAX_AGE_SECONDS"],
-                               lambda: "|".join(map(str, parts)) + queries.live_version(seminar), build)
+    def render(listed: queries.ListRead) -> str:
+        return _render_shared(listed, template, moderator=moderator, sort=sort)
+
+    snapshot = snapshots().get((seminar.id, kind), current_app.config["QA_LIVE_MAX_AGE_SECONDS"],
+                               lambda: f"{seminar.id}|{kind}|{queries.live_version(seminar)}", read)
     # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
-    # revalidates it with its ETag on every poll.
-    return conditional(snapshot.validator, lambda: snapshot.body, cache_control=PRIVATE)
+    # revalidates it with its ETag on every poll. Each view has its own.
+    return conditional("|".join((snapshot.validator, *view)), lambda: snapshot.view(view, render),
+                       cache_control=PRIVATE)
 
 
-def _render_shared(seminar: Seminar, template: str, *, moderator: bool, sort: str, presenter: bool,
-                   whole: bool) -> str:
+def _render_shared(read: queries.ListRead, template: str, *, moderator: bool, sort: str) -> str:
+    listed = queries.arrange(read, moderator=moderator, sort=sort)
     short = None
-    if presenter:
-        listed = queries.for_presenter(seminar, top=PRESENTER_TOP)
-    else:
-        listed = queries.listing(seminar, current_user, sort=sort, shared=True, whole=None if whole else RECENT)
-        if not whole and listed:
-            short = queries.short_list(listed)
-            listed = short.whole
-    return render_template(template, seminar=seminar, questions=listed, short=short, moderator=moderator,
-                           sort=sort, shared=True, action_form=None)
+    if not read.whole and listed:
+        short = queries.short_list(listed)
+        listed = short.whole
+    return render_template(template, questions=listed, short=short, moderator=moderator, sort=sort, shared=True,
+                           action_form=None)
 
 
 RECENT = 50  # questions named in full on each poll: 25 s of questions and answers at 2 a second

@@ -8,6 +8,11 @@ kept per process for ``max_age`` seconds (the list is at most that much behind t
 then revalidated from the database's change counters (``portal.core.versions``, moved by
 triggers, so a write that bypasses the ORM is seen too) and rebuilt only when they moved.
 
+A snapshot holds what was *read* (``build()``), and each view of it rendered once, when first
+asked (``Snapshot.view``): the attendees' and the moderators' lists, in either order and any
+language, are views of one read, so the one moderator (the only poller of their list) renders
+from what the attendees' polls read a moment ago instead of reading it all again.
+
 Kept on the app (no state shared between apps, so tests cannot leak into each other),
 bounded, and guarded by a lock (threaded servers: tests, gthread workers): while one thread
 renews a snapshot, the others serve the one it replaces (a moment older) rather than build it.
@@ -19,7 +24,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 
@@ -29,8 +35,18 @@ MAX_ENTRIES = 64  # keys are seminar × view × sort × language: a handful are 
 @dataclass(frozen=True)
 class Snapshot:
     validator: str
-    body: str
+    data: Any  # what build() read
     built: float  # time.monotonic() when its validator was last read
+    # Each view of ``data`` as rendered, kept while the validator holds (a renewal with the
+    # same validator keeps them). A handful: view × order × language.
+    views: dict[tuple[object, ...], str] = field(default_factory=dict)
+
+    def view(self, key: tuple[object, ...], render: Callable[[Any], str]) -> str:
+        """``render(data)``, once per ``key`` (two threads may both render it: the same text)."""
+        held = self.views.get(key)
+        if held is None:
+            held = self.views[key] = render(self.data)
+        return held
 
 
 class Snapshots:
@@ -40,7 +56,7 @@ class Snapshots:
         self.building: set[tuple[object, ...]] = set()  # keys one thread is renewing now
 
     def get(self, key: tuple[object, ...], max_age: float, validator: Callable[[], str],
-            build: Callable[[], str]) -> Snapshot:
+            build: Callable[[], Any]) -> Snapshot:
         """The snapshot for ``key``: as stored while younger than ``max_age``; else the stored
         one if ``validator()`` still matches it, else ``build()``'s (the validator read before
         the build, as ``conditional`` does, so a racing write gives a newer version later)."""
@@ -55,7 +71,7 @@ class Snapshots:
         try:
             current = validator()
             if held is not None and held.validator == current:
-                fresh = Snapshot(current, held.body, now)
+                fresh = Snapshot(current, held.data, now, held.views)
             else:
                 fresh = Snapshot(current, build(), now)
         finally:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import get_html, logged_in, register_accounts
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from portal.core.db import db
 from portal.qa import views
@@ -138,6 +138,47 @@ def test_one_snapshot_serves_its_age_then_a_write_behind_the_orms_back_shows(
     fresh = auth.client.get(path, headers={"If-None-Match": etag})
     assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
     assert listed(fresh.get_data(as_text=True))[qid][0] == 1
+
+
+def test_the_moderators_poll_is_rendered_from_the_attendees_read_and_stays_the_moderators(
+    app, make_app, create_user, make_seminar
+):
+    """Nobody but the moderator polls the moderator's list: it is rendered from what the
+    attendees' polls read a moment ago, without reading the list again, yet it is the
+    moderator's view (the hidden question, its buttons); an attendee's poll after it still
+    shows none of that, under its own ETag."""
+    sid = make_seminar("scale-views")
+    asker, reader, secretariat = create_user("member"), create_user("member"), create_user("secretariat")
+    register_accounts(app, sid, asker, reader)
+    shown, hidden = asked(app, logged_in(app, asker), sid, ["みんなの質問", "隠した質問"])
+    hide = logged_in(app, secretariat).post(f"/secretariat/questions/{hidden}/hide", {"confirmed": "1"})
+    assert hide.status_code == 302
+    app = make_app(QA_LIVE_MAX_AGE_SECONDS=60)  # the same database; one read serves the whole test
+    attendee, moderator = logged_in(app, reader), logged_in(app, secretariat)
+    path = f"/seminars/{sid}/questions?fragment=1"
+
+    first = attendee.client.get(path)
+    assert first.status_code == 200 and list(listed(first.get_data(as_text=True))) == [shown]
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    record = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        answer = moderator.client.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert answer.status_code == 200
+    assert not [s for s in statements if re.search(r"FROM questions\b", s)], "the moderator's poll read the list"
+    html = answer.get_data(as_text=True)
+    short = listed(html)
+    assert set(short) == {shown, hidden} and "隠した質問" in short[hidden][1] and "非表示" in short[hidden][1]
+    assert "当日回答済みにする" in short[shown][1]
+
+    again = attendee.client.get(path, headers={"If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"] != answer.headers["ETag"]
+    assert list(listed(again.get_data(as_text=True))) == [shown]
+    assert "隠した質問" not in again.get_data(as_text=True) and "当日回答済みにする" not in again.get_data(as_text=True)
 
 
 def test_the_moderators_list_names_in_full_what_changed_last(app, create_user, make_seminar, monkeypatch):
