@@ -449,8 +449,8 @@ def main() -> int:
     parser.add_argument("--moderate-seconds", type=float, default=15.0, help="one answer marked every (default 15)")
     parser.add_argument("--compare-seconds", type=float, default=10.0,
                         help="one-route app vs the poll through nginx, each (default 10)")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="gunicorn workers (default 2; sync, or PORTAL_THREADS threads each)")
+    parser.add_argument("--workers", type=int, default=3,
+                        help="gunicorn workers (default 3, as deploy/stack; sync, or PORTAL_THREADS threads each)")
     parser.add_argument("--threads", type=int, default=96, help="client threads (default 96)")
     add_database_options(parser, "database to run the day on (migrated, gets the script's data, kept)")
     args = parser.parse_args()

@@ -8,15 +8,19 @@ clients (two clients sending a header line every 2 s held both workers of a 2-wo
 32 s). PORTAL_THREADS=N runs gthread workers of N threads instead; measured on the seminar day
 (bench/seminar_day.py, 1,200 questions, 2 workers) they were worse: poll p95 133 ms against
 63 ms with sync workers, the app's CPU 0.79 cores against 0.61 (the threads of a worker contend
-for one interpreter). Settings by environment: PORTAL_BIND (default 127.0.0.1:8000),
-WEB_CONCURRENCY (workers, default 2 per core + 1), PORTAL_THREADS (default 1).
+for one interpreter). Workers: one per core + 1. Each keeps its own snapshot of the live
+Q&A list and renews it twice a second, so more workers cost more renewals: on this 2-core
+machine 5 workers made the poll p95 831 ms, where 3 workers did better than 2 in two
+back-to-back pairs (poll p95 256 vs 456 ms and 102 vs 196 ms; bench/seminar_day.py, short
+runs). Settings by environment: PORTAL_BIND (default 127.0.0.1:8000), WEB_CONCURRENCY
+(workers, default cores + 1), PORTAL_THREADS (default 1).
 """
 
 import multiprocessing
 import os
 
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
 threads = int(os.environ.get("PORTAL_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
 

@@ -14,7 +14,7 @@ Settings come from the environment (the systemd units read the same ones from an
 EnvironmentFile): DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/portal),
 PORTAL_RATELIMIT_STORAGE_URI (default redis://127.0.0.1:6379), STACK_LISTEN (nginx; the command's
 default 127.0.0.1:8080, start()'s a free port), STACK_UPSTREAM (gunicorn, default a free
-127.0.0.1 port), WEB_CONCURRENCY (default 2), RUN_DIR (default instance/stack), STACK_DEMO=1
+127.0.0.1 port), WEB_CONCURRENCY (default 3), RUN_DIR (default instance/stack), STACK_DEMO=1
 (load the demo data if empty); every other PORTAL_* setting is handed to the app unchanged.
 
 Standard library (and SQLAlchemy for CREATE DATABASE): bench/ and tests/ import it (``start``,
@@ -154,7 +154,7 @@ def app_env(stack_env: dict[str, str], database_url: str, redis_url: str) -> dic
     env["PORTAL_RATELIMIT_STORAGE_URI"] = redis_url
     env.pop("RATELIMIT_STORAGE_URI", None)
     env["PORTAL_PROXY_HOPS"] = "1"  # exactly nginx is trusted for X-Forwarded-*
-    env.setdefault("WEB_CONCURRENCY", "2")
+    env.setdefault("WEB_CONCURRENCY", "3")
     return env
 
 

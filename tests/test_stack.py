@@ -1,6 +1,6 @@
 """The production stack (DESIGN.md "Production stack"), started by the very command the README
 documents (deploy/stack start, stopped by PID): Debian's nginx with deploy/nginx.conf in front of
-gunicorn with deploy/gunicorn.conf.py and 2 sync workers, the mail worker, Redis (its own
+gunicorn with deploy/gunicorn.conf.py and 3 sync workers, the mail worker, Redis (its own
 redis-server here, as when nothing answers at RATELIMIT_STORAGE_URI), on PostgreSQL when
 TEST_DATABASE_URL is set (SQLite otherwise). Through nginx: a page, a feed's 304, a log-in, a
 registration and its mail, the address nginx saw in the audit log (a forged X-Forwarded-For is
@@ -169,7 +169,7 @@ def short_bodies(address: tuple[str, int], count: int) -> list[socket.socket]:
     return sockets
 
 
-@pytest.mark.parametrize("count", [2, 10])
+@pytest.mark.parametrize("count", [3, 10])  # as many as the workers, and more
 def test_slow_clients_do_not_delay_a_normal_page(stack, count):
     slow = Tricklers(stack.nginx, count)
     try:
@@ -183,7 +183,7 @@ def test_slow_clients_do_not_delay_a_normal_page(stack, count):
 
 
 def test_a_body_shorter_than_its_length_holds_no_worker(stack):
-    stalled = short_bodies(stack.nginx, 4)  # twice the workers
+    stalled = short_bodies(stack.nginx, 6)  # twice the workers (deploy/stack starts 3)
     try:
         time.sleep(1)
         for _ in range(2):

@@ -42,8 +42,8 @@ def _questions(seminar: Seminar, *conditions: Any) -> Select:
 # What the list's rules read of every question: a long live list reads these columns (no
 # objects and no dates: 1,200 rows twice a second in each process), and loads whole only the
 # questions it shows whole. Which one is pinned and which changed last the database works out.
-_LIVE_COLUMNS = (Question.id, Question.author_id, Question.state, Question.pending, Question.anonymous,
-                 Question.vote_count, Question.routed_at.is_not(None).label("routed"))
+_LIVE_COLUMNS = (Question.id, Question.author_id, Question.state, Question.pending, Question.vote_count,
+                 Question.routed_at.is_not(None).label("routed"))
 # A question's last change of state: asked, approved, pinned, answered, hidden or routed.
 _CHANGED = latest(Question.created_at, Question.approved_at, Question.answering_at, Question.answered_live_at,
                   Question.hidden_at, Question.routed_at)
@@ -160,7 +160,7 @@ def arrange(read: ListRead, *, moderator: bool, sort: str = "votes", me: int | N
     looks: dict[tuple[QuestionState, bool, bool], _Look] = {}
     listed = []
     for q in read.rows:
-        qid, author_id, state, pending, _anonymous, votes, routed = q
+        qid, author_id, state, pending, votes, routed = q
         own = author_id == me
         key = (state, bool(pending), qid == read.pinned)
         look = looks.get(key)
@@ -241,8 +241,9 @@ def presenter_read(seminar: Seminar, *, top: int) -> ListRead:
     """What the shared screen shows: the question being answered, then the top open questions
     by votes, those loaded whole (``arrange`` it as an attendee's list)."""
     read = read_list(seminar, whole=0)
-    chosen = {x.question.id for x in [x for x in arrange(read, moderator=False)
-                                      if x.answering or x.question.state is QuestionState.OPEN][:top]}
+    shown = [x.question.id for x in arrange(read, moderator=False)
+             if x.answering or x.question.state is QuestionState.OPEN]
+    chosen = set(shown[:top])
     return ListRead([row for row in read.rows if row.id in chosen], read.pinned, _load(seminar, chosen), whole=True)
 
 
