@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import current_app
 
-MAX_ENTRIES = 64  # keys are seminar × view × sort × language: a handful are live at once
+MAX_ENTRIES = 64  # keys are seminar × read (recent, whole, presenter): a handful are live at once
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Snapshot:
     data: Any  # what build() read
     built: float  # time.monotonic() when its validator was last read
     # Each view of ``data`` as rendered, kept while the validator holds (a renewal with the
-    # same validator keeps them). A handful: view × order × language.
+    # same validator keeps them). A handful: template × attendee/moderator × order × language.
     views: dict[tuple[object, ...], str] = field(default_factory=dict)
 
     def view(self, key: tuple[object, ...], render: Callable[[Any], str]) -> str:
