@@ -108,6 +108,7 @@ def make_app(database_url: str, tmp_path):
             "TOTP_REQUIRED_FOR_SECRETARIAT": False,
             # A test reads the list right after a vote; the snapshot's own test sets its age.
             "QA_LIVE_MAX_AGE_SECONDS": 0,
+            "QA_LIVE_STALE_SECONDS": 0,
             **overrides,
         }
         app = create_app(config)

@@ -87,6 +87,9 @@ DEFAULTS: dict[str, Any] = {
     # The live Q&A list is built once per process and served to every poller for this long (then
     # revalidated from the change counters): a vote shows within the 5 s poll plus this.
     "QA_LIVE_MAX_AGE_SECONDS": 0.5,
+    # A poll that finds it older is served it as it is (at most this much more) and renews it
+    # after its answer, so no poll waits for the read; a vote shows within 5 s + both.
+    "QA_LIVE_STALE_SECONDS": 0.5,
     # None: required when the portal is served over https (production), not on a local http demo.
     "TOTP_REQUIRED_FOR_SECRETARIAT": None,
     # Wrong second-factor codes, per account in the shared counters: past TOTP_MAX_FAILURES within

@@ -100,9 +100,11 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
     """The shared list (attendees', moderators' or the presenter screen's), 304 while nothing on
     it changed. One snapshot per process serves every poller for QA_LIVE_MAX_AGE_SECONDS
     (portal/web/snapshots.py), then it is revalidated from the change counters and read again
-    only when they moved. The snapshot holds the list as read (``queries.ListRead``); each view
-    of it (attendees' or moderators', by votes or in the order asked, per language) is
-    rendered from it once, so the moderator's poll renders but reads nothing.
+    only when they moved, after the answer of the poll that found it old (within
+    QA_LIVE_STALE_SECONDS more), which renders its own view of the new read too. The snapshot
+    holds the list as read (``queries.ListRead``); each view of it (attendees' or moderators',
+    by votes or in the order asked, per language) is rendered from it once, so the moderator's
+    poll renders but reads nothing.
 
     The list names in full only the RECENT questions whose state changed last (asked, approved,
     pinned, answered, hidden): the others come as data (``queries.short_list``: id, votes, classes
@@ -125,7 +127,9 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
         return _render_shared(listed, template, moderator=moderator, sort=sort)
 
     snapshot = snapshots().get((seminar.id, kind), current_app.config["QA_LIVE_MAX_AGE_SECONDS"],
-                               lambda: f"{seminar.id}|{kind}|{queries.live_version(seminar)}", read)
+                               lambda: f"{seminar.id}|{kind}|{queries.live_version(seminar)}", read,
+                               stale=current_app.config["QA_LIVE_STALE_SECONDS"],
+                               warm=lambda renewed: renewed.view(view, render))
     # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
     # revalidates it with its ETag on every poll. Each view has its own.
     return conditional("|".join((snapshot.validator, *view)), lambda: snapshot.view(view, render),
