@@ -55,6 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_security(app)
     _register_cli(app)
 
+    from portal.qa import live
+
+    live.install(app)  # polls of the live Q&A list answered before Flask when they may be
     hops = app.config["PROXY_HOPS"]
     if hops:
         # Outermost: every layer inside (rate limits, the audit log through web.client) sees

@@ -173,6 +173,7 @@ def session_user(user_id: int, session_id: object) -> User | None:
     if not user.is_active:
         return None
     user.session_second_factor = record_.second_factor_at is not None
+    user.session_ends = record_.created_at + lifetime
     return user
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -117,6 +118,7 @@ class User(Model):
     # Not a column: set by the session loader (authentication.session_user) from this request's
     # session record. An account loaded any other way has not passed a second factor.
     session_second_factor = False
+    session_ends = cast("datetime | None", None)  # when this request's session reaches its absolute lifetime
 
 
 class UserSession(Model):

@@ -55,6 +55,11 @@ TRACKED = (
     "subcommittee_contacts",
     "calendar_tombstones",
 )
+# Counters of one kind of write rather than of a table: ``sessions_ended`` moves when a log-in's
+# record is deleted (log-out, a password or role change, deactivation, an expired record cleared),
+# never when one is added, so the live list's passes (qa/live.py) hold through a seminar's
+# log-ins and end with any session that ends.
+EVENTS = {"sessions_ended": ("user_sessions", "DELETE")}
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -103,6 +108,30 @@ CREATE CONSTRAINT TRIGGER portal_bump_{t} AFTER INSERT OR UPDATE OR DELETE ON {t
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION portal_bump_versions();
 """
 
+_PG_EVENT = """
+CREATE OR REPLACE FUNCTION portal_note_event() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE noted text := coalesce(current_setting('portal.changed', true), '');
+BEGIN
+    IF position(' ' || TG_ARGV[0] || ' ' IN ' ' || noted) = 0 THEN
+        PERFORM set_config('portal.changed', noted || TG_ARGV[0] || ' ', true);
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS portal_note_{scope} ON {t};
+CREATE TRIGGER portal_note_{scope} AFTER {op} ON {t}
+    FOR EACH ROW EXECUTE FUNCTION portal_note_event('{scope}');
+DROP TRIGGER IF EXISTS portal_bump_{scope} ON {t};
+CREATE CONSTRAINT TRIGGER portal_bump_{scope} AFTER {op} ON {t}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION portal_bump_versions();
+"""
+
+_SQLITE_EVENT = """
+CREATE TRIGGER IF NOT EXISTS portal_bump_{scope} AFTER {op} ON {t} BEGIN
+    UPDATE change_versions SET version = version + 1, changed_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
+    WHERE scope = '{scope}';
+END
+"""
+
 _SQLITE_TRIGGER = """
 CREATE TRIGGER IF NOT EXISTS portal_bump_{t}_{op} AFTER {op} ON {t} BEGIN
     UPDATE change_versions SET version = version + 1, changed_at = strftime('%Y-%m-%d %H:%M:%f000', 'now')
@@ -128,15 +157,28 @@ def install(conn: Connection, tables: Iterable[str] = TRACKED) -> None:
                 conn.exec_driver_sql(_SQLITE_TRIGGER.format(t=table, op=op))
 
 
+def install_events(conn: Connection) -> None:
+    """Counter rows and triggers for ``EVENTS`` (idempotent); after ``install`` (it defines
+    ``portal_bump_versions``). The migration that added them holds its own copy."""
+    for scope, (table, op) in EVENTS.items():
+        if conn.execute(text("SELECT 1 FROM change_versions WHERE scope = :t"), {"t": scope}).first() is None:
+            conn.execute(text("INSERT INTO change_versions (scope, version) VALUES (:t, 0)"), {"t": scope})
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(_PG_EVENT.format(scope=scope, t=table, op=op))
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(_SQLITE_EVENT.format(scope=scope, t=table, op=op))
+
+
 @event.listens_for(Model.metadata, "after_create")
 def _after_create(metadata, conn: Connection, **kw) -> None:
     install(conn)
+    install_events(conn)
 
 
 def versions(*scopes: str) -> tuple[tuple[int, ...], datetime]:
     """The versions of ``scopes`` (table names, in the order given) and when the newest of them
     last moved, in one query."""
-    unknown = set(scopes) - set(TRACKED)
+    unknown = set(scopes) - set(TRACKED) - set(EVENTS)
     assert not unknown, f"not tracked: {unknown}"  # a validator over an untracked table would never move
     rows = dict(
         (scope, (version, changed_at))

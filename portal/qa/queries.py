@@ -254,12 +254,18 @@ def for_presenter(seminar: Seminar, *, top: int) -> list[ListedQuestion]:
 LIVE_SCOPES = ("seminars", "program_items", "questions", "question_votes", "users", "organizations")
 
 
-def live_version(seminar: Seminar) -> str:
+# What may end a viewer's right to read the list: a session ended (log-out, an account's
+# change), a registration changed (a cancellation), the seminar changed (unpublished, Q&A closed).
+GUARD_SCOPES = ("sessions_ended", "registrations", "seminars")
+
+
+def live_version(seminar: Seminar) -> tuple[str, str]:
     """What the shared list is made of, from the tables' change counters in one small query (no
-    rows, no render). The counters are moved by database triggers, so a write that bypasses the
-    ORM moves them too; any seminar's question moves them (one seminar is live at a time)."""
-    value, _changed = versions.validator(seminar.id, scopes=LIVE_SCOPES)
-    return value
+    rows, no render), and in the same query the guard (``GUARD_SCOPES``). The counters are moved
+    by database triggers, so a write that bypasses the ORM moves them too; any seminar's question
+    moves them (one seminar is live at a time)."""
+    numbers, _changed = versions.versions(*LIVE_SCOPES, *GUARD_SCOPES)
+    return repr((seminar.id, numbers[:len(LIVE_SCOPES)])), repr(numbers[len(LIVE_SCOPES):])
 
 
 def own_questions(seminar: Seminar, user: Any) -> list[Question]:

@@ -30,7 +30,7 @@ from flask_login import current_user, login_required
 
 from portal.core.dates import format_time
 from portal.extensions import limiter
-from portal.qa import access, operations, queries
+from portal.qa import access, live, operations, queries
 from portal.qa.forms import QuestionForm
 from portal.qa.models import Question
 from portal.seminars import queries as seminar_queries
@@ -126,13 +126,19 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
     def render(listed: queries.ListRead) -> str:
         return _render_shared(listed, template, moderator=moderator, sort=sort)
 
-    snapshot = snapshots().get((seminar.id, kind), current_app.config["QA_LIVE_MAX_AGE_SECONDS"],
-                               lambda: f"{seminar.id}|{kind}|{queries.live_version(seminar)}", read,
+    def version() -> tuple[str, str]:
+        value, guard = queries.live_version(seminar)
+        return f"{seminar.id}|{kind}|{value}", guard
+
+    key = (seminar.id, kind)
+    snapshot = snapshots().get(key, current_app.config["QA_LIVE_MAX_AGE_SECONDS"], version, read,
                                stale=current_app.config["QA_LIVE_STALE_SECONDS"],
                                warm=lambda renewed: renewed.view(view, render))
+    if not whole:
+        live.grant(key, view)  # this session's next polls of this list may take the fast lane
     # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
     # revalidates it with its ETag on every poll. Each view has its own.
-    return conditional("|".join((snapshot.validator, *view)), lambda: snapshot.view(view, render),
+    return conditional(live.view_validator(snapshot, view), lambda: snapshot.view(view, render),
                        cache_control=PRIVATE)
 
 

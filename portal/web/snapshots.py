@@ -48,6 +48,9 @@ class Snapshot:
     # Each view of ``data`` as rendered, kept while the validator holds (a renewal with the
     # same validator keeps them). A handful: template × attendee/moderator × order × language.
     views: dict[tuple[object, ...], str] = field(default_factory=dict)
+    # Read with the validator, the counters of what may end a viewer's access (qa/live.py's
+    # passes hold while it is the same).
+    guard: str = ""
 
     def view(self, key: tuple[object, ...], render: Callable[[Any], str]) -> str:
         """``render(data)``, once per ``key`` (two threads may both render it: the same text)."""
@@ -63,12 +66,13 @@ class Snapshots:
         self.entries: OrderedDict[tuple[object, ...], Snapshot] = OrderedDict()
         self.building: set[tuple[object, ...]] = set()  # keys one thread is renewing now
 
-    def get(self, key: tuple[object, ...], max_age: float, validator: Callable[[], str],
+    def get(self, key: tuple[object, ...], max_age: float, validator: Callable[[], tuple[str, str]],
             build: Callable[[], Any], *, stale: float = 0.0,
             warm: Callable[[Snapshot], object] | None = None) -> Snapshot:
         """The snapshot for ``key``: as stored while younger than ``max_age``; else the stored
-        one if ``validator()`` still matches it, else ``build()``'s (the validator read before
-        the build, as ``conditional`` does, so a racing write gives a newer version later).
+        one if ``validator()`` (the validator, and the guard kept beside it) still matches it, else
+        ``build()``'s (the validator read before the build, as ``conditional`` does, so a racing
+        write gives a newer version later).
         Younger than ``max_age + stale``, the stored one is served and renewed after the answer,
         then ``warm(renewed)`` (render what this request asked, so the next poll only serves it)."""
         now = time.monotonic()
@@ -85,16 +89,16 @@ class Snapshots:
             return held
         return self._renew(key, held, validator, build)
 
-    def _renew(self, key: tuple[object, ...], held: Snapshot | None, validator: Callable[[], str],
-               build: Callable[[], Any]) -> Snapshot:
+    def _renew(self, key: tuple[object, ...], held: Snapshot | None,
+               validator: Callable[[], tuple[str, str]], build: Callable[[], Any]) -> Snapshot:
         """Read the validator, then build only if it moved; ``key`` is in ``building`` until done."""
         now = time.monotonic()
         try:
-            current = validator()
+            current, guard = validator()
             if held is not None and held.validator == current:
-                fresh = Snapshot(current, held.data, now, held.views)
+                fresh = Snapshot(current, held.data, now, held.views, guard)
             else:
-                fresh = Snapshot(current, build(), now)
+                fresh = Snapshot(current, build(), now, guard=guard)
         finally:
             with self.lock:
                 self.building.discard(key)
@@ -104,6 +108,11 @@ class Snapshots:
             while len(self.entries) > MAX_ENTRIES:
                 self.entries.popitem(last=False)
         return fresh
+
+    def held(self, key: tuple[object, ...]) -> Snapshot | None:
+        """The stored snapshot for ``key``, whatever its age."""
+        with self.lock:
+            return self.entries.get(key)
 
 
 def snapshots() -> Snapshots:
