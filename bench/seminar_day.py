@@ -653,12 +653,18 @@ def run(args: argparse.Namespace, scratch: Path, databases: Databases, started: 
             window)
         visible = sorted(live.visible)
         unseen = len(live.tracked)
+        # A vote cast in the last seconds of the phase has not had its 6 s when the polls stop
+        # (one is tracked every 2 s, so 2 or 3 always remain): only one older than the target
+        # that every poller has not seen yet misses it.
+        overdue = sum(1 for _qid, _votes, answered_at, _waiting in live.tracked.values()
+                      if until - answered_at > TARGET_VISIBLE_S)
         if visible:
             print(f"  vote → visible to every poller: {len(visible)} tracked votes, "
                   f"p50 {statistics.median(visible):.1f} s,"
                   f" p95 {visible[min(len(visible) - 1, int(0.95 * len(visible)))]:.1f} s, max {visible[-1]:.1f} s; "
-                  f"{unseen} not yet seen by all at the end   target <= {TARGET_VISIBLE_S:g} s   "
-                  f"{verdict(visible[-1] <= TARGET_VISIBLE_S and unseen <= 2)}")
+                  f"{unseen} not yet seen by all at the end, {overdue} of them cast over "
+                  f"{TARGET_VISIBLE_S:g} s before it   target <= {TARGET_VISIBLE_S:g} s   "
+                  f"{verdict(visible[-1] <= TARGET_VISIBLE_S and overdue == 0)}")
         else:
             print(f"  vote → visible: no tracked vote was seen by every poller ({unseen} pending)   MISS")
         served = server_side(stack.run_dir / "access.log", begin + wall, until + wall, seminar_id)
@@ -758,7 +764,7 @@ def cpu_by_program() -> dict[str, float]:
     return used
 
 
-LOG_RE = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) .* t=([\d.]+) rt=([\d.]+)')
+LOG_RE = re.compile(r'"(GET|POST) (\S+) HTTP/[\d.]+" (\d{3}) .* t=([\d.]+) rt=([\d.]+) urt=([\d.]+|-)')
 CLASSES = [("POST", re.compile(r"/questions/\d+/vote$"), "vote"),
            ("POST", re.compile(r"/seminars/\d+/questions$"), "ask"),
            ("POST", re.compile(r"/secretariat/questions/\d+/answered$"), "moderate"),
@@ -772,8 +778,10 @@ def server_side(log: Path, start: float, end: float, seminar_id: int) -> dict[st
     """The live phase's latencies as nginx timed them (its access log's request_time: from the
     request's first byte to the answer's last), per request class: what the server did, apart
     from the load generator, which runs on the same 2 cores and whose own figures above include
-    its waits for a core."""
+    its waits for a core. Beside it the upstream's time (upstream_response_time: from nginx's
+    connecting to gunicorn to the answer's last byte; none for an answer from nginx's cache)."""
     times: dict[str, list[float]] = defaultdict(list)
+    upstream: dict[str, list[float]] = defaultdict(list)
     bad: dict[str, int] = defaultdict(int)
     try:
         lines = log.read_text(errors="replace").splitlines()
@@ -788,17 +796,23 @@ def server_side(log: Path, start: float, end: float, seminar_id: int) -> dict[st
         if name is None:
             continue
         times[name].append(float(match.group(5)) * 1000)
+        if match.group(6) != "-":
+            upstream[name].append(float(match.group(6)) * 1000)
         if status >= 400:
             bad[name] += 1
     print("\n  as nginx timed it (request in → answer out), live phase")
-    print(f"  {'class':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'>=400':>8}")
+    print(f"  {'class':<22}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'>=400':>8}"
+          f"{'upstream p50/p95/p99 ms':>26}")
     summary = {}
     for name in sorted(times):
         lat = sorted(times[name])
         def pct(p: float, lat: list[float] = lat) -> float:
             return lat[min(len(lat) - 1, int(p * len(lat)))]
+        up = sorted(upstream[name])
+        shown = "/".join(f"{x[min(len(x) - 1, int(p * len(x)))]:.0f}" for x in [up] for p in (0.5, 0.95, 0.99)) \
+            if up else "(cache)"
         print(f"  {name:<22}{len(lat) / max(end - start, 1):8.1f}{pct(0.5):9.1f}{pct(0.95):9.1f}{pct(0.99):9.1f}"
-              f"{bad[name]:8d}")
+              f"{bad[name]:8d}{shown:>26}")
         summary[name] = {"p95": pct(0.95), "errors": 0, "429": 0}
     return summary
 

@@ -501,11 +501,15 @@ class QueryCounter:
         return len(self.statements)
 
 
+def queries_of(app) -> QueryCounter:
+    """``with queries_of(app) as seen:``: every SQL statement ``app``'s engine runs in the block."""
+    with app.app_context():
+        return QueryCounter(_db.engine)
+
+
 @pytest.fixture
 def count_queries(app):
-    with app.app_context():
-        engine = _db.engine
-    return lambda: QueryCounter(engine)
+    return lambda: queries_of(app)
 
 
 # ----------------------------------------------------------------------------- browser

@@ -9,8 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import logged_in, register_accounts
-from sqlalchemy import event, text
+from conftest import logged_in, queries_of, register_accounts
+from sqlalchemy import text
 
 from portal.core.db import db
 
@@ -18,25 +18,6 @@ from portal.core.db import db
 @pytest.fixture
 def seminar_defaults() -> dict[str, Any]:
     return {"qa": "open", "program": [{"start": "15:30", "title": "イントロダクション"}]}
-
-
-class Statements:
-    """Every SQL statement the app's engine runs inside the block."""
-
-    def __init__(self, app):
-        with app.app_context():
-            self.engine = db.engine
-        self.seen: list[str] = []
-
-    def __enter__(self) -> list[str]:
-        event.listen(self.engine, "before_cursor_execute", self._record)
-        return self.seen
-
-    def __exit__(self, *exc) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
-
-    def _record(self, _conn, _cursor, statement, *_args) -> None:
-        self.seen.append(statement)
 
 
 def headers_of(response) -> dict[str, str]:
@@ -65,10 +46,10 @@ def test_a_poll_with_a_pass_is_answered_without_a_query_and_as_flask_answers_it(
 ):
     app, attendee, path, flask_answer, _reader, _sid = with_a_pass(
         app, make_app, make_seminar, create_user, "lane-same", QA_LIVE_MAX_AGE_SECONDS=60)
-    with Statements(app) as seen:
+    with queries_of(app) as counted:
         lane = attendee.client.get(path)
         not_modified = attendee.client.get(path, headers={"If-None-Match": lane.headers["ETag"]})
-    assert seen == [], f"the lane's polls queried the database: {seen}"
+    assert counted.statements == [], f"the lane's polls queried the database: {counted.statements}"
     assert lane.status_code == 200 and lane.get_data() == flask_answer.get_data()
     assert headers_of(lane) == headers_of(flask_answer)
     assert "速い道の質問" in lane.get_data(as_text=True)
@@ -81,9 +62,9 @@ def test_another_sessions_cookie_or_a_forged_one_gets_no_pass(app, make_app, mak
     app, attendee, path, _flask_answer, _asker, _sid = with_a_pass(
         app, make_app, make_seminar, create_user, "lane-others", QA_LIVE_MAX_AGE_SECONDS=60)
     outsider = create_user("member")  # logged in, not registered: Flask's 403 with the reason
-    with Statements(app) as seen:
+    with queries_of(app) as counted:
         refused = logged_in(app, outsider).client.get(path)
-    assert refused.status_code == 403 and seen, "the outsider's poll was not checked"
+    assert refused.status_code == 403 and counted.count, "the outsider's poll was not checked"
     forged = app.test_client()
     cookie = attendee.client.get_cookie("session")
     assert cookie is not None
@@ -129,11 +110,11 @@ def test_a_pass_is_for_its_own_list_view_and_language(app, make_app, make_semina
     another view, answered by Flask first (then by the lane)."""
     app, attendee, path, flask_answer, _reader, _sid = with_a_pass(
         app, make_app, make_seminar, create_user, "lane-views", QA_LIVE_MAX_AGE_SECONDS=60)
-    with Statements(app) as seen:
+    with queries_of(app) as counted:
         by_time = attendee.client.get(path + "&sort=time")
-    assert by_time.status_code == 200 and seen, "another order took the pass of the list by votes"
+    assert by_time.status_code == 200 and counted.count, "another order took the pass of the list by votes"
     assert attendee.client.get("/language/en").status_code in (302, 303)
-    with Statements(app) as seen:
+    with queries_of(app) as counted:
         english = attendee.client.get(path)
-    assert english.status_code == 200 and seen, "another language took the Japanese list's pass"
+    assert english.status_code == 200 and counted.count, "another language took the Japanese list's pass"
     assert english.headers["ETag"] != flask_answer.headers["ETag"]

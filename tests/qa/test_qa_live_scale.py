@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import get_html, logged_in, register_accounts
-from sqlalchemy import event, select, text
+from conftest import get_html, logged_in, queries_of, register_accounts
+from sqlalchemy import select, text
 
 from portal.core.db import db
 from portal.qa import views
@@ -158,22 +158,15 @@ def test_a_poll_that_finds_the_snapshot_old_is_answered_before_the_list_is_read_
     assert auth.post(f"/questions/{qid}/vote", {}).status_code == 302
     time.sleep(1.1)
 
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-    record = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with queries_of(app) as seen:
         answer = auth.client.get(path, buffered=False)
         body = answer.get_data(as_text=True)  # the whole answer, as the server sends it
-        before_close = list(statements)
+        before_close = list(seen.statements)
         answer.close()  # the server is done with the answer: now the list is read again
-        after_close = statements[len(before_close):]
-        statements.clear()
+        after_close = seen.statements[len(before_close):]
+        seen.statements.clear()
         renewed = auth.client.get(path)
-        served = list(statements)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+        served = list(seen.statements)
     reads = lambda found: [s for s in found if re.search(r"FROM questions\b", s)]  # noqa: E731
     assert answer.status_code == 200 and listed(body)[qid][0] == 0, "the old poll waited for the new read"
     assert not reads(before_close), "the list was read before the answer was complete"
@@ -201,17 +194,10 @@ def test_the_moderators_poll_is_rendered_from_the_attendees_read_and_stays_the_m
 
     first = attendee.client.get(path)
     assert first.status_code == 200 and list(listed(first.get_data(as_text=True))) == [shown]
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-    record = lambda _conn, _cursor, statement, *_args: statements.append(statement)  # noqa: E731
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with queries_of(app) as seen:
         answer = moderator.client.get(path)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert answer.status_code == 200
-    assert not [s for s in statements if re.search(r"FROM questions\b", s)], "the moderator's poll read the list"
+    assert not [s for s in seen.statements if re.search(r"FROM questions\b", s)], "the moderator's poll read the list"
     html = answer.get_data(as_text=True)
     short = listed(html)
     assert set(short) == {shown, hidden} and "隠した質問" in short[hidden][1] and "非表示" in short[hidden][1]
