@@ -140,13 +140,17 @@ END
 """
 
 
+def _add_counter(conn: Connection, scope: str) -> None:
+    if conn.execute(text("SELECT 1 FROM change_versions WHERE scope = :t"), {"t": scope}).first() is None:
+        conn.execute(text("INSERT INTO change_versions (scope, version) VALUES (:t, 0)"), {"t": scope})
+
+
 def install(conn: Connection, tables: Iterable[str] = TRACKED) -> None:
     """Counter rows and triggers for ``tables`` (idempotent). Called by the migration that
     added them and when tables are created from the models (tests)."""
     tables = tuple(tables)
     for table in tables:
-        if conn.execute(text("SELECT 1 FROM change_versions WHERE scope = :t"), {"t": table}).first() is None:
-            conn.execute(text("INSERT INTO change_versions (scope, version) VALUES (:t, 0)"), {"t": table})
+        _add_counter(conn, table)
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(_PG_FUNCTIONS)
         for table in tables:
@@ -161,8 +165,7 @@ def install_events(conn: Connection) -> None:
     """Counter rows and triggers for ``EVENTS`` (idempotent); after ``install`` (it defines
     ``portal_bump_versions``). The migration that added them holds its own copy."""
     for scope, (table, op) in EVENTS.items():
-        if conn.execute(text("SELECT 1 FROM change_versions WHERE scope = :t"), {"t": scope}).first() is None:
-            conn.execute(text("INSERT INTO change_versions (scope, version) VALUES (:t, 0)"), {"t": scope})
+        _add_counter(conn, scope)
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(_PG_EVENT.format(scope=scope, t=table, op=op))
         elif conn.dialect.name == "sqlite":

@@ -9,8 +9,9 @@ check and a few dictionary look-ups.
 Who may take the lane: a session Flask has answered this same poll for, after every check of
 the view (the session's record and lifetime, the account, the registration or the secretariat's
 role): ``grant`` leaves a pass. The pass holds the guard (``queries.GUARD_SCOPES``: sessions
-ended, registrations, the seminars) of the snapshot held *before* that request's checks, and is
-honoured only while the snapshot served was read with the same guard. So a log-out, a
+ended, registrations, the seminars) of the snapshot served, if that was read *before* the
+request came in (so before its checks), and is honoured only while the snapshot served was read
+with the same guard. So a log-out, a
 cancellation, a role change or an unpublished seminar anywhere sends every holder back through
 Flask's checks as soon as the snapshot is renewed (its age, 0.5 s): access is as fresh as the
 list itself. Everything else goes to Flask too: a snapshot past its age (Flask answers from it
@@ -35,15 +36,14 @@ from typing import Any
 
 from flask import Flask, request, session
 from flask_login import current_user
-from itsdangerous import BadSignature
 from werkzeug.http import parse_cookie, parse_etags
 
 from portal.web.conditional import etag_of
-from portal.web.cookies import REFRESH_AFTER_SECONDS
+from portal.web.cookies import SessionCookie, SessionCookies
 from portal.web.snapshots import Snapshot, Snapshots
 
-POLL = re.compile(r"/seminars/([1-9][0-9]{0,9})/questions(/presenter)?")
-HELD_GUARD = "portal.live.guard"  # environ: the guard of the snapshot held when the request came in
+POLL = re.compile(r"/seminars/[1-9][0-9]{0,9}/questions(?:/presenter)?")
+ENTERED = "portal.live.entered"  # environ: time.monotonic() when the request came in
 OFFERED = "portal.live.pass"  # environ: the pass the view grants, kept if its answer is a 200
 MAX_PASSES = 10_000  # one per attendee and list; the oldest go first
 # Headers that are the answer's own; the others are copied from Flask's answer.
@@ -68,15 +68,16 @@ def view_validator(snapshot: Snapshot, view: tuple[object, ...]) -> str:
     return "|".join((snapshot.validator, *map(str, view)))
 
 
-def grant(key: tuple[object, ...], view: tuple[object, ...]) -> None:
+def grant(key: tuple[object, ...], snapshot: Snapshot, view: tuple[object, ...]) -> None:
     """After every check of this poll: offer its session the lane for this list (kept by
-    ``FastLane`` if the answer is a 200, with its headers). No pass without a snapshot held when
-    the request came in: its guard was read before this request's checks."""
-    guard = request.environ.get(HELD_GUARD)
+    ``FastLane`` if the answer is a 200, with its headers). Only with a snapshot read before the
+    request came in: its guard was read before this request's checks."""
+    entered = request.environ.get(ENTERED)
     ends = getattr(current_user, "session_ends", None)
-    if guard is None or not isinstance(ends, datetime):
+    if entered is None or snapshot.built >= entered or not isinstance(ends, datetime):
         return
-    request.environ[OFFERED] = Pass(session.get("_user_id"), session.get("lang"), key, view, guard, ends.timestamp())
+    request.environ[OFFERED] = Pass(session.get("_user_id"), session.get("lang"), key, view, snapshot.guard,
+                                    ends.timestamp())
 
 
 class FastLane:
@@ -89,45 +90,30 @@ class FastLane:
         self.passes: OrderedDict[tuple[str, str, str], Pass] = OrderedDict()
 
     def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
-        match = POLL.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None or environ.get("REQUEST_METHOD") != "GET":
+        if environ.get("REQUEST_METHOD") != "GET" or not POLL.fullmatch(environ.get("PATH_INFO", "")):
             return self.inner(environ, start_response)
+        environ[ENTERED] = time.monotonic()
         snapshots: Snapshots | None = self.app.extensions.get("snapshots")
-        cookie = self._cookie(environ)
-        sid = cookie[0].get("sid") if cookie is not None else None
-        if snapshots is None or not isinstance(sid, str):
+        cookies = self.app.session_interface
+        cookie = cookies.load(self.app, parse_cookie(environ).get(cookies.get_cookie_name(self.app))) \
+            if isinstance(cookies, SessionCookies) else None
+        sid = cookie.get("sid") if cookie is not None else None
+        if snapshots is None or cookie is None or not isinstance(sid, str):
             return self.inner(environ, start_response)
         key = (sid, environ["PATH_INFO"], environ.get("QUERY_STRING", ""))
         with self.lock:
             held = self.passes.get(key)
-        if held is not None and cookie is not None:
-            answer = self._answer(environ, held, snapshots, *cookie)
-            if answer is not None:
-                status, headers, body = answer
-                start_response(status, headers)
-                return [body]
-        return self._through_flask(environ, start_response, key, snapshots, match)
+        answer = self._answer(environ, held, snapshots, cookie) if held is not None else None
+        if answer is not None:
+            status, headers, body = answer
+            start_response(status, headers)
+            return [body]
+        return self._through_flask(environ, start_response, key)
 
-    def _cookie(self, environ: dict[str, Any]) -> tuple[dict[str, Any], float] | None:
-        """The session cookie's content and when it was signed, if its signature holds."""
-        interface = self.app.session_interface
-        serializer = interface.get_signing_serializer(self.app)  # type: ignore[attr-defined]
-        value = parse_cookie(environ).get(interface.get_cookie_name(self.app))
-        if serializer is None or not value:
-            return None
-        try:
-            data, signed_at = serializer.loads(
-                value, max_age=int(self.app.permanent_session_lifetime.total_seconds()), return_timestamp=True)
-        except BadSignature:
-            return None
-        return (data, signed_at.timestamp()) if isinstance(data, dict) else None
-
-    def _answer(self, environ: dict[str, Any], held: Pass, snapshots: Snapshots, data: dict[str, Any],
-                signed_at: float) -> tuple[str, list[tuple[str, str]], bytes] | None:
-        now = time.time()
-        refresh_after = min(REFRESH_AFTER_SECONDS, self.app.permanent_session_lifetime.total_seconds() / 10)
-        if (data.get("_user_id") != held.user or data.get("lang") != held.lang or now >= held.ends
-                or now - signed_at >= refresh_after):
+    def _answer(self, environ: dict[str, Any], held: Pass, snapshots: Snapshots, cookie: SessionCookie
+                ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        if (cookie.get("_user_id") != held.user or cookie.get("lang") != held.lang or time.time() >= held.ends
+                or SessionCookies.due(self.app, cookie)):  # Flask re-signs a cookie that is due
             return None
         snapshot = snapshots.held(held.key)
         if (snapshot is None or snapshot.guard != held.guard
@@ -143,13 +129,9 @@ class FastLane:
         body = text.encode()
         return "200 OK", [*headers, ("Content-Length", str(len(body)))], body
 
-    def _through_flask(self, environ: dict[str, Any], start_response: Start, key: tuple[str, str, str],
-                       snapshots: Snapshots, match: re.Match[str]) -> Iterable[bytes]:
+    def _through_flask(self, environ: dict[str, Any], start_response: Start, key: tuple[str, str, str]
+                       ) -> Iterable[bytes]:
         """Flask answers; the view may offer a pass (``grant``), kept when the answer is a 200."""
-        kind = "presenter" if match.group(2) else "recent"
-        snapshot = snapshots.held((int(match.group(1)), kind))
-        environ[HELD_GUARD] = snapshot.guard if snapshot is not None else None
-
         def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             offered = environ.get(OFFERED)
             if isinstance(offered, Pass) and status.startswith("200"):

@@ -135,7 +135,7 @@ def _shared(seminar: Seminar, template: str, *, presenter: bool = False, whole: 
                                stale=current_app.config["QA_LIVE_STALE_SECONDS"],
                                warm=lambda renewed: renewed.view(view, render))
     if not whole:
-        live.grant(key, view)  # this session's next polls of this list may take the fast lane
+        live.grant(key, snapshot, view)  # this session's next polls of this list may take the fast lane
     # Behind a log-in (who may read it is checked before): no proxy keeps it; the browser
     # revalidates it with its ETag on every poll. Each view has its own.
     return conditional(live.view_validator(snapshot, view), lambda: snapshot.view(view, render),

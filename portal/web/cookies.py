@@ -27,17 +27,23 @@ class SessionCookies(SecureCookieSessionInterface):
     session_class = SessionCookie
 
     def open_session(self, app: Flask, request: Request) -> SessionCookie | None:
-        serializer = self.get_signing_serializer(app)
-        if serializer is None:
+        if self.get_signing_serializer(app) is None:
             return None
-        value = request.cookies.get(self.get_cookie_name(app))
-        if not value:
-            return self.session_class()
+        return self.load(app, request.cookies.get(self.get_cookie_name(app))) or self.session_class()
+
+    def load(self, app: Flask, value: str | None) -> SessionCookie | None:
+        """The session in a cookie's ``value``, if its signature holds and is within the idle limit
+        (None: no key, no value, a bad or expired signature). Also read before Flask (qa/live.py)."""
+        serializer = self.get_signing_serializer(app)
+        if serializer is None or not value:
+            return None
         try:
             data, signed_at = serializer.loads(value, max_age=int(app.permanent_session_lifetime.total_seconds()),
                                                return_timestamp=True)
-        except BadSignature:  # includes an expired one: a new, empty session
-            return self.session_class()
+        except BadSignature:  # includes an expired one
+            return None
+        if not isinstance(data, dict):
+            return None
         session = self.session_class(data)
         session.signed_at = signed_at
         return session
@@ -47,6 +53,11 @@ class SessionCookies(SecureCookieSessionInterface):
             return True
         if not (session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]):
             return False
-        signed_at = getattr(session, "signed_at", None)
+        return self.due(app, session)
+
+    @staticmethod
+    def due(app: Flask, session: Any) -> bool:
+        """Is the cookie old enough to be signed again (then Flask re-sends it)?"""
         refresh_after = min(REFRESH_AFTER_SECONDS, app.permanent_session_lifetime.total_seconds() / 10)
+        signed_at = getattr(session, "signed_at", None)
         return signed_at is None or (datetime.now(UTC) - signed_at).total_seconds() >= refresh_after

@@ -44,7 +44,7 @@ MAX_ENTRIES = 64  # keys are seminar × read (recent, whole, presenter): a handf
 class Snapshot:
     validator: str
     data: Any  # what build() read
-    built: float  # time.monotonic() when its validator was last read
+    built: float  # time.monotonic() just after its validator was last read
     # Each view of ``data`` as rendered, kept while the validator holds (a renewal with the
     # same validator keeps them). A handful: template × attendee/moderator × order × language.
     views: dict[tuple[object, ...], str] = field(default_factory=dict)
@@ -84,17 +84,22 @@ class Snapshots:
                 return held  # another thread of this process is renewing it: this one a moment old
             self.building.add(key)
         if held is not None and now - held.built < max_age + stale:
-            after_answer(lambda: warm(self._renew(key, held, validator, build)) if warm else
-                         self._renew(key, held, validator, build))
+
+            def renew() -> None:
+                renewed = self._renew(key, held, validator, build)
+                if warm is not None:
+                    warm(renewed)
+
+            after_answer(renew)
             return held
         return self._renew(key, held, validator, build)
 
     def _renew(self, key: tuple[object, ...], held: Snapshot | None,
                validator: Callable[[], tuple[str, str]], build: Callable[[], Any]) -> Snapshot:
         """Read the validator, then build only if it moved; ``key`` is in ``building`` until done."""
-        now = time.monotonic()
         try:
             current, guard = validator()
+            now = time.monotonic()
             if held is not None and held.validator == current:
                 fresh = Snapshot(current, held.data, now, held.views, guard)
             else:
